@@ -1,0 +1,198 @@
+//! SKUs: what we sell, where it ships from, and how its stock is held.
+
+use crate::error::{ErrorKind, Problem};
+use crate::ids::{SkuId, SupplierId, WarehouseId};
+use crate::money::Cents;
+use serde::{Deserialize, Serialize};
+
+/// Who fulfils a SKU.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Source {
+    #[serde(rename = "self")]
+    SelfOperated { warehouse: WarehouseId },
+    Dropship { supplier: SupplierId },
+    Jd,
+}
+
+impl Source {
+    /// The split key: one package per distinct value.
+    pub fn package_key(&self) -> String {
+        match self {
+            Source::SelfOperated { warehouse } => format!("self:{warehouse}"),
+            Source::Dropship { supplier } => format!("dropship:{supplier}"),
+            Source::Jd => "jd".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockPolicy {
+    /// Reserved when the order is placed.
+    LockOnPlace,
+    /// Deducted when the payment arrives.
+    DeductOnPay,
+}
+
+/// A catalog entry as stored and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sku {
+    pub sku: SkuId,
+    pub name: String,
+    pub price_cents: Cents,
+    pub source: Source,
+    pub stock_policy: StockPolicy,
+    pub listed: bool,
+    pub per_user_limit: Option<u32>,
+    pub available: u64,
+}
+
+impl Sku {
+    /// SPEC 2.2: scarce when available < 2 x qty or < 10.
+    pub fn is_scarce_for(&self, qty: u32) -> bool {
+        self.available < 2 * u64::from(qty) || self.available < 10
+    }
+}
+
+/// Body of `PUT /skus/{sku}`. `available` may be left out to keep the current stock.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuInput {
+    pub name: String,
+    pub price_cents: i64,
+    pub source: Source,
+    pub stock_policy: StockPolicy,
+    #[serde(default = "yes")]
+    pub listed: bool,
+    #[serde(default)]
+    pub per_user_limit: Option<i64>,
+    #[serde(default)]
+    pub available: Option<i64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A validated catalog write. `available: None` keeps the stored stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuUpdate {
+    pub sku: SkuId,
+    pub name: String,
+    pub price_cents: Cents,
+    pub source: Source,
+    pub stock_policy: StockPolicy,
+    pub listed: bool,
+    pub per_user_limit: Option<u32>,
+    pub available: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no SKU {0}")]
+    NotFound(SkuId),
+    #[error("only staff may change the catalog")]
+    Forbidden,
+}
+
+impl Problem for CatalogError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CatalogError::Invalid(_) => ErrorKind::Unprocessable,
+            CatalogError::NotFound(_) => ErrorKind::NotFound,
+            CatalogError::Forbidden => ErrorKind::Forbidden,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            CatalogError::Invalid(_) => "invalid_sku",
+            CatalogError::NotFound(_) => "sku_not_found",
+            CatalogError::Forbidden => "forbidden",
+        }
+    }
+    fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            CatalogError::NotFound(sku) => Some(serde_json::json!({ "sku": sku })),
+            _ => None,
+        }
+    }
+}
+
+impl SkuInput {
+    pub fn validate(self, sku: SkuId) -> Result<SkuUpdate, CatalogError> {
+        let invalid = |m: &str| Err(CatalogError::Invalid(m.to_owned()));
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            return invalid("name must be 1 to 200 characters");
+        }
+        if self.price_cents < 0 || self.price_cents as u64 > Cents::MAX_PRICE.0 {
+            return invalid("price_cents must be between 0 and 10000000000");
+        }
+        let per_user_limit = match self.per_user_limit {
+            None => None,
+            Some(n) if (1..=999).contains(&n) => Some(n as u32),
+            Some(_) => return invalid("per_user_limit must be between 1 and 999"),
+        };
+        let available = match self.available {
+            None => None,
+            Some(n) if (0..=1_000_000_000).contains(&n) => Some(n as u64),
+            Some(_) => return invalid("available must be between 0 and 1000000000"),
+        };
+        Ok(SkuUpdate {
+            sku,
+            name,
+            price_cents: Cents(self.price_cents as u64),
+            source: self.source,
+            stock_policy: self.stock_policy,
+            listed: self.listed,
+            per_user_limit,
+            available,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_json_matches_spec() {
+        let s: Source = serde_json::from_str(r#"{"kind":"self","warehouse":"WH-1"}"#).unwrap();
+        assert_eq!(s.package_key(), "self:WH-1");
+        let d: Source = serde_json::from_str(r#"{"kind":"dropship","supplier":"S-1"}"#).unwrap();
+        assert_eq!(serde_json::to_string(&d).unwrap(), r#"{"kind":"dropship","supplier":"S-1"}"#);
+        let j: Source = serde_json::from_str(r#"{"kind":"jd"}"#).unwrap();
+        assert_eq!(j, Source::Jd);
+        assert!(serde_json::from_str::<Source>(r#"{"kind":"mars"}"#).is_err());
+    }
+
+    #[test]
+    fn scarcity_rule() {
+        let mut s = Sku {
+            sku: SkuId::parse("A").unwrap(),
+            name: "a".into(),
+            price_cents: Cents(100),
+            source: Source::Jd,
+            stock_policy: StockPolicy::DeductOnPay,
+            listed: true,
+            per_user_limit: None,
+            available: 9,
+        };
+        assert!(s.is_scarce_for(1));
+        s.available = 10;
+        assert!(!s.is_scarce_for(5));
+        assert!(s.is_scarce_for(6));
+    }
+
+    #[test]
+    fn input_is_validated() {
+        let input: SkuInput = serde_json::from_str(
+            r#"{"name":"Tea","price_cents":-1,"source":{"kind":"jd"},"stock_policy":"lock_on_place"}"#,
+        )
+        .unwrap();
+        assert!(input.validate(SkuId::parse("T").unwrap()).is_err());
+    }
+}

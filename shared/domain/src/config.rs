@@ -1,0 +1,107 @@
+//! Business configuration (SPEC 3), read from a key lookup such as the environment.
+
+use crate::money::Cents;
+use crate::split::FreightPolicy;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub payment_ttl_secs: u64,
+    pub intercept_window_secs: u32,
+    pub auto_confirm_days: u32,
+    pub after_sales_days: u32,
+    pub freight: Cents,
+    pub free_shipping_over: Cents,
+    pub freight_policy: FreightPolicy,
+    pub customer_service_phone: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            payment_ttl_secs: 86_400,
+            intercept_window_secs: 600,
+            auto_confirm_days: 10,
+            after_sales_days: 7,
+            freight: Cents(1000),
+            free_shipping_over: Cents(9900),
+            freight_policy: FreightPolicy::Single,
+            customer_service_phone: "400-000-0000".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n <= max => Ok(n),
+            Ok(_) => Err(ConfigError { name, value: v, reason: "too large" }),
+            Err(_) => Err(ConfigError { name, value: v, reason: "not a whole number" }),
+        },
+    }
+}
+
+impl Config {
+    /// Reads every setting, falling back to SPEC defaults; a malformed value is an error.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Config::default();
+        let freight_policy = match get("FREIGHT_POLICY") {
+            None => d.freight_policy,
+            Some(v) => FreightPolicy::parse(v.trim()).ok_or(ConfigError {
+                name: "FREIGHT_POLICY",
+                value: v,
+                reason: "must be single or apportioned",
+            })?,
+        };
+        Ok(Self {
+            payment_ttl_secs: number(&get, "PAYMENT_TTL_SECS", d.payment_ttl_secs, 30 * 86_400)?,
+            intercept_window_secs: number(&get, "INTERCEPT_WINDOW_SECS", 600, 900)? as u32,
+            auto_confirm_days: number(&get, "AUTO_CONFIRM_DAYS", 10, 365)? as u32,
+            after_sales_days: number(&get, "AFTER_SALES_DAYS", 7, 365)? as u32,
+            freight: Cents(number(&get, "FREIGHT_CENTS", d.freight.0, Cents::MAX_PRICE.0)?),
+            free_shipping_over: Cents(number(
+                &get,
+                "FREE_SHIPPING_OVER_CENTS",
+                d.free_shipping_over.0,
+                u64::MAX / 4,
+            )?),
+            freight_policy,
+            customer_service_phone: get("CUSTOMER_SERVICE_PHONE")
+                .unwrap_or(d.customer_service_phone),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c, Config::default());
+        let c = Config::from_lookup(|k| match k {
+            "FREIGHT_POLICY" => Some("apportioned".into()),
+            "PAYMENT_TTL_SECS" => Some("5".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.freight_policy, FreightPolicy::Apportioned);
+        assert_eq!(c.payment_ttl_secs, 5);
+        assert!(Config::from_lookup(|k| (k == "INTERCEPT_WINDOW_SECS").then(|| "901".into())).is_err());
+        assert!(Config::from_lookup(|k| (k == "FREIGHT_POLICY").then(|| "free".into())).is_err());
+    }
+}

@@ -1,0 +1,272 @@
+//! Identifiers, parsed once at the edge.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what}: {reason}")]
+pub struct IdError {
+    pub what: &'static str,
+    pub reason: &'static str,
+}
+
+fn check_token(what: &'static str, s: &str, max: usize) -> Result<(), IdError> {
+    if s.is_empty() {
+        return Err(IdError { what, reason: "empty" });
+    }
+    if s.len() > max {
+        return Err(IdError { what, reason: "too long" });
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(IdError {
+            what,
+            reason: "only letters, digits, '-', '_' and '.' are allowed",
+        });
+    }
+    Ok(())
+}
+
+macro_rules! token_id {
+    ($(#[$m:meta])* $name:ident, $what:literal, $max:expr) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                check_token($what, s, $max)?;
+                Ok(Self(s.to_owned()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+token_id!(
+    /// A catalog SKU id such as `TEA-100`.
+    SkuId, "sku", 64
+);
+token_id!(
+    /// A warehouse of our own.
+    WarehouseId, "warehouse", 64
+);
+token_id!(
+    /// A dropship supplier.
+    SupplierId, "supplier", 64
+);
+
+/// The caller: JWT `sub` deployed, `x-user-id` locally.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let what = "user id";
+        if s.is_empty() {
+            return Err(IdError { what, reason: "empty" });
+        }
+        if s.len() > 128 {
+            return Err(IdError { what, reason: "too long" });
+        }
+        // `#` separates key parts in storage; control characters have no business here.
+        if s.chars().any(|c| c.is_control() || c == '#' || c.is_whitespace()) {
+            return Err(IdError { what, reason: "contains forbidden characters" });
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An order id: a ULID, so ids sort by creation time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct OrderId(String);
+
+impl OrderId {
+    pub fn generate(at: &crate::time::Timestamp) -> Self {
+        let ms = at.unix_millis().max(0) as u64;
+        let ulid = ulid::Ulid::from_parts(ms, rand_u128());
+        Self(ulid.to_string())
+    }
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let what = "order id";
+        if s.len() != 26 {
+            return Err(IdError { what, reason: "must be a 26-character ULID" });
+        }
+        let u = ulid::Ulid::from_string(s).map_err(|_| IdError {
+            what,
+            reason: "must be a 26-character ULID",
+        })?;
+        Ok(Self(u.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn rand_u128() -> u128 {
+    ulid::Ulid::new().random()
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for OrderId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A package id: `{order id}-P{nn}`, so the order is known from the package id alone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PackageId(String);
+
+impl PackageId {
+    pub fn new(order: &OrderId, n: usize) -> Self {
+        Self(format!("{}-P{:02}", order.as_str(), n))
+    }
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let what = "package id";
+        let bad = IdError { what, reason: "must look like <order id>-P<nn>" };
+        let (order, n) = s.split_once("-P").ok_or(bad.clone())?;
+        OrderId::parse(order).map_err(|_| bad.clone())?;
+        if n.len() != 2 || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad);
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn order_id(&self) -> OrderId {
+        OrderId(self.0[..26].to_owned())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PackageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PackageId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A client's `Idempotency-Key` header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let what = "Idempotency-Key";
+        if s.is_empty() || s.len() > 128 {
+            return Err(IdError { what, reason: "must be 1 to 128 characters" });
+        }
+        if !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(IdError { what, reason: "must be printable ASCII without spaces" });
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sku_ids_are_checked() {
+        assert!(SkuId::parse("TEA-100").is_ok());
+        assert!(SkuId::parse("").is_err());
+        assert!(SkuId::parse("a#b").is_err());
+        assert!(SkuId::parse(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn package_id_knows_its_order() {
+        let order = OrderId::generate(&crate::time::Timestamp::from_unix(1_700_000_000));
+        let p = PackageId::new(&order, 3);
+        assert_eq!(PackageId::parse(p.as_str()).unwrap().order_id(), order);
+        assert!(PackageId::parse("nope-P01").is_err());
+        assert!(PackageId::parse(&format!("{order}-P1")).is_err());
+    }
+
+    #[test]
+    fn order_ids_sort_by_time() {
+        let a = OrderId::generate(&crate::time::Timestamp::from_unix(1_700_000_000));
+        let b = OrderId::generate(&crate::time::Timestamp::from_unix(1_700_000_001));
+        assert!(a < b);
+        assert!(OrderId::parse("not-a-ulid").is_err());
+    }
+
+    #[test]
+    fn user_ids_reject_separators() {
+        assert!(UserId::parse("alice").is_ok());
+        assert!(UserId::parse("a#b").is_err());
+        assert!(UserId::parse("").is_err());
+    }
+}
+
+/// Who is calling, as established by the edge (JWT claims or dev headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user: UserId,
+    pub is_staff: bool,
+}
+
+impl Caller {
+    /// Timeline actor label.
+    pub fn actor(&self) -> String {
+        if self.is_staff {
+            format!("staff:{}", self.user)
+        } else {
+            format!("user:{}", self.user)
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The order system's domain: values parsed at the edge, the order and package
+//! state machines, pricing, splitting, freight and status aggregation.
+//! Nothing here knows about AWS; storage is reached through [`ports`].
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod place;
+pub mod ports;
+pub mod read;
+pub mod split;
+pub mod time;
+
+pub use error::{ErrorKind, Problem};
