@@ -93,7 +93,7 @@ pub enum CatalogError {
     #[error("{0}")]
     Invalid(String),
     #[error("no SKU {0}")]
-    NotFound(SkuId),
+    NotFound(String),
     #[error("only staff may change the catalog")]
     Forbidden,
 }

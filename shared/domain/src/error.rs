@@ -28,3 +28,12 @@ pub trait Problem: std::fmt::Display {
 #[derive(Debug, thiserror::Error)]
 #[error("storage unavailable: {0}")]
 pub struct StoreError(pub String);
+
+impl Problem for StoreError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Internal
+    }
+    fn code(&self) -> &'static str {
+        "internal"
+    }
+}

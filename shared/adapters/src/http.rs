@@ -1,0 +1,183 @@
+//! HTTP glue for the API functions: identity, bodies, parameters, and the one
+//! JSON error shape. Internal failures are logged, never shown.
+
+use crate::app::AuthMode;
+use domain::ids::{Caller, UserId};
+use domain::{ErrorKind, Problem};
+use lambda_http::http::{header, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::json;
+
+/// Bodies larger than this are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The single error type every API function answers with.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), details: None }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first")
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "staff only")
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(details) = self.details {
+            error["details"] = details;
+        }
+        json_response(self.status, &json!({ "error": error }))
+    }
+}
+
+impl<P: Problem> From<P> for ApiError {
+    fn from(p: P) -> Self {
+        let status = match p.kind() {
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Internal => {
+                tracing::error!(error = %p, "internal error");
+                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error, please retry");
+            }
+        };
+        ApiError { status, code: p.code(), message: p.to_string(), details: p.details() }
+    }
+}
+
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut resp = Response::new(Body::Text(text));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// Answers with `Ok` as JSON or the error as JSON; never fails the invocation.
+pub fn respond<T: Serialize>(status: StatusCode, result: Result<T, ApiError>) -> Response<Body> {
+    match result {
+        Ok(body) => json_response(status, &body),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `cognito:groups` arrives from the HTTP API as `[staff admin]` or a JSON array text.
+fn groups_contain_staff(raw: &str) -> bool {
+    raw.trim_matches(|c| c == '[' || c == ']')
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .map(|g| g.trim_matches('"'))
+        .any(|g| g == "staff")
+}
+
+/// Who is calling. Deployed, only the JWT authorizer's claims count; locally
+/// (`AUTH_MODE=dev-headers`) the `x-user-id`/`x-user-role` headers stand in.
+pub fn caller(req: &Request, mode: AuthMode) -> Result<Caller, ApiError> {
+    match mode {
+        AuthMode::DevHeaders => {
+            let user = req
+                .headers()
+                .get("x-user-id")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| UserId::parse(v.trim()).ok())
+                .ok_or_else(ApiError::unauthorized)?;
+            let is_staff = req
+                .headers()
+                .get("x-user-role")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("staff"));
+            Ok(Caller { user, is_staff })
+        }
+        AuthMode::Jwt => {
+            let claims = match req.request_context_ref() {
+                Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+                    .authorizer
+                    .as_ref()
+                    .and_then(|a| a.jwt.as_ref())
+                    .map(|j| &j.claims),
+                _ => None,
+            }
+            .ok_or_else(ApiError::unauthorized)?;
+            let user = claims
+                .get("sub")
+                .and_then(|s| UserId::parse(s).ok())
+                .ok_or_else(ApiError::unauthorized)?;
+            let is_staff = claims.get("cognito:groups").is_some_and(|g| groups_contain_staff(g));
+            Ok(Caller { user, is_staff })
+        }
+    }
+}
+
+/// The raw body, refused when larger than [`MAX_BODY_BYTES`].
+pub fn body(req: &Request) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+}
+
+pub fn header_value(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned())
+}
+
+/// Parses a JSON body into `T`: 400 `invalid_json` for broken JSON, 400
+/// `invalid_request` for the wrong shape (missing or unknown fields).
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}")))?;
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_group_claim_formats() {
+        assert!(groups_contain_staff("[staff]"));
+        assert!(groups_contain_staff("[admin staff]"));
+        assert!(groups_contain_staff("[\"admin\",\"staff\"]"));
+        assert!(!groups_contain_staff("[staffing]"));
+        assert!(!groups_contain_staff(""));
+    }
+}

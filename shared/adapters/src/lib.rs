@@ -1,0 +1,10 @@
+//! Adapters between the domain and AWS: the DynamoDB store, the HTTP glue
+//! shared by the API functions, and configuration read from the environment.
+
+pub mod app;
+pub mod dynamo;
+pub mod http;
+pub mod telemetry;
+
+pub use app::{App, AuthMode};
+pub use dynamo::DynamoStore;
