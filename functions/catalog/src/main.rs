@@ -1,0 +1,14 @@
+//! Lambda entry point: builds the clients once, then serves requests.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    adapters::telemetry::init();
+    let app = adapters::App::from_env().await?;
+    run(service_fn(|req: Request| {
+        let app = &app;
+        async move { Ok::<_, Error>(catalog::handle(app, req).await) }
+    }))
+    .await
+}

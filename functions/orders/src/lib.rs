@@ -1,0 +1,34 @@
+//! `GET /orders/{id}` and `GET /orders?limit=&cursor=`.
+
+use adapters::http::{self, ApiError};
+use adapters::App;
+use domain::read;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let result = if req.method() != Method::GET {
+        Err(ApiError::method_not_allowed())
+    } else if http::path_param(&req, "id").is_some() {
+        get(app, &req).await
+    } else {
+        list(app, &req).await
+    };
+    http::respond(StatusCode::OK, result)
+}
+
+async fn get(app: &App, req: &Request) -> Result<Value, ApiError> {
+    let caller = http::caller(req, app.auth)?;
+    let id = read::parse_order_id(http::path_param(req, "id").as_deref())?;
+    let order = read::get_order(&app.store, &caller, &id).await?;
+    Ok(json!(order))
+}
+
+async fn list(app: &App, req: &Request) -> Result<Value, ApiError> {
+    let caller = http::caller(req, app.auth)?;
+    let limit = read::parse_limit(http::query_param(req, "limit").as_deref())?;
+    let cursor = http::query_param(req, "cursor").filter(|c| !c.is_empty());
+    let page = read::list_orders(&app.store, &caller, limit, cursor.as_deref()).await?;
+    Ok(json!({ "orders": page.orders, "next_cursor": page.next_cursor }))
+}
