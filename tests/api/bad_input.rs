@@ -2,7 +2,9 @@ use integration_tests::{place_body, Event, Func, TestApp};
 use serde_json::json;
 
 fn post(body: &str) -> Event {
-    Event::new("POST", "/orders", "/orders").user("zed").raw_body(body)
+    Event::new("POST", "/orders", "/orders")
+        .user("zed")
+        .raw_body(body)
 }
 
 #[tokio::test]
@@ -11,9 +13,16 @@ async fn every_bad_placement_is_a_4xx_json_error_with_a_stable_code() {
     t.sku("OK-1", 100, "lock_on_place", 10, None).await;
     t.put_sku("GONE-1", json!({"name": "Old", "price_cents": 100, "source": {"kind": "jd"}, "stock_policy": "lock_on_place", "listed": false, "available": 5})).await;
 
-    let line = |sku: &str, qty: serde_json::Value| place_body(json!([{"sku": sku, "qty": qty}])).to_string();
-    let fifty_one: Vec<_> = (0..51).map(|i| json!({"sku": format!("S{i}"), "qty": 1})).collect();
-    let huge = format!(r#"{{"lines":[],"address":{{}},"note":"{}"}}"#, "x".repeat(1 << 20));
+    let line = |sku: &str, qty: serde_json::Value| {
+        place_body(json!([{"sku": sku, "qty": qty}])).to_string()
+    };
+    let fifty_one: Vec<_> = (0..51)
+        .map(|i| json!({"sku": format!("S{i}"), "qty": 1}))
+        .collect();
+    let huge = format!(
+        r#"{{"lines":[],"address":{{}},"note":"{}"}}"#,
+        "x".repeat(1 << 20)
+    );
     let cases: Vec<(String, Event, u16, &str)> = vec![
         ("malformed json".into(), post("{\"lines\": ["), 400, "invalid_json"),
         ("not an object".into(), post("[1,2]"), 400, "invalid_request"),
@@ -43,8 +52,14 @@ async fn every_bad_placement_is_a_4xx_json_error_with_a_stable_code() {
         assert_eq!(status, want_status, "{name}: {v}");
         assert_eq!(v["error"]["code"], want_code, "{name}: {v}");
     }
-    let (status, v) = t.call(Func::Place, post(&line("NOPE-9", json!(1))).build()).await;
-    assert_eq!((status, &v["error"]["details"]["sku"]), (404, &json!("NOPE-9")), "names the SKU");
+    let (status, v) = t
+        .call(Func::Place, post(&line("NOPE-9", json!(1))).build())
+        .await;
+    assert_eq!(
+        (status, &v["error"]["details"]["sku"]),
+        (404, &json!("NOPE-9")),
+        "names the SKU"
+    );
     assert_eq!(t.count_entities("order").await, 0, "nothing was written");
     assert_eq!(t.available("OK-1").await, 10);
 }

@@ -13,7 +13,13 @@ async fn concurrent_buyers_never_oversell() {
         let t = &t;
         async move {
             let qty = 1 + (i % 2);
-            let (status, v) = t.place(&format!("buyer-{i}"), json!([{"sku": "HOT", "qty": qty}]), None).await;
+            let (status, v) = t
+                .place(
+                    &format!("buyer-{i}"),
+                    json!([{"sku": "HOT", "qty": qty}]),
+                    None,
+                )
+                .await;
             (qty, status, v)
         }
     }))
@@ -37,17 +43,24 @@ async fn concurrent_buyers_never_oversell() {
     assert_eq!(t.count_entities("order").await, successes);
     // Demand far exceeds supply: what is left cannot satisfy even a 1-unit order that failed.
     assert!(left <= 1, "{left} units left while buyers were refused");
-    eprintln!("{successes} orders, {sold} units sold, {left} left of 50, {} refused", attempts - successes);
+    eprintln!(
+        "{successes} orders, {sold} units sold, {left} left of 50, {} refused",
+        attempts - successes
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_user_racing_their_limit_gets_exactly_the_limit() {
     let t = TestApp::spawn().await;
     t.sku("RARE", 100, "lock_on_place", 1000, Some(3)).await;
-    let results = join_all((0..40).map(|_| t.place("racer", json!([{"sku": "RARE", "qty": 1}]), None))).await;
+    let results =
+        join_all((0..40).map(|_| t.place("racer", json!([{"sku": "RARE", "qty": 1}]), None))).await;
     let ok = results.iter().filter(|(s, _)| *s == 201).count();
     for (status, v) in &results {
-        assert!(*status == 201 || (*status == 422 && v["error"]["code"] == "purchase_limit"), "{status} {v}");
+        assert!(
+            *status == 201 || (*status == 422 && v["error"]["code"] == "purchase_limit"),
+            "{status} {v}"
+        );
     }
     assert_eq!(ok, 3);
     assert_eq!(t.available("RARE").await, 997);
@@ -58,7 +71,10 @@ async fn one_user_racing_their_limit_gets_exactly_the_limit() {
 async fn twenty_parallel_retries_make_one_order() {
     let t = TestApp::spawn().await;
     t.sku("TEA", 3900, "lock_on_place", 100, Some(5)).await;
-    let results = join_all((0..20).map(|_| t.place("sam", json!([{"sku": "TEA", "qty": 2}]), Some("same-key")))).await;
+    let results = join_all(
+        (0..20).map(|_| t.place("sam", json!([{"sku": "TEA", "qty": 2}]), Some("same-key"))),
+    )
+    .await;
     let mut ids: Vec<String> = Vec::new();
     for (status, v) in &results {
         assert!(*status == 201 || *status == 200, "{status} {v}");
@@ -66,7 +82,11 @@ async fn twenty_parallel_retries_make_one_order() {
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "all answers name the same order");
-    assert_eq!(results.iter().filter(|(s, _)| *s == 201).count(), 1, "exactly one created it");
+    assert_eq!(
+        results.iter().filter(|(s, _)| *s == 201).count(),
+        1,
+        "exactly one created it"
+    );
     assert_eq!(t.count_entities("order").await, 1);
     assert_eq!(t.available("TEA").await, 98);
 }

@@ -61,13 +61,28 @@ impl TestApp {
             .expect("template.yaml table")
             .create(&client, &table)
             .await
-            .unwrap_or_else(|e| panic!("cannot create a table in DynamoDB Local at {}: {e}", endpoint()));
-        Self { app: App::new(DynamoStore::new(client, table), config, AuthMode::DevHeaders) }
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot create a table in DynamoDB Local at {}: {e}",
+                    endpoint()
+                )
+            });
+        Self {
+            app: App::new(
+                DynamoStore::new(client, table),
+                config,
+                AuthMode::DevHeaders,
+            ),
+        }
     }
 
     /// Same table and config, but identities from JWT claims (as deployed).
     pub fn with_jwt_auth(&self) -> App {
-        App::new(self.app.store.clone(), self.app.config.clone(), AuthMode::Jwt)
+        App::new(
+            self.app.store.clone(),
+            self.app.config.clone(),
+            AuthMode::Jwt,
+        )
     }
 
     pub async fn call(&self, func: Func, req: Request) -> (u16, Value) {
@@ -88,7 +103,14 @@ impl TestApp {
     }
 
     /// A SKU with the given stock; `source` defaults to our warehouse WH-1.
-    pub async fn sku(&self, sku: &str, price: u64, policy: &str, available: u64, limit: Option<u32>) -> Value {
+    pub async fn sku(
+        &self,
+        sku: &str,
+        price: u64,
+        policy: &str,
+        available: u64,
+        limit: Option<u32>,
+    ) -> Value {
         self.put_sku(
             sku,
             json!({
@@ -105,7 +127,9 @@ impl TestApp {
     }
 
     pub async fn place(&self, user: &str, lines: Value, key: Option<&str>) -> (u16, Value) {
-        let mut e = Event::new("POST", "/orders", "/orders").user(user).json(&place_body(lines));
+        let mut e = Event::new("POST", "/orders", "/orders")
+            .user(user)
+            .json(&place_body(lines));
         if let Some(k) = key {
             e = e.header("idempotency-key", k);
         }
@@ -113,14 +137,18 @@ impl TestApp {
     }
 
     pub async fn get_sku(&self, sku: &str) -> Value {
-        let req = Event::new("GET", "/skus/{sku}", &format!("/skus/{sku}")).path_param("sku", sku).build();
+        let req = Event::new("GET", "/skus/{sku}", &format!("/skus/{sku}"))
+            .path_param("sku", sku)
+            .build();
         let (status, value) = self.call(Func::Catalog, req).await;
         assert_eq!(status, 200, "get_sku {sku}: {value}");
         value
     }
 
     pub async fn available(&self, sku: &str) -> i64 {
-        self.get_sku(sku).await["available"].as_i64().expect("available")
+        self.get_sku(sku).await["available"]
+            .as_i64()
+            .expect("available")
     }
 
     pub async fn get_order(&self, user: &str, id: &str) -> (u16, Value) {
@@ -141,7 +169,10 @@ impl TestApp {
                 .scan()
                 .table_name(self.app.store.table())
                 .filter_expression("entity = :e")
-                .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(entity.into()))
+                .expression_attribute_values(
+                    ":e",
+                    aws_sdk_dynamodb::types::AttributeValue::S(entity.into()),
+                )
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -168,12 +199,18 @@ pub async fn call_app(app: &App, func: Func, req: Request) -> (u16, Value) {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert_eq!(ct, "application/json", "every answer is JSON (status {status})");
+    assert_eq!(
+        ct, "application/json",
+        "every answer is JSON (status {status})"
+    );
     let body: &[u8] = resp.body().as_ref();
     let value: Value = serde_json::from_slice(body).expect("response body is JSON");
     if status >= 400 {
         assert!(value["error"]["code"].is_string(), "error shape: {value}");
-        assert!(value["error"]["message"].is_string(), "error shape: {value}");
+        assert!(
+            value["error"]["message"].is_string(),
+            "error shape: {value}"
+        );
     }
     (status, value)
 }
@@ -250,8 +287,11 @@ impl Event {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("&");
-        let query: serde_json::Map<String, Value> =
-            self.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let query: serde_json::Map<String, Value> = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
         let mut ctx = json!({
             "accountId": "123456789012",
             "apiId": "test",

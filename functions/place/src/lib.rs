@@ -23,18 +23,35 @@ async fn place(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let key = match http::header_value(req, "idempotency-key") {
         None => None,
         Some(raw) => Some(IdempotencyKey::parse(&raw).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", e.to_string())
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                e.to_string(),
+            )
         })?),
     };
     let request = PlaceRequest::parse(http::body(req)?)?;
-    let placed = place_order(&app.store, &app.config, &caller, key, &request, Timestamp::now()).await?;
+    let placed = place_order(
+        &app.store,
+        &app.config,
+        &caller,
+        key,
+        &request,
+        Timestamp::now(),
+    )
+    .await?;
     if !placed.replayed {
         tracing::info!(order = %placed.order.id, user = %caller.user, total = placed.order.total_cents.0, "order placed");
     }
-    let status = if placed.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if placed.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     let mut resp = http::json_response(status, &placed.order);
     if placed.replayed {
-        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
 }

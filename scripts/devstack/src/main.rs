@@ -5,7 +5,7 @@
 
 use adapters::dynamo::schema::TableDef;
 use adapters::DynamoStore;
-use domain::catalog::{Source, SkuUpdate, StockPolicy};
+use domain::catalog::{SkuUpdate, Source, StockPolicy};
 use domain::ids::{SkuId, SupplierId, WarehouseId};
 use domain::money::Cents;
 use domain::ports::Catalog;
@@ -14,9 +14,20 @@ use std::process::ExitCode;
 type Error = Box<dyn std::error::Error>;
 
 fn demo_catalog() -> Vec<SkuUpdate> {
-    let wh = |w: &str| Source::SelfOperated { warehouse: WarehouseId::parse(w).expect("id") };
-    let ds = |s: &str| Source::Dropship { supplier: SupplierId::parse(s).expect("id") };
-    let sku = |id: &str, name: &str, price: u64, source: Source, policy: StockPolicy, available: u64, limit: Option<u32>, listed: bool| SkuUpdate {
+    let wh = |w: &str| Source::SelfOperated {
+        warehouse: WarehouseId::parse(w).expect("id"),
+    };
+    let ds = |s: &str| Source::Dropship {
+        supplier: SupplierId::parse(s).expect("id"),
+    };
+    let sku = |id: &str,
+               name: &str,
+               price: u64,
+               source: Source,
+               policy: StockPolicy,
+               available: u64,
+               limit: Option<u32>,
+               listed: bool| SkuUpdate {
         sku: SkuId::parse(id).expect("id"),
         name: name.to_owned(),
         price_cents: Cents(price),
@@ -28,13 +39,76 @@ fn demo_catalog() -> Vec<SkuUpdate> {
     };
     use StockPolicy::*;
     vec![
-        sku("TEA-100", "Oolong tea 250g", 3900, wh("WH-1"), LockOnPlace, 500, None, true),
-        sku("MUG-200", "Celadon mug", 2500, wh("WH-2"), DeductOnPay, 300, None, true),
-        sku("LAMP-300", "Desk lamp", 12900, ds("S-1"), LockOnPlace, 40, None, true),
-        sku("RUG-400", "Wool rug", 8900, ds("S-2"), DeductOnPay, 8, None, true),
-        sku("JD-PHONE-500", "Phone (limited edition)", 199900, Source::Jd, LockOnPlace, 20, Some(2), true),
-        sku("JD-CABLE-600", "USB-C cable", 1900, Source::Jd, DeductOnPay, 1000, None, true),
-        sku("OLD-700", "Discontinued teapot", 990, wh("WH-1"), LockOnPlace, 10, None, false),
+        sku(
+            "TEA-100",
+            "Oolong tea 250g",
+            3900,
+            wh("WH-1"),
+            LockOnPlace,
+            500,
+            None,
+            true,
+        ),
+        sku(
+            "MUG-200",
+            "Celadon mug",
+            2500,
+            wh("WH-2"),
+            DeductOnPay,
+            300,
+            None,
+            true,
+        ),
+        sku(
+            "LAMP-300",
+            "Desk lamp",
+            12900,
+            ds("S-1"),
+            LockOnPlace,
+            40,
+            None,
+            true,
+        ),
+        sku(
+            "RUG-400",
+            "Wool rug",
+            8900,
+            ds("S-2"),
+            DeductOnPay,
+            8,
+            None,
+            true,
+        ),
+        sku(
+            "JD-PHONE-500",
+            "Phone (limited edition)",
+            199900,
+            Source::Jd,
+            LockOnPlace,
+            20,
+            Some(2),
+            true,
+        ),
+        sku(
+            "JD-CABLE-600",
+            "USB-C cable",
+            1900,
+            Source::Jd,
+            DeductOnPay,
+            1000,
+            None,
+            true,
+        ),
+        sku(
+            "OLD-700",
+            "Discontinued teapot",
+            990,
+            wh("WH-1"),
+            LockOnPlace,
+            10,
+            None,
+            false,
+        ),
     ]
 }
 
@@ -42,7 +116,12 @@ async fn provision(seed: bool) -> Result<(), Error> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let exists = client.describe_table().table_name(&table).send().await.is_ok();
+    let exists = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .is_ok();
     if exists {
         println!("table {table} exists");
     } else {
@@ -60,7 +139,10 @@ async fn provision(seed: bool) -> Result<(), Error> {
                 saved.source.package_key(),
                 saved.stock_policy,
                 saved.available,
-                saved.per_user_limit.map(|l| format!(" limit={l}")).unwrap_or_default(),
+                saved
+                    .per_user_limit
+                    .map(|l| format!(" limit={l}"))
+                    .unwrap_or_default(),
                 if saved.listed { "" } else { " (delisted)" }
             );
         }

@@ -32,7 +32,11 @@ pub struct App {
 
 impl App {
     pub fn new(store: DynamoStore, config: Config, auth: AuthMode) -> Self {
-        Self { store, config, auth }
+        Self {
+            store,
+            config,
+            auth,
+        }
     }
 
     /// Reads configuration from the environment and builds the DynamoDB client.

@@ -24,7 +24,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn unauthorized() -> Self {
@@ -36,11 +41,19 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this route",
+        )
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -64,10 +77,19 @@ impl<P: Problem> From<P> for ApiError {
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Internal => {
                 tracing::error!(error = %p, "internal error");
-                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error, please retry");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error, please retry",
+                );
             }
         };
-        ApiError { status, code: p.code(), message: p.to_string(), details: p.details() }
+        ApiError {
+            status,
+            code: p.code(),
+            message: p.to_string(),
+            details: p.details(),
+        }
     }
 }
 
@@ -75,8 +97,10 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
     let mut resp = Response::new(Body::Text(text));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -128,7 +152,9 @@ pub fn caller(req: &Request, mode: AuthMode) -> Result<Caller, ApiError> {
                 .get("sub")
                 .and_then(|s| UserId::parse(s).ok())
                 .ok_or_else(ApiError::unauthorized)?;
-            let is_staff = claims.get("cognito:groups").is_some_and(|g| groups_contain_staff(g));
+            let is_staff = claims
+                .get("cognito:groups")
+                .is_some_and(|g| groups_contain_staff(g));
             Ok(Caller { user, is_staff })
         }
     }
@@ -148,22 +174,34 @@ pub fn body(req: &Request) -> Result<&[u8], ApiError> {
 }
 
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_owned)
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+    req.query_string_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_owned)
 }
 
 pub fn header_value(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned())
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
 }
 
 /// Parses a JSON body into `T`: 400 `invalid_json` for broken JSON, 400
 /// `invalid_request` for the wrong shape (missing or unknown fields).
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
     serde_json::from_value(value)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))
 }

@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Source {
     #[serde(rename = "self")]
-    SelfOperated { warehouse: WarehouseId },
-    Dropship { supplier: SupplierId },
+    SelfOperated {
+        warehouse: WarehouseId,
+    },
+    Dropship {
+        supplier: SupplierId,
+    },
     Jd,
 }
 
@@ -163,7 +167,10 @@ mod tests {
         let s: Source = serde_json::from_str(r#"{"kind":"self","warehouse":"WH-1"}"#).unwrap();
         assert_eq!(s.package_key(), "self:WH-1");
         let d: Source = serde_json::from_str(r#"{"kind":"dropship","supplier":"S-1"}"#).unwrap();
-        assert_eq!(serde_json::to_string(&d).unwrap(), r#"{"kind":"dropship","supplier":"S-1"}"#);
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"kind":"dropship","supplier":"S-1"}"#
+        );
         let j: Source = serde_json::from_str(r#"{"kind":"jd"}"#).unwrap();
         assert_eq!(j, Source::Jd);
         assert!(serde_json::from_str::<Source>(r#"{"kind":"mars"}"#).is_err());

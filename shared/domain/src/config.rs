@@ -48,8 +48,16 @@ fn number(
         None => Ok(default),
         Some(v) => match v.trim().parse::<u64>() {
             Ok(n) if n <= max => Ok(n),
-            Ok(_) => Err(ConfigError { name, value: v, reason: "too large" }),
-            Err(_) => Err(ConfigError { name, value: v, reason: "not a whole number" }),
+            Ok(_) => Err(ConfigError {
+                name,
+                value: v,
+                reason: "too large",
+            }),
+            Err(_) => Err(ConfigError {
+                name,
+                value: v,
+                reason: "not a whole number",
+            }),
         },
     }
 }
@@ -71,7 +79,12 @@ impl Config {
             intercept_window_secs: number(&get, "INTERCEPT_WINDOW_SECS", 600, 900)? as u32,
             auto_confirm_days: number(&get, "AUTO_CONFIRM_DAYS", 10, 365)? as u32,
             after_sales_days: number(&get, "AFTER_SALES_DAYS", 7, 365)? as u32,
-            freight: Cents(number(&get, "FREIGHT_CENTS", d.freight.0, Cents::MAX_PRICE.0)?),
+            freight: Cents(number(
+                &get,
+                "FREIGHT_CENTS",
+                d.freight.0,
+                Cents::MAX_PRICE.0,
+            )?),
             free_shipping_over: Cents(number(
                 &get,
                 "FREE_SHIPPING_OVER_CENTS",
@@ -101,7 +114,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.freight_policy, FreightPolicy::Apportioned);
         assert_eq!(c.payment_ttl_secs, 5);
-        assert!(Config::from_lookup(|k| (k == "INTERCEPT_WINDOW_SECS").then(|| "901".into())).is_err());
+        assert!(
+            Config::from_lookup(|k| (k == "INTERCEPT_WINDOW_SECS").then(|| "901".into())).is_err()
+        );
         assert!(Config::from_lookup(|k| (k == "FREIGHT_POLICY").then(|| "free".into())).is_err());
     }
 }

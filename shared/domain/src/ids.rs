@@ -12,10 +12,16 @@ pub struct IdError {
 
 fn check_token(what: &'static str, s: &str, max: usize) -> Result<(), IdError> {
     if s.is_empty() {
-        return Err(IdError { what, reason: "empty" });
+        return Err(IdError {
+            what,
+            reason: "empty",
+        });
     }
     if s.len() > max {
-        return Err(IdError { what, reason: "too long" });
+        return Err(IdError {
+            what,
+            reason: "too long",
+        });
     }
     if !s
         .bytes()
@@ -83,14 +89,25 @@ impl UserId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let what = "user id";
         if s.is_empty() {
-            return Err(IdError { what, reason: "empty" });
+            return Err(IdError {
+                what,
+                reason: "empty",
+            });
         }
         if s.len() > 128 {
-            return Err(IdError { what, reason: "too long" });
+            return Err(IdError {
+                what,
+                reason: "too long",
+            });
         }
         // `#` separates key parts in storage; control characters have no business here.
-        if s.chars().any(|c| c.is_control() || c == '#' || c.is_whitespace()) {
-            return Err(IdError { what, reason: "contains forbidden characters" });
+        if s.chars()
+            .any(|c| c.is_control() || c == '#' || c.is_whitespace())
+        {
+            return Err(IdError {
+                what,
+                reason: "contains forbidden characters",
+            });
         }
         Ok(Self(s.to_owned()))
     }
@@ -126,7 +143,10 @@ impl OrderId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let what = "order id";
         if s.len() != 26 {
-            return Err(IdError { what, reason: "must be a 26-character ULID" });
+            return Err(IdError {
+                what,
+                reason: "must be a 26-character ULID",
+            });
         }
         let u = ulid::Ulid::from_string(s).map_err(|_| IdError {
             what,
@@ -167,7 +187,10 @@ impl PackageId {
     }
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let what = "package id";
-        let bad = IdError { what, reason: "must look like <order id>-P<nn>" };
+        let bad = IdError {
+            what,
+            reason: "must look like <order id>-P<nn>",
+        };
         let (order, n) = s.split_once("-P").ok_or(bad.clone())?;
         OrderId::parse(order).map_err(|_| bad.clone())?;
         if n.len() != 2 || !n.bytes().all(|b| b.is_ascii_digit()) {
@@ -204,10 +227,16 @@ impl IdempotencyKey {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let what = "Idempotency-Key";
         if s.is_empty() || s.len() > 128 {
-            return Err(IdError { what, reason: "must be 1 to 128 characters" });
+            return Err(IdError {
+                what,
+                reason: "must be 1 to 128 characters",
+            });
         }
         if !s.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(IdError { what, reason: "must be printable ASCII without spaces" });
+            return Err(IdError {
+                what,
+                reason: "must be printable ASCII without spaces",
+            });
         }
         Ok(Self(s.to_owned()))
     }

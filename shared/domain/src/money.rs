@@ -7,7 +7,9 @@ use std::ops::Add;
 
 /// An amount in minor units. Never negative; sums are checked by construction
 /// limits (qty <= 999, <= 50 lines, price <= [`Cents::MAX_PRICE`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Cents(pub u64);
 

@@ -38,7 +38,10 @@ impl OrderStatus {
 
     /// No further transition leaves these.
     pub fn is_final(self) -> bool {
-        matches!(self, OrderStatus::Cancelled | OrderStatus::Closed | OrderStatus::Completed)
+        matches!(
+            self,
+            OrderStatus::Cancelled | OrderStatus::Closed | OrderStatus::Completed
+        )
     }
 
     /// Stock and purchase-limit counts are held while the order is live.
@@ -108,19 +111,28 @@ impl PackageStatus {
 
     /// Has left the warehouse (counts as shipped for the order status).
     pub fn has_shipped(self) -> bool {
-        matches!(self, PackageStatus::Shipped | PackageStatus::Received | PackageStatus::Rejected)
+        matches!(
+            self,
+            PackageStatus::Shipped | PackageStatus::Received | PackageStatus::Rejected
+        )
     }
 
     /// Transitions only move forward; anything else is ignored, never an error.
     pub fn step(self, to: PackageStatus) -> Transition {
         use PackageStatus::*;
-        let ok = match (self, to) {
-            (Pending, Forwarded | Cancelled) => true,
-            (Forwarded, InterceptRequested | Shipped | Received | Rejected) => true,
-            (InterceptRequested, Cancelled | Shipped | Received | Rejected) => true,
-            (Shipped, Received | Rejected) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (self, to),
+            (Pending, Forwarded | Cancelled)
+                | (
+                    Forwarded,
+                    InterceptRequested | Shipped | Received | Rejected
+                )
+                | (
+                    InterceptRequested,
+                    Cancelled | Shipped | Received | Rejected
+                )
+                | (Shipped, Received | Rejected)
+        );
         if ok {
             Transition::Moved
         } else {
@@ -285,14 +297,38 @@ mod tests {
 
     #[test]
     fn aggregation_table_of_spec_2_5() {
-        assert_eq!(derive_paid_status(&[Pending, Forwarded]), Some(OrderStatus::AwaitingShipment));
-        assert_eq!(derive_paid_status(&[Shipped, Forwarded]), Some(OrderStatus::PartiallyShipped));
-        assert_eq!(derive_paid_status(&[Received, Pending]), Some(OrderStatus::PartiallyShipped));
-        assert_eq!(derive_paid_status(&[Shipped, Received]), Some(OrderStatus::Shipped));
-        assert_eq!(derive_paid_status(&[Rejected, Shipped]), Some(OrderStatus::Shipped));
-        assert_eq!(derive_paid_status(&[Received, Rejected]), Some(OrderStatus::Completed));
-        assert_eq!(derive_paid_status(&[Rejected, Rejected]), Some(OrderStatus::Closed));
-        assert_eq!(derive_paid_status(&[Cancelled, Received]), Some(OrderStatus::Completed));
+        assert_eq!(
+            derive_paid_status(&[Pending, Forwarded]),
+            Some(OrderStatus::AwaitingShipment)
+        );
+        assert_eq!(
+            derive_paid_status(&[Shipped, Forwarded]),
+            Some(OrderStatus::PartiallyShipped)
+        );
+        assert_eq!(
+            derive_paid_status(&[Received, Pending]),
+            Some(OrderStatus::PartiallyShipped)
+        );
+        assert_eq!(
+            derive_paid_status(&[Shipped, Received]),
+            Some(OrderStatus::Shipped)
+        );
+        assert_eq!(
+            derive_paid_status(&[Rejected, Shipped]),
+            Some(OrderStatus::Shipped)
+        );
+        assert_eq!(
+            derive_paid_status(&[Received, Rejected]),
+            Some(OrderStatus::Completed)
+        );
+        assert_eq!(
+            derive_paid_status(&[Rejected, Rejected]),
+            Some(OrderStatus::Closed)
+        );
+        assert_eq!(
+            derive_paid_status(&[Cancelled, Received]),
+            Some(OrderStatus::Completed)
+        );
         assert_eq!(derive_paid_status(&[Cancelled]), None);
     }
 

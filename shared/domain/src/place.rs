@@ -53,7 +53,10 @@ pub enum PlaceError {
 }
 
 fn join(skus: &[SkuId]) -> String {
-    skus.iter().map(SkuId::as_str).collect::<Vec<_>>().join(", ")
+    skus.iter()
+        .map(SkuId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Problem for PlaceError {
@@ -61,8 +64,13 @@ impl Problem for PlaceError {
         use PlaceError::*;
         match self {
             InvalidJson(_) | InvalidRequest(_) => ErrorKind::BadRequest,
-            InvalidQty { .. } | TooManyLines(_) | NoLines | InvalidAddress(_) | Delisted(_)
-            | PurchaseLimit(_) | IdempotencyKeyReused => ErrorKind::Unprocessable,
+            InvalidQty { .. }
+            | TooManyLines(_)
+            | NoLines
+            | InvalidAddress(_)
+            | Delisted(_)
+            | PurchaseLimit(_)
+            | IdempotencyKeyReused => ErrorKind::Unprocessable,
             SkuNotFound(_) => ErrorKind::NotFound,
             OutOfStock(_) => ErrorKind::Conflict,
             Store(_) => ErrorKind::Internal,
@@ -88,7 +96,9 @@ impl Problem for PlaceError {
     fn details(&self) -> Option<serde_json::Value> {
         use PlaceError::*;
         match self {
-            InvalidQty { sku, qty } => Some(json!({ "sku": sku, "qty": qty, "min": 1, "max": MAX_QTY })),
+            InvalidQty { sku, qty } => {
+                Some(json!({ "sku": sku, "qty": qty, "min": 1, "max": MAX_QTY }))
+            }
             TooManyLines(n) => Some(json!({ "lines": n, "max": MAX_LINES })),
             SkuNotFound(skus) => Some(json!({ "sku": skus.first(), "skus": skus })),
             Delisted(skus) => Some(json!({ "sku": skus.first(), "skus": skus })),
@@ -164,14 +174,23 @@ impl PlaceRequest {
         for line in raw.lines {
             let qty = match line.qty.as_u64() {
                 Some(q) if (1..=u64::from(MAX_QTY)).contains(&q) => q as u32,
-                _ => return Err(PlaceError::InvalidQty { sku: line.sku, qty: line.qty }),
+                _ => {
+                    return Err(PlaceError::InvalidQty {
+                        sku: line.sku,
+                        qty: line.qty,
+                    })
+                }
             };
-            let sku = SkuId::parse(&line.sku)
-                .map_err(|e| PlaceError::InvalidRequest(format!("lines[].sku {:?}: {e}", line.sku)))?;
+            let sku = SkuId::parse(&line.sku).map_err(|e| {
+                PlaceError::InvalidRequest(format!("lines[].sku {:?}: {e}", line.sku))
+            })?;
             let total = merged.entry(sku.clone()).or_insert(0);
             *total += qty;
             if *total > MAX_QTY {
-                return Err(PlaceError::InvalidQty { sku: sku.to_string(), qty: json!(*total) });
+                return Err(PlaceError::InvalidQty {
+                    sku: sku.to_string(),
+                    qty: json!(*total),
+                });
             }
         }
         let a = raw.address;
@@ -184,12 +203,18 @@ impl PlaceRequest {
         };
         let note = match raw.note.map(|n| n.trim().to_owned()) {
             Some(n) if n.chars().count() > 500 => {
-                return Err(PlaceError::InvalidRequest("note must be at most 500 characters".into()))
+                return Err(PlaceError::InvalidRequest(
+                    "note must be at most 500 characters".into(),
+                ))
             }
             Some(n) if n.is_empty() => None,
             n => n,
         };
-        Ok(Self { lines: merged.into_iter().collect(), address, note })
+        Ok(Self {
+            lines: merged.into_iter().collect(),
+            address,
+            note,
+        })
     }
 
     /// Identifies the request for idempotency: equal requests hash equally
@@ -221,7 +246,9 @@ pub fn build_order(
             package_of[i] = p;
         }
     }
-    let package_ids: Vec<PackageId> = (0..groups.len()).map(|p| PackageId::new(&id, p + 1)).collect();
+    let package_ids: Vec<PackageId> = (0..groups.len())
+        .map(|p| PackageId::new(&id, p + 1))
+        .collect();
 
     let lines: Vec<OrderLine> = req
         .lines
@@ -342,7 +369,11 @@ pub async fn place_order<S: Catalog + Orders>(
         .into_iter()
         .map(|s| (s.sku.clone(), s))
         .collect();
-    let missing: Vec<SkuId> = ids.iter().filter(|s| !skus.contains_key(*s)).cloned().collect();
+    let missing: Vec<SkuId> = ids
+        .iter()
+        .filter(|s| !skus.contains_key(*s))
+        .cloned()
+        .collect();
     if !missing.is_empty() {
         return Err(PlaceError::SkuNotFound(missing));
     }
@@ -355,7 +386,12 @@ pub async fn place_order<S: Catalog + Orders>(
         .iter()
         .filter_map(|(sku, qty)| {
             let limit = skus[sku].per_user_limit?;
-            (*qty > limit).then(|| LimitBreach { sku: sku.clone(), limit, requested: *qty, held: None })
+            (*qty > limit).then(|| LimitBreach {
+                sku: sku.clone(),
+                limit,
+                requested: *qty,
+                held: None,
+            })
         })
         .collect();
     if !over.is_empty() {
@@ -371,7 +407,10 @@ pub async fn place_order<S: Catalog + Orders>(
         expires_at: now.plus_secs(IDEMPOTENCY_TTL_SECS),
     });
     match store.create_order(&order, record.as_ref()).await {
-        Ok(()) => Ok(Placed { order, replayed: false }),
+        Ok(()) => Ok(Placed {
+            order,
+            replayed: false,
+        }),
         Err(CreateOrderError::OutOfStock(s)) => Err(PlaceError::OutOfStock(s)),
         Err(CreateOrderError::LimitExceeded(b)) => Err(PlaceError::PurchaseLimit(b)),
         Err(CreateOrderError::Store(e)) => Err(PlaceError::Store(e)),
@@ -397,11 +436,15 @@ async fn replay<S: Orders>(
     if record.request_hash != fingerprint {
         return Err(PlaceError::IdempotencyKeyReused);
     }
-    let order = store
-        .get_order(&record.order_id)
-        .await?
-        .ok_or_else(|| PlaceError::Store(StoreError("order of an idempotency record is missing".into())))?;
-    Ok(Some(Placed { order, replayed: true }))
+    let order = store.get_order(&record.order_id).await?.ok_or_else(|| {
+        PlaceError::Store(StoreError(
+            "order of an idempotency record is missing".into(),
+        ))
+    })?;
+    Ok(Some(Placed {
+        order,
+        replayed: true,
+    }))
 }
 
 #[cfg(test)]
@@ -433,34 +476,63 @@ mod tests {
 
     #[test]
     fn parse_merges_duplicates_and_checks_qty() {
-        let r = PlaceRequest::parse(&body(r#"[{"sku":"B","qty":2},{"sku":"A","qty":1},{"sku":"B","qty":3}]"#)).unwrap();
-        assert_eq!(r.lines, vec![(SkuId::parse("A").unwrap(), 1), (SkuId::parse("B").unwrap(), 5)]);
+        let r = PlaceRequest::parse(&body(
+            r#"[{"sku":"B","qty":2},{"sku":"A","qty":1},{"sku":"B","qty":3}]"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            r.lines,
+            vec![
+                (SkuId::parse("A").unwrap(), 1),
+                (SkuId::parse("B").unwrap(), 5)
+            ]
+        );
         for bad in ["0", "-1", "1000000000", "1.5", "\"2\""] {
-            let e = PlaceRequest::parse(&body(&format!(r#"[{{"sku":"A","qty":{bad}}}]"#))).unwrap_err();
+            let e =
+                PlaceRequest::parse(&body(&format!(r#"[{{"sku":"A","qty":{bad}}}]"#))).unwrap_err();
             assert_eq!(e.code(), "invalid_qty", "{bad}");
         }
-        let e = PlaceRequest::parse(&body(r#"[{"sku":"A","qty":500},{"sku":"A","qty":500}]"#)).unwrap_err();
+        let e = PlaceRequest::parse(&body(r#"[{"sku":"A","qty":500},{"sku":"A","qty":500}]"#))
+            .unwrap_err();
         assert_eq!(e.code(), "invalid_qty");
     }
 
     #[test]
     fn parse_rejects_bad_shapes() {
-        assert_eq!(PlaceRequest::parse(b"{").unwrap_err().code(), "invalid_json");
-        assert_eq!(PlaceRequest::parse(b"[]").unwrap_err().code(), "invalid_request");
-        assert_eq!(PlaceRequest::parse(&body("[]")).unwrap_err().code(), "empty_order");
+        assert_eq!(
+            PlaceRequest::parse(b"{").unwrap_err().code(),
+            "invalid_json"
+        );
+        assert_eq!(
+            PlaceRequest::parse(b"[]").unwrap_err().code(),
+            "invalid_request"
+        );
+        assert_eq!(
+            PlaceRequest::parse(&body("[]")).unwrap_err().code(),
+            "empty_order"
+        );
         let extra = br#"{"lines":[{"sku":"A","qty":1,"price_cents":1}],"address":{"name":"A","phone":"1","line1":"x","city":"y","postcode":"1"}}"#;
-        assert_eq!(PlaceRequest::parse(extra).unwrap_err().code(), "invalid_request");
-        let lines: Vec<String> = (0..51).map(|i| format!(r#"{{"sku":"S{i}","qty":1}}"#)).collect();
+        assert_eq!(
+            PlaceRequest::parse(extra).unwrap_err().code(),
+            "invalid_request"
+        );
+        let lines: Vec<String> = (0..51)
+            .map(|i| format!(r#"{{"sku":"S{i}","qty":1}}"#))
+            .collect();
         let e = PlaceRequest::parse(&body(&format!("[{}]", lines.join(",")))).unwrap_err();
         assert_eq!(e.code(), "too_many_lines");
         let no_city = br#"{"lines":[{"sku":"A","qty":1}],"address":{"name":"A","phone":"1","line1":"x","city":" ","postcode":"1"}}"#;
-        assert_eq!(PlaceRequest::parse(no_city).unwrap_err().code(), "invalid_address");
+        assert_eq!(
+            PlaceRequest::parse(no_city).unwrap_err().code(),
+            "invalid_address"
+        );
     }
 
     #[test]
     fn fingerprint_ignores_spacing_and_order() {
         let a = PlaceRequest::parse(&body(r#"[{"sku":"A","qty":1},{"sku":"B","qty":1}]"#)).unwrap();
-        let b = PlaceRequest::parse(&body(r#"[ {"sku":"B","qty":1}, {"sku":"A","qty":1} ]"#)).unwrap();
+        let b =
+            PlaceRequest::parse(&body(r#"[ {"sku":"B","qty":1}, {"sku":"A","qty":1} ]"#)).unwrap();
         let c = PlaceRequest::parse(&body(r#"[{"sku":"A","qty":2},{"sku":"B","qty":1}]"#)).unwrap();
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_ne!(a.fingerprint(), c.fingerprint());
@@ -468,8 +540,12 @@ mod tests {
 
     #[test]
     fn build_prices_splits_and_allocates() {
-        let wh = Source::SelfOperated { warehouse: WarehouseId::parse("WH-1").unwrap() };
-        let s1 = Source::Dropship { supplier: SupplierId::parse("S-1").unwrap() };
+        let wh = Source::SelfOperated {
+            warehouse: WarehouseId::parse("WH-1").unwrap(),
+        };
+        let s1 = Source::Dropship {
+            supplier: SupplierId::parse("S-1").unwrap(),
+        };
         let skus: BTreeMap<SkuId, Sku> = [
             sku("TEA", 1000, wh.clone(), StockPolicy::LockOnPlace, 100),
             sku("MUG", 500, wh, StockPolicy::DeductOnPay, 5),
@@ -485,13 +561,20 @@ mod tests {
         .unwrap();
         let now = Timestamp::from_unix(1_800_000_000);
         let user = UserId::parse("u1").unwrap();
-        let mut cfg = Config { free_shipping_over: Cents(1_000_000), ..Config::default() };
+        let mut cfg = Config {
+            free_shipping_over: Cents(1_000_000),
+            ..Config::default()
+        };
         let order = build_order(OrderId::generate(&now), &user, &req, &skus, &cfg, now);
         assert_eq!(order.goods_cents, Cents(2000 + 500 + 3000 + 300));
         assert_eq!(order.freight_cents, Cents(1000));
         assert_eq!(order.total_cents, Cents(6800));
         assert_eq!(order.packages.len(), 3);
-        let keys: Vec<String> = order.packages.iter().map(|p| p.source.package_key()).collect();
+        let keys: Vec<String> = order
+            .packages
+            .iter()
+            .map(|p| p.source.package_key())
+            .collect();
         assert_eq!(keys, ["dropship:S-1", "jd", "self:WH-1"]);
         let goods: Vec<u64> = order.packages.iter().map(|p| p.goods_cents.0).collect();
         assert_eq!(goods, [3000, 300, 2500]);
@@ -503,7 +586,11 @@ mod tests {
         assert_eq!(order.warnings.len(), 1);
         assert_eq!(order.warnings[0].sku.as_str(), "MUG");
         for line in &order.lines {
-            let pkg = order.packages.iter().find(|p| p.id == line.package_id).unwrap();
+            let pkg = order
+                .packages
+                .iter()
+                .find(|p| p.id == line.package_id)
+                .unwrap();
             assert!(pkg.lines.iter().any(|l| l.sku == line.sku));
         }
 

@@ -66,7 +66,8 @@ pub enum ListError {
 pub trait Catalog: Send + Sync {
     fn get_sku(&self, sku: &SkuId) -> impl Future<Output = Result<Option<Sku>, StoreError>> + Send;
     /// Found SKUs, in any order; missing ones are simply absent.
-    fn get_skus(&self, skus: &[SkuId]) -> impl Future<Output = Result<Vec<Sku>, StoreError>> + Send;
+    fn get_skus(&self, skus: &[SkuId])
+        -> impl Future<Output = Result<Vec<Sku>, StoreError>> + Send;
     /// Creates or updates a SKU and returns it as stored.
     fn put_sku(&self, update: &SkuUpdate) -> impl Future<Output = Result<Sku, StoreError>> + Send;
 }
@@ -84,7 +85,10 @@ pub trait Orders: Send + Sync {
         order: &Order,
         idempotency: Option<&IdempotencyRecord>,
     ) -> impl Future<Output = Result<(), CreateOrderError>> + Send;
-    fn get_order(&self, id: &OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+    fn get_order(
+        &self,
+        id: &OrderId,
+    ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
     /// The user's orders, newest first.
     fn list_orders(
         &self,

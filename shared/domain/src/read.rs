@@ -52,10 +52,15 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u32, ReadError> {
 
 /// An order id from a path; anything malformed is simply not found.
 pub fn parse_order_id(raw: Option<&str>) -> Result<OrderId, ReadError> {
-    raw.and_then(|s| OrderId::parse(s).ok()).ok_or(ReadError::NotFound)
+    raw.and_then(|s| OrderId::parse(s).ok())
+        .ok_or(ReadError::NotFound)
 }
 
-pub async fn get_order<S: Orders>(store: &S, caller: &Caller, id: &OrderId) -> Result<Order, ReadError> {
+pub async fn get_order<S: Orders>(
+    store: &S,
+    caller: &Caller,
+    id: &OrderId,
+) -> Result<Order, ReadError> {
     match store.get_order(id).await? {
         Some(order) if caller.is_staff || order.user_id == caller.user => Ok(order),
         _ => Err(ReadError::NotFound),

@@ -108,38 +108,66 @@ mod tests {
 
     #[test]
     fn single_goes_to_largest_then_first() {
-        assert_eq!(allocate_freight(FreightPolicy::Single, Cents(1000), &c(&[100, 300, 300])), c(&[0, 1000, 0]));
+        assert_eq!(
+            allocate_freight(FreightPolicy::Single, Cents(1000), &c(&[100, 300, 300])),
+            c(&[0, 1000, 0])
+        );
     }
 
     #[test]
     fn apportioned_uses_largest_remainder() {
         // 1000 over 1:1:1 -> 333.33 each, one extra cent to the first.
-        assert_eq!(allocate_freight(FreightPolicy::Apportioned, Cents(1000), &c(&[5, 5, 5])), c(&[334, 333, 333]));
+        assert_eq!(
+            allocate_freight(FreightPolicy::Apportioned, Cents(1000), &c(&[5, 5, 5])),
+            c(&[334, 333, 333])
+        );
         // 10 over 1:2 -> 3.33, 6.67: the larger remainder gets the cent.
-        assert_eq!(allocate_freight(FreightPolicy::Apportioned, Cents(10), &c(&[100, 200])), c(&[3, 7]));
+        assert_eq!(
+            allocate_freight(FreightPolicy::Apportioned, Cents(10), &c(&[100, 200])),
+            c(&[3, 7])
+        );
         // Zero-priced goods: falls back to single.
-        assert_eq!(allocate_freight(FreightPolicy::Apportioned, Cents(10), &c(&[0, 0])), c(&[10, 0]));
+        assert_eq!(
+            allocate_freight(FreightPolicy::Apportioned, Cents(10), &c(&[0, 0])),
+            c(&[10, 0])
+        );
     }
 
     #[test]
     fn free_shipping_threshold() {
-        assert_eq!(order_freight(Cents(9899), Cents(1000), Cents(9900)), Cents(1000));
-        assert_eq!(order_freight(Cents(9900), Cents(1000), Cents(9900)), Cents::ZERO);
+        assert_eq!(
+            order_freight(Cents(9899), Cents(1000), Cents(9900)),
+            Cents(1000)
+        );
+        assert_eq!(
+            order_freight(Cents(9900), Cents(1000), Cents(9900)),
+            Cents::ZERO
+        );
     }
 
     #[test]
     fn split_groups_by_source_key() {
-        let wh1 = Source::SelfOperated { warehouse: WarehouseId::parse("WH-1").unwrap() };
-        let wh2 = Source::SelfOperated { warehouse: WarehouseId::parse("WH-2").unwrap() };
-        let s1 = Source::Dropship { supplier: SupplierId::parse("S-1").unwrap() };
+        let wh1 = Source::SelfOperated {
+            warehouse: WarehouseId::parse("WH-1").unwrap(),
+        };
+        let wh2 = Source::SelfOperated {
+            warehouse: WarehouseId::parse("WH-2").unwrap(),
+        };
+        let s1 = Source::Dropship {
+            supplier: SupplierId::parse("S-1").unwrap(),
+        };
         let groups = split_by_source(&[&wh1, &Source::Jd, &s1, &wh1, &wh2, &Source::Jd]);
         assert_eq!(groups, vec![vec![2], vec![1, 5], vec![0, 3], vec![4]]);
     }
 
     fn source_strategy() -> impl Strategy<Value = Source> {
         prop_oneof![
-            (0u8..3).prop_map(|w| Source::SelfOperated { warehouse: WarehouseId::parse(&format!("WH-{w}")).unwrap() }),
-            (0u8..3).prop_map(|s| Source::Dropship { supplier: SupplierId::parse(&format!("S-{s}")).unwrap() }),
+            (0u8..3).prop_map(|w| Source::SelfOperated {
+                warehouse: WarehouseId::parse(&format!("WH-{w}")).unwrap()
+            }),
+            (0u8..3).prop_map(|s| Source::Dropship {
+                supplier: SupplierId::parse(&format!("S-{s}")).unwrap()
+            }),
             Just(Source::Jd),
         ]
     }

@@ -36,7 +36,10 @@ impl Timestamp {
         (self.0.unix_timestamp_nanos() / 1_000_000) as i64
     }
     pub fn plus_secs(&self, secs: u64) -> Self {
-        Self::from_unix_millis(self.unix_millis().saturating_add((secs as i64).saturating_mul(1000)))
+        Self::from_unix_millis(
+            self.unix_millis()
+                .saturating_add((secs as i64).saturating_mul(1000)),
+        )
     }
     /// Fixed-width RFC 3339 (`2026-11-25T03:11:38.123Z`): sorts as text in time order.
     pub fn to_rfc3339(&self) -> String {

@@ -80,7 +80,10 @@ pub fn order_item(order: &Order) -> Result<Item, StoreError> {
         serde_dynamo::to_item(order).map_err(|e| StoreError(format!("encode order: {e}")))?;
     item.extend(key_map(keys::order(&order.id)));
     item.insert(keys::ENTITY.to_owned(), s("order"));
-    item.insert(keys::USER_PK.to_owned(), s(keys::user_orders(&order.user_id)));
+    item.insert(
+        keys::USER_PK.to_owned(),
+        s(keys::user_orders(&order.user_id)),
+    );
     item.insert(keys::USER_SK.to_owned(), s(order.id.as_str()));
     if order.status == OrderStatus::PendingPayment {
         let (due_pk, due_sk) = keys::payment_due(&order.id, &order.payment_deadline);
@@ -92,7 +95,10 @@ pub fn order_item(order: &Order) -> Result<Item, StoreError> {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -137,7 +143,9 @@ impl DynamoStore {
                 .update_expression("SET available = available - :qty")
                 .condition_expression("attribute_exists(pk) AND available >= :qty")
                 .expression_attribute_values(":qty", n(qty))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build()
                 .map_err(sdk_error)?;
             items.push(TransactWriteItem::builder().update(update).build());
@@ -152,7 +160,9 @@ impl DynamoStore {
                 .expression_attribute_values(":qty", n(qty))
                 .expression_attribute_values(":room", n(i64::from(limit) - i64::from(qty)))
                 .expression_attribute_values(":entity", s("limit"))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build()
                 .map_err(sdk_error)?;
             items.push(TransactWriteItem::builder().update(update).build());
@@ -185,7 +195,8 @@ impl DynamoStore {
         has_idempotency: bool,
         reasons: &[aws_sdk_dynamodb::types::CancellationReason],
     ) -> Option<CreateOrderError> {
-        let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        let failed =
+            |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
         let reservations = order.stock_reservations();
         let limits = order.limit_holds();
         let idem_index = 1 + reservations.len() + limits.len();
@@ -199,7 +210,10 @@ impl DynamoStore {
             .map(|(i, (sku, qty))| Shortage {
                 sku: sku.clone(),
                 requested: *qty,
-                available: reasons[1 + i].item().and_then(|it| number(it, "available")).unwrap_or(0),
+                available: reasons[1 + i]
+                    .item()
+                    .and_then(|it| number(it, "available"))
+                    .unwrap_or(0),
             })
             .collect();
         if !shortages.is_empty() {
@@ -230,7 +244,9 @@ impl Catalog for DynamoStore {
     async fn get_sku(&self, sku: &SkuId) -> Result<Option<Sku>, StoreError> {
         match self.get(keys::sku(sku)).await? {
             None => Ok(None),
-            Some(item) => serde_dynamo::from_item(item).map(Some).map_err(|e| decode_error("SKU", e)),
+            Some(item) => serde_dynamo::from_item(item)
+                .map(Some)
+                .map_err(|e| decode_error("SKU", e)),
         }
     }
 
@@ -253,7 +269,11 @@ impl Catalog for DynamoStore {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
                     found.push(serde_dynamo::from_item(item).map_err(|e| decode_error("SKU", e))?);
                 }
                 request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
@@ -313,8 +333,13 @@ impl Catalog for DynamoStore {
             }
             None => expr.push_str(" REMOVE per_user_limit"),
         }
-        let out = req.update_expression(expr).send().await.map_err(sdk_error)?;
-        serde_dynamo::from_item(out.attributes.unwrap_or_default()).map_err(|e| decode_error("SKU", e))
+        let out = req
+            .update_expression(expr)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        serde_dynamo::from_item(out.attributes.unwrap_or_default())
+            .map_err(|e| decode_error("SKU", e))
     }
 }
 
@@ -332,11 +357,15 @@ impl Orders for DynamoStore {
             return Ok(None);
         }
         let malformed = || StoreError("stored idempotency record is malformed".into());
-        let order_id = string(&item, "order_id").and_then(|s| OrderId::parse(s).ok()).ok_or_else(malformed)?;
+        let order_id = string(&item, "order_id")
+            .and_then(|s| OrderId::parse(s).ok())
+            .ok_or_else(malformed)?;
         Ok(Some(IdempotencyRecord {
             user: user.clone(),
             key: key.clone(),
-            request_hash: string(&item, "request_hash").ok_or_else(malformed)?.to_owned(),
+            request_hash: string(&item, "request_hash")
+                .ok_or_else(malformed)?
+                .to_owned(),
             order_id,
             expires_at: Timestamp::from_unix(expires),
         }))
@@ -366,9 +395,11 @@ impl Orders for DynamoStore {
             };
             let retryable = match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                    if let Some(conflict) =
-                        Self::placement_conflict(order, idempotency.is_some(), c.cancellation_reasons())
-                    {
+                    if let Some(conflict) = Self::placement_conflict(
+                        order,
+                        idempotency.is_some(),
+                        c.cancellation_reasons(),
+                    ) {
                         return Err(conflict);
                     }
                     // No condition failed: another transaction held an item.
@@ -390,7 +421,9 @@ impl Orders for DynamoStore {
     async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
         match self.get(keys::order(id)).await? {
             None => Ok(None),
-            Some(item) => serde_dynamo::from_item(item).map(Some).map_err(|e| decode_error("order", e)),
+            Some(item) => serde_dynamo::from_item(item)
+                .map(Some)
+                .map_err(|e| decode_error("order", e)),
         }
     }
 
@@ -419,7 +452,10 @@ impl Orders for DynamoStore {
             start.insert(keys::USER_SK.to_owned(), s(after.as_str()));
             query = query.set_exclusive_start_key(Some(start));
         }
-        let out = query.send().await.map_err(|e| ListError::Store(sdk_error(e)))?;
+        let out = query
+            .send()
+            .await
+            .map_err(|e| ListError::Store(sdk_error(e)))?;
         let mut orders: Vec<Order> = out
             .items
             .unwrap_or_default()
@@ -432,7 +468,10 @@ impl Orders for DynamoStore {
         } else {
             None
         };
-        Ok(OrderPage { orders, next_cursor })
+        Ok(OrderPage {
+            orders,
+            next_cursor,
+        })
     }
 }
 
@@ -443,7 +482,9 @@ fn encode_cursor(id: &OrderId) -> String {
 
 fn decode_cursor(cursor: &str) -> Option<OrderId> {
     use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     OrderId::parse(text.strip_prefix("v1:")?).ok()
 }

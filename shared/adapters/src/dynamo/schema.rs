@@ -81,17 +81,25 @@ impl TableDef {
             .get("Resources")
             .and_then(|r| r.get("OrdersTable"))
             .and_then(|t| t.get("Properties"))
-            .ok_or_else(|| SchemaError::Template("Resources.OrdersTable.Properties missing".into()))?;
+            .ok_or_else(|| {
+                SchemaError::Template("Resources.OrdersTable.Properties missing".into())
+            })?;
         serde_yaml::from_value(props.clone()).map_err(|e| SchemaError::Template(e.to_string()))
     }
 
     pub fn index_names(&self) -> Vec<&str> {
-        self.global_secondary_indexes.iter().map(|i| i.index_name.as_str()).collect()
+        self.global_secondary_indexes
+            .iter()
+            .map(|i| i.index_name.as_str())
+            .collect()
     }
 
     /// Creates the table (on-demand) and turns on TTL.
     pub async fn create(&self, client: &Client, table: &str) -> Result<(), SchemaError> {
-        let fail = |e: String| SchemaError::Create { table: table.to_owned(), message: e };
+        let fail = |e: String| SchemaError::Create {
+            table: table.to_owned(),
+            message: e,
+        };
         let mut req = client
             .create_table()
             .table_name(table)
@@ -109,17 +117,23 @@ impl TableDef {
             req = req.key_schema(key(k)?);
         }
         for i in &self.global_secondary_indexes {
-            let mut gsi = GlobalSecondaryIndex::builder().index_name(&i.index_name).projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::from(i.projection.projection_type.as_str()))
-                    .build(),
-            );
+            let mut gsi = GlobalSecondaryIndex::builder()
+                .index_name(&i.index_name)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            i.projection.projection_type.as_str(),
+                        ))
+                        .build(),
+                );
             for k in &i.key_schema {
                 gsi = gsi.key_schema(key(k)?);
             }
             req = req.global_secondary_indexes(gsi.build().map_err(|e| fail(e.to_string()))?);
         }
-        req.send().await.map_err(|e| fail(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
+        req.send()
+            .await
+            .map_err(|e| fail(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
         if let Some(ttl) = &self.time_to_live_specification {
             client
                 .update_time_to_live()
@@ -147,13 +161,21 @@ mod tests {
     #[test]
     fn template_table_matches_the_key_builders() {
         let def = TableDef::from_template().unwrap();
-        let names: Vec<&str> = def.key_schema.iter().map(|k| k.attribute_name.as_str()).collect();
+        let names: Vec<&str> = def
+            .key_schema
+            .iter()
+            .map(|k| k.attribute_name.as_str())
+            .collect();
         assert_eq!(names, [keys::PK, keys::SK]);
         let mut idx = def.index_names();
         idx.sort();
         assert_eq!(idx, [keys::DUE_INDEX, keys::USER_ORDERS_INDEX]);
         for i in &def.global_secondary_indexes {
-            let attrs: Vec<&str> = i.key_schema.iter().map(|k| k.attribute_name.as_str()).collect();
+            let attrs: Vec<&str> = i
+                .key_schema
+                .iter()
+                .map(|k| k.attribute_name.as_str())
+                .collect();
             let want = if i.index_name == keys::DUE_INDEX {
                 [keys::DUE_PK, keys::DUE_SK]
             } else {
@@ -161,6 +183,9 @@ mod tests {
             };
             assert_eq!(attrs, want);
         }
-        assert_eq!(def.time_to_live_specification.unwrap().attribute_name, keys::TTL);
+        assert_eq!(
+            def.time_to_live_specification.unwrap().attribute_name,
+            keys::TTL
+        );
     }
 }
