@@ -6,3 +6,4 @@ mod catalog;
 mod concurrency;
 mod orders;
 mod placement;
+mod repurchase;

@@ -2,34 +2,65 @@
 
 use adapters::http::{self, ApiError};
 use adapters::App;
-use domain::ids::IdempotencyKey;
-use domain::place::{place_order, PlaceRequest};
+use domain::ids::{Caller, IdempotencyKey};
+use domain::place::{place_order, PlaceRequest, Placed};
+use domain::read::parse_order_id;
+use domain::repurchase::{repurchase, RepurchaseError};
 use domain::time::Timestamp;
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     if req.method() != Method::POST {
         return ApiError::method_not_allowed().into_response();
     }
-    match place(app, &req).await {
-        Ok(resp) => resp,
-        Err(e) => e.into_response(),
+    let result = if http::path_param(&req, "id").is_some() {
+        buy_again(app, &req).await
+    } else {
+        place(app, &req).await
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    http::header_value(req, "idempotency-key")
+        .map(|raw| {
+            IdempotencyKey::parse(&raw).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_idempotency_key",
+                    e.to_string(),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn log_placed(placed: &Placed, caller: &Caller) {
+    if !placed.replayed {
+        tracing::info!(order = %placed.order.id, user = %caller.user, total = placed.order.total_cents.0, "order placed");
     }
+}
+
+/// 201 for a new order, 200 (with `idempotent-replayed: true`) for a replay.
+fn created(placed: &Placed, body: &serde_json::Value) -> Response<Body> {
+    let status = if placed.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut resp = http::json_response(status, body);
+    if placed.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    resp
 }
 
 async fn place(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = http::caller(req, app.auth)?;
-    let key = match http::header_value(req, "idempotency-key") {
-        None => None,
-        Some(raw) => Some(IdempotencyKey::parse(&raw).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                e.to_string(),
-            )
-        })?),
-    };
+    let key = idempotency_key(req)?;
     let request = PlaceRequest::parse(http::body(req)?)?;
     let placed = place_order(
         &app.store,
@@ -40,18 +71,58 @@ async fn place(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         Timestamp::now(),
     )
     .await?;
-    if !placed.replayed {
-        tracing::info!(order = %placed.order.id, user = %caller.user, total = placed.order.total_cents.0, "order placed");
-    }
-    let status = if placed.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
+    log_placed(&placed, &caller);
+    Ok(created(&placed, &json!(placed.order)))
+}
+
+async fn buy_again(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = http::caller(req, app.auth)?;
+    let key = idempotency_key(req)?;
+    let id = parse_order_id(http::path_param(req, "id").as_deref())
+        .map_err(|_| ApiError::from(RepurchaseError::NotFound))?;
+    let dry_run = match http::query_param(req, "dry_run").as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") | Some("") => true,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "dry_run must be true or false",
+            ))
+        }
     };
-    let mut resp = http::json_response(status, &placed.order);
-    if placed.replayed {
-        resp.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    match repurchase(
+        &app.store,
+        &app.config,
+        &caller,
+        &id,
+        key,
+        dry_run,
+        Timestamp::now(),
+    )
+    .await
+    {
+        Ok((report, None)) => Ok(http::json_response(
+            StatusCode::OK,
+            &json!({ "report": report, "order": null }),
+        )),
+        Ok((report, Some(placed))) => {
+            log_placed(&placed, &caller);
+            Ok(created(
+                &placed,
+                &json!({ "report": report, "order": placed.order }),
+            ))
+        }
+        Err(RepurchaseError::NothingToBuy(report)) => {
+            // SPEC 2.9: 409 with the report, beside the usual error object.
+            let err = ApiError::from(RepurchaseError::NothingToBuy(report.clone()));
+            let body = json!({
+                "error": { "code": err.code, "message": err.message, "details": err.details },
+                "report": report,
+                "order": null,
+            });
+            Ok(http::json_response(StatusCode::CONFLICT, &body))
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(resp)
 }

@@ -11,6 +11,7 @@ pub mod order;
 pub mod place;
 pub mod ports;
 pub mod read;
+pub mod repurchase;
 pub mod split;
 pub mod time;
 

@@ -21,6 +21,9 @@ use std::collections::BTreeMap;
 
 pub const MAX_LINES: usize = 50;
 pub const MAX_QTY: u32 = 999;
+/// A placement is one atomic write: the order, the idempotency record, and one
+/// item per reserved or limited line must fit in it.
+pub const MAX_ATOMIC_WRITES: usize = 100;
 /// How long an idempotency record is kept.
 pub const IDEMPOTENCY_TTL_SECS: u64 = 7 * 86_400;
 
@@ -399,6 +402,9 @@ pub async fn place_order<S: Catalog + Orders>(
     }
 
     let order = build_order(OrderId::generate(&now), &caller.user, req, &skus, cfg, now);
+    if 2 + order.stock_reservations().len() + order.limit_holds().len() > MAX_ATOMIC_WRITES {
+        return Err(PlaceError::TooManyLines(req.lines.len()));
+    }
     let record = key.as_ref().map(|key| IdempotencyRecord {
         user: caller.user.clone(),
         key: key.clone(),
