@@ -97,3 +97,50 @@ pub trait Orders: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<OrderPage, ListError>> + Send;
 }
+
+/// A package handed to whoever fulfils it. The package id is the idempotency
+/// key the supplier sees: a repeated submission must not create a second shipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForwardRequest {
+    pub package_id: crate::ids::PackageId,
+    pub order_id: OrderId,
+    pub source: crate::catalog::Source,
+    pub lines: Vec<crate::order::PackageLine>,
+    pub goods_cents: crate::money::Cents,
+    pub address: crate::order::Address,
+}
+
+/// What a supplier said to an intercept (cancel-before-shipping) request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterceptOutcome {
+    /// Stopped: the package will not ship.
+    Intercepted,
+    /// Too late: it has shipped or is about to.
+    Refused,
+    /// Accepted for review; the answer comes later through the status callback.
+    Pending,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SupplierError {
+    /// The supplier refused the request itself; retrying will not help.
+    #[error("supplier rejected the request: {0}")]
+    Rejected(String),
+    /// Network failure, timeout or a 5xx: worth retrying.
+    #[error("supplier unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One fulfilment channel: our warehouses, a dropship supplier, or JD Kepler.
+pub trait Supplier: Send + Sync {
+    /// Submits the package; returns the supplier's reference for it.
+    fn forward(&self, req: &ForwardRequest) -> impl Future<Output = Result<String, SupplierError>> + Send;
+    /// Asks the supplier to stop a forwarded package.
+    fn intercept(
+        &self,
+        package: &crate::ids::PackageId,
+        source: &crate::catalog::Source,
+        supplier_ref: &str,
+    ) -> impl Future<Output = Result<InterceptOutcome, SupplierError>> + Send;
+}
