@@ -135,7 +135,10 @@ pub enum SupplierError {
 /// One fulfilment channel: our warehouses, a dropship supplier, or JD Kepler.
 pub trait Supplier: Send + Sync {
     /// Submits the package; returns the supplier's reference for it.
-    fn forward(&self, req: &ForwardRequest) -> impl Future<Output = Result<String, SupplierError>> + Send;
+    fn forward(
+        &self,
+        req: &ForwardRequest,
+    ) -> impl Future<Output = Result<String, SupplierError>> + Send;
     /// Asks the supplier to stop a forwarded package.
     fn intercept(
         &self,
