@@ -2,16 +2,22 @@
 //! state machines, pricing, splitting, freight and status aggregation.
 //! Nothing here knows about AWS; storage is reached through [`ports`].
 
+pub mod cancel;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod fulfil;
 pub mod ids;
+pub mod lifecycle;
+pub mod messages;
 pub mod money;
 pub mod order;
+pub mod pay;
 pub mod place;
 pub mod ports;
 pub mod read;
 pub mod repurchase;
+pub mod signature;
 pub mod split;
 pub mod time;
 

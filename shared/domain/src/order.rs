@@ -263,8 +263,26 @@ pub struct Order {
     pub timeline: Vec<TimelineEntry>,
     /// Why a closed/cancelled order ended, e.g. `expired`, `out_of_stock`.
     pub close_reason: Option<String>,
+    /// The payment that paid this order, once paid.
+    #[serde(default)]
+    pub payment: Option<PaymentInfo>,
+    /// All money received for this order, including payments refunded at once.
+    #[serde(default)]
+    pub received_cents: Cents,
+    /// Messages this order's last transitions still owe to the queues. They are
+    /// written in the same transaction as the transition, published right after
+    /// it, cleared once published, and re-published by the sweep if that failed.
+    #[serde(default)]
+    pub outbox: Vec<crate::messages::Message>,
     /// Optimistic-concurrency version: every write is conditional on it.
     pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentInfo {
+    pub payment_id: String,
+    pub amount_cents: Cents,
+    pub paid_at: Timestamp,
 }
 
 impl Order {

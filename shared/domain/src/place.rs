@@ -336,6 +336,9 @@ pub fn build_order(
             actor: format!("user:{user}"),
         }],
         close_reason: None,
+        payment: None,
+        received_cents: Cents::ZERO,
+        outbox: Vec::new(),
         version: 1,
     }
 }

@@ -147,3 +147,83 @@ pub trait Supplier: Send + Sync {
         supplier_ref: &str,
     ) -> impl Future<Output = Result<InterceptOutcome, SupplierError>> + Send;
 }
+
+/// A stock movement made together with an order transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockMove {
+    pub sku: SkuId,
+    /// Negative takes stock (refused when short), positive gives it back.
+    pub delta: i64,
+}
+
+/// How a payment notification ended, remembered under its payment id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PaymentRecord {
+    pub payment_id: String,
+    pub order_id: OrderId,
+    pub amount_cents: crate::money::Cents,
+    /// `paid`, or the error code answered when the money was refunded instead.
+    pub outcome: String,
+    pub at: Timestamp,
+}
+
+/// One atomic change of an order: the new order state (its `version` one above
+/// the stored one), and what moves with it.
+#[derive(Debug, Clone)]
+pub struct Transition<'a> {
+    pub order: &'a Order,
+    pub stock: Vec<StockMove>,
+    /// Units given back to the owner's per-user limit counters.
+    pub limit_releases: Vec<(SkuId, u32)>,
+    /// Written only if no record exists for its payment id yet.
+    pub payment: Option<PaymentRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The stored order is no longer the version this change was made from.
+    #[error("the order changed meanwhile")]
+    Stale,
+    #[error("out of stock")]
+    OutOfStock(Vec<Shortage>),
+    /// Another delivery of the same payment was recorded first.
+    #[error("payment already recorded")]
+    PaymentRecorded,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Order transitions after placement, and the indexes the sweep reads.
+pub trait Ledger: Orders {
+    fn commit(&self, t: &Transition<'_>) -> impl Future<Output = Result<(), CommitError>> + Send;
+    fn payment(
+        &self,
+        payment_id: &str,
+    ) -> impl Future<Output = Result<Option<PaymentRecord>, StoreError>> + Send;
+    /// Unpaid orders whose deadline is at or before `now`, oldest first.
+    fn due_orders(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
+    /// Orders whose outbox was written at or before `before` and is still not cleared.
+    fn stale_outboxes(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
+    /// Empties the outbox if the order is still at `version`; false if it moved on.
+    fn clear_outbox(
+        &self,
+        id: &OrderId,
+        version: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Takes a short exclusive lease named `name` until `until`; false if someone holds it.
+    fn lease(
+        &self,
+        name: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn release_lease(&self, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -6,8 +6,8 @@ pub mod schema;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use domain::catalog::{Sku, SkuUpdate};
@@ -15,8 +15,8 @@ use domain::error::StoreError;
 use domain::ids::{IdempotencyKey, OrderId, SkuId, UserId};
 use domain::order::{Order, OrderStatus};
 use domain::ports::{
-    Catalog, CreateOrderError, IdempotencyRecord, LimitBreach, ListError, OrderPage, Orders,
-    Shortage,
+    Catalog, CommitError, CreateOrderError, IdempotencyRecord, Ledger, LimitBreach, ListError,
+    OrderPage, Orders, PaymentRecord, Shortage, Transition,
 };
 use domain::time::Timestamp;
 use std::collections::HashMap;
@@ -85,8 +85,19 @@ pub fn order_item(order: &Order) -> Result<Item, StoreError> {
         s(keys::user_orders(&order.user_id)),
     );
     item.insert(keys::USER_SK.to_owned(), s(order.id.as_str()));
-    if order.status == OrderStatus::PendingPayment {
-        let (due_pk, due_sk) = keys::payment_due(&order.id, &order.payment_deadline);
+    let due = if order.status == OrderStatus::PendingPayment {
+        Some(keys::payment_due(&order.id, &order.payment_deadline))
+    } else if !order.outbox.is_empty() {
+        let written = order
+            .timeline
+            .last()
+            .map(|e| e.at)
+            .unwrap_or(order.created_at);
+        Some(keys::outbox_due(&order.id, &written))
+    } else {
+        None
+    };
+    if let Some((due_pk, due_sk)) = due {
         item.insert(keys::DUE_PK.to_owned(), s(due_pk));
         item.insert(keys::DUE_SK.to_owned(), s(due_sk));
     }
@@ -120,6 +131,51 @@ impl DynamoStore {
             .await
             .map_err(sdk_error)?;
         Ok(out.item)
+    }
+
+    /// Runs a transaction, retrying while it only collides with concurrent
+    /// ones. `refused` turns the cancellation reasons of a failed condition
+    /// into the caller's error; `None` means no condition failed.
+    async fn transact<E: From<StoreError>>(
+        &self,
+        items: Vec<TransactWriteItem>,
+        refused: impl Fn(&[CancellationReason]) -> Option<E>,
+    ) -> Result<(), E> {
+        if items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError(format!("{} items exceed one transaction", items.len())).into());
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let retryable = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    if let Some(e) = refused(c.cancellation_reasons()) {
+                        return Err(e);
+                    }
+                    // No condition failed: another transaction held an item.
+                    c.cancellation_reasons()
+                        .iter()
+                        .any(|r| matches!(r.code(), Some("TransactionConflict")))
+                }
+                Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
+                Some(other) => other.code() == Some("TransactionConflict"),
+                None => false,
+            };
+            if !retryable || attempt >= CONFLICT_ATTEMPTS {
+                return Err(sdk_error(err).into());
+            }
+            backoff(attempt).await;
+        }
     }
 
     fn placement_items(
@@ -193,7 +249,7 @@ impl DynamoStore {
     fn placement_conflict(
         order: &Order,
         has_idempotency: bool,
-        reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+        reasons: &[CancellationReason],
     ) -> Option<CreateOrderError> {
         let failed =
             |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
@@ -377,45 +433,11 @@ impl Orders for DynamoStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), CreateOrderError> {
         let items = self.placement_items(order, idempotency)?;
-        if items.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError(format!("{} items exceed one transaction", items.len())).into());
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            let retryable = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                    if let Some(conflict) = Self::placement_conflict(
-                        order,
-                        idempotency.is_some(),
-                        c.cancellation_reasons(),
-                    ) {
-                        return Err(conflict);
-                    }
-                    // No condition failed: another transaction held an item.
-                    c.cancellation_reasons()
-                        .iter()
-                        .any(|r| matches!(r.code(), Some("TransactionConflict")))
-                }
-                Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
-                Some(other) => other.code() == Some("TransactionConflict"),
-                None => false,
-            };
-            if !retryable || attempt >= CONFLICT_ATTEMPTS {
-                return Err(sdk_error(err).into());
-            }
-            backoff(attempt).await;
-        }
+        let has_idem = idempotency.is_some();
+        self.transact(items, |reasons| {
+            Self::placement_conflict(order, has_idem, reasons)
+        })
+        .await
     }
 
     async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
@@ -472,6 +494,259 @@ impl Orders for DynamoStore {
             orders,
             next_cursor,
         })
+    }
+}
+
+fn update(
+    table: &str,
+    key: (String, String),
+    expr: &str,
+    values: Vec<(&str, AttributeValue)>,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut u = Update::builder()
+        .table_name(table)
+        .set_key(Some(key_map(key)))
+        .update_expression(expr)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    for (name, value) in values {
+        u = u.expression_attribute_values(name, value);
+    }
+    if let Some(c) = condition {
+        u = u.condition_expression(c);
+    }
+    Ok(TransactWriteItem::builder()
+        .update(u.build().map_err(sdk_error)?)
+        .build())
+}
+
+impl DynamoStore {
+    /// Queries due-index partitions for sort keys at or before `until`, oldest first.
+    async fn due(
+        &self,
+        partitions: Vec<String>,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let mut found: Vec<String> = Vec::new();
+        for partition in partitions {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::DUE_INDEX)
+                .key_condition_expression("due_pk = :p AND due_sk <= :until")
+                .expression_attribute_values(":p", s(partition))
+                .expression_attribute_values(":until", s(keys::due_until(&until)))
+                .limit(limit as i32)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            found.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|i| string(i, keys::DUE_SK).map(str::to_owned)),
+            );
+        }
+        found.sort();
+        Ok(found
+            .iter()
+            .filter_map(|sk| keys::order_of_due(sk))
+            .take(limit as usize)
+            .collect())
+    }
+}
+
+impl Ledger for DynamoStore {
+    async fn commit(&self, t: &Transition<'_>) -> Result<(), CommitError> {
+        let order = t.order;
+        let mut items = Vec::new();
+        let put_order = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(order_item(order)?))
+            .condition_expression("version = :prev")
+            .expression_attribute_values(":prev", n(order.version.saturating_sub(1)))
+            .build()
+            .map_err(sdk_error)?;
+        items.push(TransactWriteItem::builder().put(put_order).build());
+
+        // One operation per item: moves of the same SKU are netted first.
+        let mut stock: Vec<(SkuId, i64)> = Vec::new();
+        for m in &t.stock {
+            match stock.iter_mut().find(|(sku, _)| *sku == m.sku) {
+                Some((_, d)) => *d += m.delta,
+                None => stock.push((m.sku.clone(), m.delta)),
+            }
+        }
+        stock.retain(|(_, d)| *d != 0);
+        for (sku, delta) in &stock {
+            let item = if *delta < 0 {
+                update(
+                    &self.table,
+                    keys::sku(sku),
+                    "SET available = available - :qty",
+                    vec![(":qty", n(-delta))],
+                    Some("attribute_exists(pk) AND available >= :qty"),
+                )?
+            } else {
+                update(
+                    &self.table,
+                    keys::sku(sku),
+                    "SET available = available + :qty",
+                    vec![(":qty", n(delta))],
+                    Some("attribute_exists(pk)"),
+                )?
+            };
+            items.push(item);
+        }
+
+        let mut limits: Vec<(SkuId, u32)> = Vec::new();
+        for (sku, qty) in &t.limit_releases {
+            match limits.iter_mut().find(|(s, _)| s == sku) {
+                Some((_, q)) => *q += qty,
+                None => limits.push((sku.clone(), *qty)),
+            }
+        }
+        for (sku, qty) in &limits {
+            items.push(update(
+                &self.table,
+                keys::limit(&order.user_id, sku),
+                "ADD held :release",
+                vec![(":release", n(-i64::from(*qty)))],
+                None,
+            )?);
+        }
+
+        let payment_index = items.len();
+        if let Some(p) = &t.payment {
+            let mut item: Item =
+                serde_dynamo::to_item(p).map_err(|e| StoreError(format!("encode payment: {e}")))?;
+            item.extend(key_map(keys::payment(&p.payment_id)));
+            item.insert(keys::ENTITY.to_owned(), s("payment"));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(sdk_error)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+
+        let has_payment = t.payment.is_some();
+        self.transact(items, |reasons| {
+            let failed =
+                |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            if has_payment && failed(payment_index) {
+                return Some(CommitError::PaymentRecorded);
+            }
+            if failed(0) {
+                return Some(CommitError::Stale);
+            }
+            let short: Vec<Shortage> = stock
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| failed(1 + i))
+                .map(|(i, (sku, delta))| Shortage {
+                    sku: sku.clone(),
+                    requested: (-delta) as u32,
+                    available: reasons[1 + i]
+                        .item()
+                        .and_then(|it| number(it, "available"))
+                        .unwrap_or(0),
+                })
+                .collect();
+            (!short.is_empty()).then_some(CommitError::OutOfStock(short))
+        })
+        .await
+    }
+
+    async fn payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        match self.get(keys::payment(payment_id)).await? {
+            None => Ok(None),
+            Some(item) => serde_dynamo::from_item(item)
+                .map(Some)
+                .map_err(|e| decode_error("payment", e)),
+        }
+    }
+
+    async fn due_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<OrderId>, StoreError> {
+        self.due(keys::payment_due_partitions(), now, limit).await
+    }
+
+    async fn stale_outboxes(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        self.due(keys::outbox_partitions(), before, limit).await
+    }
+
+    async fn clear_outbox(&self, id: &OrderId, version: u64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::order(id))))
+            .update_expression("SET outbox = :empty REMOVE due_pk, due_sk")
+            .condition_expression("version = :v AND #status <> :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":v", n(version))
+            .expression_attribute_values(":pending", s(OrderStatus::PendingPayment.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn lease(
+        &self,
+        name: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut item = key_map(keys::lease(name));
+        item.insert(keys::ENTITY.to_owned(), s("lease"));
+        item.insert("until_ms".to_owned(), n(until.unix_millis()));
+        item.insert(keys::TTL.to_owned(), n(until.unix() + 86_400));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR until_ms < :now")
+            .expression_attribute_values(":now", n(now.unix_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn release_lease(&self, name: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::lease(name))))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
     }
 }
 

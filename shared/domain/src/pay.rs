@@ -1,0 +1,327 @@
+//! Payment notifications (SPEC 2.3): idempotent on the payment id, amount
+//! checked, `deduct_on_pay` stock taken in the same transaction as the status
+//! change, and every payment ends on a paid order or a recorded refund.
+
+use crate::catalog::StockPolicy;
+use crate::config::Config;
+use crate::error::{ErrorKind, Problem, StoreError};
+use crate::ids::OrderId;
+use crate::lifecycle::{publish, STALE_RETRIES};
+use crate::messages::{Message, Publisher};
+use crate::money::Cents;
+use crate::order::{Order, OrderStatus, PaymentInfo};
+use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage, StockMove, Transition};
+use crate::time::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentNotice {
+    pub order_id: OrderId,
+    pub payment_id: String,
+    pub amount_cents: Cents,
+    pub paid_at: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct RawNotice {
+    order_id: String,
+    payment_id: String,
+    amount_cents: i64,
+    paid_at: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PayError {
+    #[error("the body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("no such order")]
+    OrderNotFound,
+    #[error("amount {got} does not match the order total {expected}")]
+    AmountMismatch { expected: Cents, got: Cents },
+    #[error("payment {0} was already used for another order")]
+    PaymentIdReused(String),
+    /// Paid, but a `deduct_on_pay` SKU was short: closed and refunded.
+    #[error("out of stock at payment: the order is closed and the payment refunded")]
+    OutOfStock {
+        order: Box<Order>,
+        shortages: Vec<Shortage>,
+    },
+    /// The order had been cancelled or closed: the payment is refunded.
+    #[error("the order is {status}: the payment is refunded")]
+    OrderClosed {
+        order: Box<Order>,
+        status: &'static str,
+    },
+    /// The order was already paid by another payment: this one is refunded.
+    #[error("the order was already paid: this payment is refunded")]
+    AlreadyPaid { order: Box<Order> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Problem for PayError {
+    fn kind(&self) -> ErrorKind {
+        use PayError::*;
+        match self {
+            InvalidJson(_) | InvalidRequest(_) => ErrorKind::BadRequest,
+            OrderNotFound => ErrorKind::NotFound,
+            PaymentIdReused(_) => ErrorKind::Unprocessable,
+            AmountMismatch { .. } | OutOfStock { .. } | OrderClosed { .. } | AlreadyPaid { .. } => {
+                ErrorKind::Conflict
+            }
+            Store(_) => ErrorKind::Internal,
+        }
+    }
+    fn code(&self) -> &'static str {
+        use PayError::*;
+        match self {
+            InvalidJson(_) => "invalid_json",
+            InvalidRequest(_) => "invalid_request",
+            OrderNotFound => "order_not_found",
+            AmountMismatch { .. } => "amount_mismatch",
+            PaymentIdReused(_) => "payment_id_reused",
+            OutOfStock { .. } => "out_of_stock",
+            OrderClosed { .. } => "order_closed",
+            AlreadyPaid { .. } => "already_paid",
+            Store(_) => "internal",
+        }
+    }
+    fn details(&self) -> Option<serde_json::Value> {
+        use PayError::*;
+        match self {
+            AmountMismatch { expected, got } => {
+                Some(json!({ "expected_cents": expected, "amount_cents": got }))
+            }
+            OutOfStock { order, shortages } => Some(json!({ "skus": shortages, "order": order })),
+            OrderClosed { order, .. } | AlreadyPaid { order } => Some(json!({ "order": order })),
+            _ => None,
+        }
+    }
+}
+
+impl PaymentNotice {
+    pub fn parse(body: &[u8]) -> Result<Self, PayError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| PayError::InvalidJson(e.to_string()))?;
+        let raw: RawNotice =
+            serde_json::from_value(value).map_err(|e| PayError::InvalidRequest(e.to_string()))?;
+        let order_id =
+            OrderId::parse(&raw.order_id).map_err(|e| PayError::InvalidRequest(e.to_string()))?;
+        let pid = raw.payment_id.trim();
+        if pid.is_empty() || pid.len() > 128 || !pid.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(PayError::InvalidRequest(
+                "payment_id must be 1 to 128 printable characters".into(),
+            ));
+        }
+        if raw.amount_cents < 0 {
+            return Err(PayError::InvalidRequest(
+                "amount_cents must not be negative".into(),
+            ));
+        }
+        let paid_at = Timestamp::parse(&raw.paid_at)
+            .map_err(|_| PayError::InvalidRequest("paid_at must be an RFC 3339 time".into()))?;
+        Ok(Self {
+            order_id,
+            payment_id: pid.to_owned(),
+            amount_cents: Cents(raw.amount_cents as u64),
+            paid_at,
+        })
+    }
+}
+
+/// The outcome of a successful notification.
+#[derive(Debug, Clone)]
+pub struct Paid {
+    pub order: Order,
+    /// A repeated notification: nothing changed.
+    pub replayed: bool,
+}
+
+fn record(n: &PaymentNotice, outcome: &str, now: Timestamp) -> PaymentRecord {
+    PaymentRecord {
+        payment_id: n.payment_id.clone(),
+        order_id: n.order_id.clone(),
+        amount_cents: n.amount_cents,
+        outcome: outcome.to_owned(),
+        at: now,
+    }
+}
+
+/// Answers a repeated notification the way the first one was answered.
+async fn replay<S: Ledger>(
+    store: &S,
+    rec: &PaymentRecord,
+    n: &PaymentNotice,
+) -> Result<Paid, PayError> {
+    if rec.order_id != n.order_id {
+        return Err(PayError::PaymentIdReused(n.payment_id.clone()));
+    }
+    let order = store
+        .get_order(&rec.order_id)
+        .await?
+        .ok_or(PayError::OrderNotFound)?;
+    let boxed = || Box::new(order.clone());
+    match rec.outcome.as_str() {
+        "paid" => Ok(Paid {
+            order,
+            replayed: true,
+        }),
+        "out_of_stock" => Err(PayError::OutOfStock {
+            order: boxed(),
+            shortages: Vec::new(),
+        }),
+        "already_paid" => Err(PayError::AlreadyPaid { order: boxed() }),
+        _ => Err(PayError::OrderClosed {
+            order: boxed(),
+            status: order.status.as_str(),
+        }),
+    }
+}
+
+/// Applies a payment notification (its signature already verified).
+pub async fn apply_payment<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    cfg: &Config,
+    n: &PaymentNotice,
+    now: Timestamp,
+) -> Result<Paid, PayError> {
+    for _ in 0..STALE_RETRIES {
+        if let Some(rec) = store.payment(&n.payment_id).await? {
+            return replay(store, &rec, n).await;
+        }
+        let order = store
+            .get_order(&n.order_id)
+            .await?
+            .ok_or(PayError::OrderNotFound)?;
+        if n.amount_cents != order.total_cents {
+            return Err(PayError::AmountMismatch {
+                expected: order.total_cents,
+                got: n.amount_cents,
+            });
+        }
+        let (next, stock, limits, outcome) = match order.status {
+            OrderStatus::PendingPayment => {
+                let mut next = order.next();
+                next.status = OrderStatus::AwaitingShipment;
+                next.payment = Some(PaymentInfo {
+                    payment_id: n.payment_id.clone(),
+                    amount_cents: n.amount_cents,
+                    paid_at: n.paid_at,
+                });
+                next.received_cents = next.received_cents + n.amount_cents;
+                next.log(now, "paid", "payment");
+                let not_before = now.plus_secs(u64::from(cfg.intercept_window_secs));
+                for p in &order.packages {
+                    next.outbox.push(Message::Forward {
+                        package_id: p.id.clone(),
+                        not_before,
+                    });
+                }
+                let take: Vec<StockMove> = order
+                    .lines
+                    .iter()
+                    .filter(|l| l.stock_policy == StockPolicy::DeductOnPay)
+                    .map(|l| StockMove {
+                        sku: l.sku.clone(),
+                        delta: -i64::from(l.qty),
+                    })
+                    .collect();
+                (next, take, Vec::new(), "paid")
+            }
+            OrderStatus::Cancelled | OrderStatus::Closed => {
+                let mut next = order.next();
+                next.received_cents = next.received_cents + n.amount_cents;
+                next.refund(now, n.amount_cents, "paid_after_close", None);
+                next.log(now, "payment refunded: order already closed", "payment");
+                (next, Vec::new(), Vec::new(), "order_closed")
+            }
+            _ => {
+                let mut next = order.next();
+                next.received_cents = next.received_cents + n.amount_cents;
+                next.refund(now, n.amount_cents, "duplicate_payment", None);
+                next.log(now, "payment refunded: order already paid", "payment");
+                (next, Vec::new(), Vec::new(), "already_paid")
+            }
+        };
+        let t = Transition {
+            order: &next,
+            stock,
+            limit_releases: limits,
+            payment: Some(record(n, outcome, now)),
+        };
+        match store.commit(&t).await {
+            Ok(()) => {
+                publish(store, publisher, &next, now).await;
+                return match outcome {
+                    "paid" => Ok(Paid {
+                        order: next,
+                        replayed: false,
+                    }),
+                    "already_paid" => Err(PayError::AlreadyPaid {
+                        order: Box::new(next),
+                    }),
+                    _ => Err(PayError::OrderClosed {
+                        status: next.status.as_str(),
+                        order: Box::new(next),
+                    }),
+                };
+            }
+            Err(CommitError::OutOfStock(shortages)) => {
+                return close_short(store, publisher, cfg, n, order, shortages, now).await;
+            }
+            Err(CommitError::Stale) | Err(CommitError::PaymentRecorded) => continue,
+            Err(CommitError::Store(e)) => return Err(e.into()),
+        }
+    }
+    Err(StoreError("payment kept colliding with other changes".into()).into())
+}
+
+/// Paid, but `deduct_on_pay` stock ran out: close the order, give back what it
+/// held, refund everything.
+async fn close_short<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    cfg: &Config,
+    n: &PaymentNotice,
+    order: Order,
+    shortages: Vec<Shortage>,
+    now: Timestamp,
+) -> Result<Paid, PayError> {
+    let (stock, limits) = order.held_by(|_| true);
+    let mut next = order.next();
+    next.status = OrderStatus::Closed;
+    next.close_reason = Some("out_of_stock".to_owned());
+    for p in &mut next.packages {
+        p.status = crate::order::PackageStatus::Cancelled;
+    }
+    next.received_cents = next.received_cents + n.amount_cents;
+    next.refund(now, n.amount_cents, "out_of_stock", None);
+    next.log(now, "closed: out of stock at payment, refunded", "payment");
+    let t = Transition {
+        order: &next,
+        stock,
+        limit_releases: limits,
+        payment: Some(record(n, "out_of_stock", now)),
+    };
+    match store.commit(&t).await {
+        Ok(()) => {
+            publish(store, publisher, &next, now).await;
+            Err(PayError::OutOfStock {
+                order: Box::new(next),
+                shortages,
+            })
+        }
+        // Someone else changed the order or recorded this payment: start over.
+        Err(CommitError::Stale) | Err(CommitError::PaymentRecorded) => {
+            Box::pin(apply_payment(store, publisher, cfg, n, now)).await
+        }
+        Err(CommitError::OutOfStock(_)) => {
+            Err(StoreError("closing an order cannot take stock".into()).into())
+        }
+        Err(CommitError::Store(e)) => Err(e.into()),
+    }
+}
