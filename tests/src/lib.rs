@@ -10,6 +10,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod stack;
+
 /// The functions under test.
 #[derive(Debug, Clone, Copy)]
 pub enum Func {
@@ -192,6 +194,11 @@ pub async fn call_app(app: &App, func: Func, req: Request) -> (u16, Value) {
         Func::Place => place::handle(app, req).await,
         Func::Orders => orders::handle(app, req).await,
     };
+    decode(resp)
+}
+
+/// Status and JSON body of an answer; asserts the JSON and error shapes.
+pub fn decode(resp: Response<Body>) -> (u16, Value) {
     let status = resp.status().as_u16();
     let ct = resp
         .headers()

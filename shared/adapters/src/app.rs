@@ -41,15 +41,42 @@ impl App {
 
     /// Reads configuration from the environment and builds the DynamoDB client.
     pub async fn from_env() -> Result<Self, StartupError> {
-        let table = std::env::var("TABLE_NAME").map_err(|_| StartupError::Missing("TABLE_NAME"))?;
+        Self::from_sdk(&sdk_config().await)
+    }
+
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
+        let table = required("TABLE_NAME")?;
         let auth = match std::env::var("AUTH_MODE").ok().as_deref() {
             None | Some("") | Some("jwt") => AuthMode::Jwt,
             Some("dev-headers") => AuthMode::DevHeaders,
             Some(other) => return Err(StartupError::AuthMode(other.to_owned())),
         };
         let config = Config::from_lookup(|k| std::env::var(k).ok())?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table);
         Ok(Self::new(store, config, auth))
     }
+}
+
+/// The AWS SDK configuration (region, credentials, endpoints) from the environment.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A required, non-empty environment variable.
+pub fn required(name: &'static str) -> Result<String, StartupError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(StartupError::Missing(name))
+}
+
+/// The queues from `FORWARD_QUEUE_URL` and `REFUND_QUEUE_URL`.
+pub fn publisher_from_env(
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::sqs::SqsPublisher, StartupError> {
+    Ok(crate::sqs::SqsPublisher::new(
+        aws_sdk_sqs::Client::new(sdk),
+        required("FORWARD_QUEUE_URL")?,
+        required("REFUND_QUEUE_URL")?,
+    ))
 }

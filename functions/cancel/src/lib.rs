@@ -1,0 +1,41 @@
+//! `POST /orders/{id}/cancel` (SPEC 2.6), by the owner or staff.
+
+use adapters::http::{self, ApiError};
+use adapters::sqs::SqsPublisher;
+use adapters::App;
+use domain::cancel::{cancel_order, parse_reason, CancelError};
+use domain::read::parse_order_id;
+use domain::time::Timestamp;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+pub struct Cancel {
+    pub app: App,
+    pub publisher: SqsPublisher,
+}
+
+pub async fn handle(c: &Cancel, req: Request) -> Response<Body> {
+    if req.method() != Method::POST {
+        return ApiError::method_not_allowed().into_response();
+    }
+    http::respond(StatusCode::OK, cancel(c, &req).await)
+}
+
+async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError> {
+    let caller = http::caller(req, c.app.auth)?;
+    let id = parse_order_id(http::path_param(req, "id").as_deref())
+        .map_err(|_| ApiError::from(CancelError::NotFound))?;
+    let reason = parse_reason(http::body(req)?)?;
+    let order = cancel_order(
+        &c.app.store,
+        &c.publisher,
+        &caller,
+        &id,
+        reason,
+        Timestamp::now(),
+    )
+    .await?;
+    tracing::info!(order = %order.id, status = order.status.as_str(), by = %caller.user, "cancel");
+    Ok(json!(order))
+}

@@ -1,0 +1,20 @@
+//! Lambda entry point: builds the clients once, then consumes SQS batches.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    adapters::telemetry::init();
+    let sdk = adapters::app::sdk_config().await;
+    let f = forward::Forward {
+        app: adapters::App::from_sdk(&sdk)?,
+        publisher: adapters::app::publisher_from_env(&sdk)?,
+        suppliers: suppliers::SupplierRouter::from_env()?,
+    };
+    run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let f = &f;
+        async move { Ok::<_, Error>(forward::handle(f, event.payload).await) }
+    }))
+    .await
+}

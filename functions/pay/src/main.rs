@@ -1,0 +1,19 @@
+//! Lambda entry point: builds the clients once, then serves requests.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    adapters::telemetry::init();
+    let sdk = adapters::app::sdk_config().await;
+    let pay = pay::Pay {
+        app: adapters::App::from_sdk(&sdk)?,
+        publisher: adapters::app::publisher_from_env(&sdk)?,
+        secret: adapters::app::required("PAYMENT_WEBHOOK_SECRET")?,
+    };
+    run(service_fn(|req: Request| {
+        let pay = &pay;
+        async move { Ok::<_, Error>(pay::handle(pay, req).await) }
+    }))
+    .await
+}

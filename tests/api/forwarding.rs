@@ -1,0 +1,189 @@
+//! SPEC 2.4: forwarding through SQS, exactly once per package on top of
+//! at-least-once delivery, failures retried alone and then dead-lettered.
+
+use domain::config::Config;
+use domain::messages::{Message, Publisher};
+use domain::time::Timestamp;
+use integration_tests::stack::Stack;
+use serde_json::json;
+
+async fn paid_order(s: &Stack, user: &str) -> serde_json::Value {
+    s.t.put_sku("LAMP", json!({"name": "Lamp", "price_cents": 12900, "source": {"kind": "dropship", "supplier": "S-1"}, "stock_policy": "lock_on_place", "available": 10})).await;
+    s.t.put_sku("CABLE", json!({"name": "Cable", "price_cents": 1900, "source": {"kind": "jd"}, "stock_policy": "deduct_on_pay", "available": 10})).await;
+    s.t.put_sku("TEA", json!({"name": "Tea", "price_cents": 3900, "source": {"kind": "self", "warehouse": "WH-1"}, "stock_policy": "lock_on_place", "available": 10})).await;
+    let order = s.placed(user, json!([{"sku": "LAMP", "qty": 1}, {"sku": "CABLE", "qty": 2}, {"sku": "TEA", "qty": 1}])).await;
+    assert_eq!(s.pay_order(&order, &format!("pay-{user}")).await.0, 200);
+    order
+}
+
+fn no_window() -> Config {
+    Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn each_package_reaches_its_supplier_with_a_reference() {
+    let s = Stack::spawn(no_window()).await;
+    let order = paid_order(&s, "kim").await;
+    assert_eq!(s.drain(1).await, 3);
+    let stored = s.order("kim", order["id"].as_str().unwrap()).await;
+    let mut channels: Vec<String> = s
+        .sim
+        .received()
+        .iter()
+        .map(|r| format!("{:?}:{}", r.channel, r.target))
+        .collect();
+    channels.sort();
+    assert_eq!(channels, ["Dropship:S-1", "Jd:jd", "Warehouse:WH-1"]);
+    for p in stored["packages"].as_array().unwrap() {
+        assert_eq!(p["status"], "forwarded");
+        let r = s
+            .sim
+            .received()
+            .into_iter()
+            .find(|r| r.package_id == p["id"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            Some(p["supplier_ref"].as_str().unwrap().to_owned()),
+            r.reference
+        );
+    }
+    assert!(stored["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["event"].as_str().unwrap().starts_with("package")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_message_three_times_reaches_the_supplier_once() {
+    let s = Stack::spawn(no_window()).await;
+    let order = paid_order(&s, "lee").await;
+    assert_eq!(s.drain(1).await, 3);
+    let package = order["packages"][0]["id"].as_str().unwrap().to_owned();
+    s.sim.reset();
+    // Fresh order: its forward message, delivered three times in one batch.
+    let order2 = paid_order(&s, "lee2").await;
+    let first = order2["packages"][0]["id"].as_str().unwrap().to_owned();
+    // Drop the automatic messages, then publish one package's message three times.
+    s.sqs
+        .purge_queue()
+        .queue_url(&s.queues["ForwardQueue"])
+        .send()
+        .await
+        .unwrap();
+    let message = Message::Forward {
+        package_id: domain::ids::PackageId::parse(&first).unwrap(),
+        not_before: Timestamp::now(),
+    };
+    s.forward
+        .publisher
+        .publish(
+            &[message.clone(), message.clone(), message],
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let d = s.deliver(1).await;
+    assert_eq!(
+        d.received, 3,
+        "three copies in one batch, handled concurrently"
+    );
+    assert!(
+        d.failed.len() <= 2,
+        "a copy may be told to come back while another holds the package"
+    );
+    s.drain(2).await;
+    let all: Vec<_> = s
+        .sim
+        .received()
+        .into_iter()
+        .filter(|r| r.package_id == first)
+        .collect();
+    assert_eq!(all.len(), 1, "the supplier saw one submission: {all:?}");
+    assert_eq!(s.sim.forwards_for(&package), 0);
+}
+
+#[tokio::test]
+async fn a_failing_supplier_is_retried_alone_then_dead_lettered() {
+    let s = Stack::spawn(no_window()).await;
+    let order = paid_order(&s, "max").await;
+    s.sqs
+        .purge_queue()
+        .queue_url(&s.queues["ForwardQueue"])
+        .send()
+        .await
+        .unwrap();
+    let pkgs: Vec<String> = order["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    // One good message and one the consumer cannot use, in the same batch.
+    let good = Message::Forward {
+        package_id: domain::ids::PackageId::parse(&pkgs[0]).unwrap(),
+        not_before: Timestamp::now(),
+    };
+    s.forward
+        .publisher
+        .publish(&[good], Timestamp::now())
+        .await
+        .unwrap();
+    s.sqs
+        .send_message()
+        .queue_url(&s.queues["ForwardQueue"])
+        .message_body("{\"type\":\"teleport\"}")
+        .send()
+        .await
+        .unwrap();
+    let d = s.deliver(1).await;
+    assert_eq!(
+        (d.received, d.failed.len()),
+        (2, 1),
+        "only the bad one is reported"
+    );
+    assert_eq!(s.sim.forwards_for(&pkgs[0]), 1);
+
+    // A supplier that keeps failing: retried until maxReceiveCount (5), then in the DLQ.
+    s.sim.fail_always(true);
+    let stuck = Message::Forward {
+        package_id: domain::ids::PackageId::parse(&pkgs[1]).unwrap(),
+        not_before: Timestamp::now(),
+    };
+    s.forward
+        .publisher
+        .publish(&[stuck], Timestamp::now())
+        .await
+        .unwrap();
+    for _ in 0..12 {
+        s.deliver(2).await;
+        if s.depth("ForwardQueue").await == 0 {
+            break;
+        }
+    }
+    assert_eq!(s.depth("ForwardQueue").await, 0);
+    let dead = s.peek("ForwardDeadLetterQueue").await;
+    let types: Vec<&str> = dead.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert!(
+        types.contains(&"teleport") && types.contains(&"forward"),
+        "{dead:?}"
+    );
+    let attempts = s
+        .sim
+        .received()
+        .iter()
+        .filter(|r| r.package_id == pkgs[1])
+        .count();
+    assert_eq!(attempts, 5, "tried once per receive");
+    let stored = s.order("max", order["id"].as_str().unwrap()).await;
+    let p1 = stored["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == pkgs[1].as_str())
+        .unwrap();
+    assert_eq!(p1["status"], "pending", "left for an operator to redrive");
+}

@@ -1,0 +1,260 @@
+//! The paid path's parts for tests: queues created from template.yaml in the
+//! SQS emulator, the supplier simulator on loopback, and the pay, cancel,
+//! expire and forward handlers wired to them. Forward-queue messages are
+//! really received from the emulator and handed to `forward` as Lambda's SQS
+//! event source would: successes deleted, failures left to come back.
+
+use crate::{call_app, Event, Func, TestApp};
+use adapters::sqs::{lambda_event, QueueDef, SqsPublisher};
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use domain::config::Config;
+use domain::signature;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use supplier_sim::Simulator;
+
+pub const PAYMENT_SECRET: &str = "test-payment-secret";
+pub const JD_SECRET: &str = "test-jd-secret";
+
+pub struct Stack {
+    pub t: TestApp,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queues: HashMap<String, String>,
+    pub sim: Simulator,
+    pub pay: pay::Pay,
+    pub cancel: cancel::Cancel,
+    pub expire: expire::Expire,
+    pub forward: forward::Forward,
+}
+
+fn sqs_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_SQS").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL_SQS is not set: these tests need the SQS emulator. Run them with scripts/test, which starts it.")
+    })
+}
+
+pub fn sqs_client() -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(sqs_endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+/// What one delivery of a batch did.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub received: usize,
+    pub failed: Vec<String>,
+}
+
+impl Stack {
+    pub async fn spawn(config: Config) -> Stack {
+        let t = TestApp::spawn_with(config).await;
+        let sqs = sqs_client();
+        let prefix = t.app.store.table().to_owned();
+        let queues = QueueDef::create_all(&sqs, &prefix)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot create queues in the SQS emulator at {}: {e}",
+                    sqs_endpoint()
+                )
+            });
+        let publisher =
+            SqsPublisher::new(sqs.clone(), &queues["ForwardQueue"], &queues["RefundQueue"]);
+        let sim = Simulator::start(JD_SECRET).await;
+        let suppliers = suppliers::SupplierRouter::new(suppliers::SupplierConfig::local(
+            &sim.base_url(),
+            JD_SECRET,
+        ))
+        .expect("supplier router");
+        Stack {
+            pay: pay::Pay {
+                app: t.app.clone(),
+                publisher: publisher.clone(),
+                secret: PAYMENT_SECRET.to_owned(),
+            },
+            cancel: cancel::Cancel {
+                app: t.app.clone(),
+                publisher: publisher.clone(),
+            },
+            expire: expire::Expire {
+                app: t.app.clone(),
+                publisher: publisher.clone(),
+                budget: expire::DEFAULT_BUDGET,
+            },
+            forward: forward::Forward {
+                app: t.app.clone(),
+                publisher,
+                suppliers,
+            },
+            t,
+            sqs,
+            queues,
+            sim,
+        }
+    }
+
+    /// `POST /payments/notify` with a raw body and signature header.
+    pub async fn notify_raw(&self, body: &str, signature: Option<&str>) -> (u16, Value) {
+        let mut e = Event::new("POST", "/payments/notify", "/payments/notify").raw_body(body);
+        if let Some(s) = signature {
+            e = e.header("x-signature", s);
+        }
+        let resp = pay::handle(&self.pay, e.build()).await;
+        crate::decode(resp)
+    }
+
+    /// A correctly signed notification.
+    pub async fn notify(&self, body: &Value) -> (u16, Value) {
+        let text = body.to_string();
+        let sig = signature::sign(PAYMENT_SECRET.as_bytes(), text.as_bytes());
+        self.notify_raw(&text, Some(&sig)).await
+    }
+
+    /// Pays `order` in full with `payment_id`.
+    pub async fn pay_order(&self, order: &Value, payment_id: &str) -> (u16, Value) {
+        self.notify(&json!({
+            "order_id": order["id"], "payment_id": payment_id,
+            "amount_cents": order["total_cents"], "paid_at": "2026-11-25T03:00:00Z",
+        }))
+        .await
+    }
+
+    pub async fn cancel_order(&self, user: &str, id: &str) -> (u16, Value) {
+        let e = Event::new(
+            "POST",
+            "/orders/{id}/cancel",
+            &format!("/orders/{id}/cancel"),
+        )
+        .path_param("id", id)
+        .user(user);
+        crate::decode(cancel::handle(&self.cancel, e.build()).await)
+    }
+
+    pub async fn sweep(&self) -> domain::cancel::SweepSummary {
+        expire::handle(&self.expire, json!({"source": "aws.scheduler"}))
+            .await
+            .expect("sweep")
+    }
+
+    pub async fn order(&self, user: &str, id: &str) -> Value {
+        let (status, v) = self.t.get_order(user, id).await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    /// Receives up to 10 forward-queue messages (waiting up to `wait_secs` for
+    /// the first) and hands them to `forward` as one SQS event.
+    pub async fn deliver(&self, wait_secs: i32) -> Delivery {
+        let url = &self.queues["ForwardQueue"];
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_secs)
+            .visibility_timeout(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Delivery::default();
+        }
+        let event: SqsEvent = serde_json::from_value(lambda_event(
+            &messages,
+            "arn:aws:sqs:us-east-1:000000000000:forward",
+        ))
+        .expect("an SQS event");
+        let response = forward::handle(&self.forward, event).await;
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        for m in &messages {
+            if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        Delivery {
+            received: messages.len(),
+            failed,
+        }
+    }
+
+    /// Delivers until the queue stays empty for `quiet_secs`.
+    pub async fn drain(&self, quiet_secs: i32) -> usize {
+        let mut handled = 0;
+        loop {
+            let d = self.deliver(quiet_secs).await;
+            if d.received == 0 {
+                return handled;
+            }
+            handled += d.received;
+        }
+    }
+
+    /// Messages in a queue, visible or not (approximate, as SQS reports it).
+    pub async fn depth(&self, logical_id: &str) -> usize {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queues[logical_id])
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        attrs
+            .values()
+            .map(|v| v.parse::<usize>().unwrap_or(0))
+            .sum()
+    }
+
+    /// Bodies of every message in a queue that is not expected to be consumed (refunds, DLQ).
+    pub async fn peek(&self, logical_id: &str) -> Vec<Value> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queues[logical_id])
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive");
+        out.messages
+            .unwrap_or_default()
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    /// Places an order through the place handler and asserts it was created.
+    pub async fn placed(&self, user: &str, lines: Value) -> Value {
+        let (status, order) = self.t.place(user, lines, None).await;
+        assert_eq!(status, 201, "{order}");
+        order
+    }
+
+    pub async fn call(&self, func: Func, req: lambda_http::Request) -> (u16, Value) {
+        call_app(&self.t.app, func, req).await
+    }
+}
