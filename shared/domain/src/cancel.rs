@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::{Caller, OrderId};
-use crate::lifecycle::{publish, STALE_RETRIES};
+use crate::lifecycle::{commit_and_publish, STALE_RETRIES};
 use crate::messages::{Message, Publisher};
 use crate::order::{Order, OrderStatus, PackageStatus};
 use crate::ports::{CommitError, Ledger, Transition};
@@ -116,15 +116,9 @@ pub async fn cancel_order<S: Ledger, P: Publisher>(
             }
         };
         let (stock, limits) = released(&order, &next);
-        let t = Transition {
-            order: &next,
-            stock,
-            limit_releases: limits,
-            payment: None,
-        };
-        match store.commit(&t).await {
+        let t = Transition::of(&next, stock, limits);
+        match commit_and_publish(store, publisher, &t, now).await {
             Ok(()) => {
-                publish(store, publisher, &next, now).await;
                 return Ok(next);
             }
             Err(CommitError::Stale) => continue,
@@ -266,15 +260,9 @@ pub async fn expire_one<S: Ledger, P: Publisher>(
             now,
         );
         let (stock, limits) = released(&order, &next);
-        let t = Transition {
-            order: &next,
-            stock,
-            limit_releases: limits,
-            payment: None,
-        };
-        match store.commit(&t).await {
+        let t = Transition::of(&next, stock, limits);
+        match commit_and_publish(store, publisher, &t, now).await {
             Ok(()) => {
-                publish(store, publisher, &next, now).await;
                 return Ok(true);
             }
             Err(CommitError::Stale) => continue,

@@ -5,7 +5,7 @@
 
 use crate::error::StoreError;
 use crate::ids::PackageId;
-use crate::lifecycle::{publish, STALE_RETRIES};
+use crate::lifecycle::{commit_and_publish, STALE_RETRIES};
 use crate::messages::{Message, Publisher};
 use crate::order::{Order, OrderStatus, PackageStatus};
 use crate::ports::{
@@ -140,15 +140,9 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
             format!("package {package_id} forwarded ({supplier_ref})"),
             "system",
         );
-        let t = Transition {
-            order: &next,
-            stock: Vec::new(),
-            limit_releases: Vec::new(),
-            payment: None,
-        };
-        match store.commit(&t).await {
+        let t = Transition::of(&next, Vec::new(), Vec::new());
+        match commit_and_publish(store, publisher, &t, now).await {
             Ok(()) => {
-                publish(store, publisher, &next, now).await;
                 return Ok(Handled::Forwarded { supplier_ref });
             }
             Err(CommitError::Stale) => continue,
@@ -249,15 +243,9 @@ pub async fn resolve_intercept<S: Ledger, P: Publisher>(
         if next.status == OrderStatus::Cancelled && order.status != OrderStatus::Cancelled {
             next.log(now, "cancelled", actor);
         }
-        let t = Transition {
-            order: &next,
-            stock,
-            limit_releases: limits,
-            payment: None,
-        };
-        match store.commit(&t).await {
+        let t = Transition::of(&next, stock, limits);
+        match commit_and_publish(store, publisher, &t, now).await {
             Ok(()) => {
-                publish(store, publisher, &next, now).await;
                 return Ok(());
             }
             Err(CommitError::Stale) => continue,

@@ -10,7 +10,7 @@ use crate::money::Cents;
 use crate::order::{
     Order, OrderStatus, Package, PackageStatus, Refund, RefundStatus, TimelineEntry,
 };
-use crate::ports::{Ledger, StockMove};
+use crate::ports::{CommitError, Ledger, StockMove, Transition};
 use crate::time::Timestamp;
 
 impl Order {
@@ -148,6 +148,18 @@ pub async fn publish<S: Ledger, P: Publisher>(
     if let Err(e) = flush_outbox(store, publisher, order, now).await {
         tracing::warn!(order = %order.id, error = %e, "messages left for the sweep");
     }
+}
+
+/// Commits a transition, then publishes what the order owes the queues.
+pub async fn commit_and_publish<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    t: &Transition<'_>,
+    now: Timestamp,
+) -> Result<(), CommitError> {
+    store.commit(t).await?;
+    publish(store, publisher, t.order, now).await;
+    Ok(())
 }
 
 /// How many times a transition is recomputed when the order moved meanwhile.

@@ -6,7 +6,7 @@ use crate::catalog::StockPolicy;
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::OrderId;
-use crate::lifecycle::{publish, STALE_RETRIES};
+use crate::lifecycle::{commit_and_publish, STALE_RETRIES};
 use crate::messages::{Message, Publisher};
 use crate::money::Cents;
 use crate::order::{Order, OrderStatus, PaymentInfo};
@@ -253,9 +253,8 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
             limit_releases: limits,
             payment: Some(record(n, outcome, now)),
         };
-        match store.commit(&t).await {
+        match commit_and_publish(store, publisher, &t, now).await {
             Ok(()) => {
-                publish(store, publisher, &next, now).await;
                 return match outcome {
                     "paid" => Ok(Paid {
                         order: next,
@@ -307,14 +306,11 @@ async fn close_short<S: Ledger, P: Publisher>(
         limit_releases: limits,
         payment: Some(record(n, "out_of_stock", now)),
     };
-    match store.commit(&t).await {
-        Ok(()) => {
-            publish(store, publisher, &next, now).await;
-            Err(PayError::OutOfStock {
-                order: Box::new(next),
-                shortages,
-            })
-        }
+    match commit_and_publish(store, publisher, &t, now).await {
+        Ok(()) => Err(PayError::OutOfStock {
+            order: Box::new(next),
+            shortages,
+        }),
         // Someone else changed the order or recorded this payment: start over.
         Err(CommitError::Stale) | Err(CommitError::PaymentRecorded) => {
             Box::pin(apply_payment(store, publisher, cfg, n, now)).await

@@ -179,6 +179,18 @@ pub struct Transition<'a> {
     pub payment: Option<PaymentRecord>,
 }
 
+impl<'a> Transition<'a> {
+    /// A change with its stock moves and limit releases, and no payment record.
+    pub fn of(order: &'a Order, stock: Vec<StockMove>, limit_releases: Vec<(SkuId, u32)>) -> Self {
+        Self {
+            order,
+            stock,
+            limit_releases,
+            payment: None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The stored order is no longer the version this change was made from.

@@ -497,6 +497,24 @@ impl Orders for DynamoStore {
     }
 }
 
+/// `Ok(false)` when a conditional write was refused by its condition.
+fn accepted<O, E>(
+    result: Result<
+        O,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+    refused: impl Fn(&E) -> bool,
+) -> Result<bool, StoreError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(&refused) => Ok(false),
+        Err(e) => Err(sdk_error(e)),
+    }
+}
+
 fn update(
     table: &str,
     key: (String, String),
@@ -695,16 +713,7 @@ impl Ledger for DynamoStore {
             .expression_attribute_values(":pending", s(OrderStatus::PendingPayment.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error(e)),
-        }
+        accepted(result, |e| e.is_conditional_check_failed_exception())
     }
 
     async fn lease(
@@ -726,16 +735,7 @@ impl Ledger for DynamoStore {
             .expression_attribute_values(":now", n(now.unix_millis()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error(e)),
-        }
+        accepted(result, |e| e.is_conditional_check_failed_exception())
     }
 
     async fn release_lease(&self, name: &str) -> Result<(), StoreError> {
