@@ -1,162 +1,177 @@
 //! Local stand-in for what AWS provides when deployed.
 //!
-//! `devstack provision [--seed]`: creates the table from template.yaml (if it
-//! does not exist yet) and optionally seeds the demo catalog.
+//! `devstack provision [--seed] [--env-out PATH]`: creates the table and the
+//! queues of template.yaml (if they do not exist yet), optionally seeds the
+//! demo catalog, and writes the queue URLs as `export` lines to PATH.
+//!
+//! `devstack wire [--api URL] [--expire-every SECS]`: the SQS event source of
+//! `forward` and the schedule of `expire`, through cargo lambda watch's
+//! invoke API (see `wire.rs`). Runs until killed.
+//!
+//! `devstack sign [--secret S]`: prints hex(HMAC-SHA256(S, stdin)), the
+//! `X-Signature` of a webhook body (S defaults to `PAYMENT_WEBHOOK_SECRET`).
 
-use adapters::dynamo::schema::TableDef;
-use adapters::DynamoStore;
-use domain::catalog::{SkuUpdate, Source, StockPolicy};
-use domain::ids::{SkuId, SupplierId, WarehouseId};
-use domain::money::Cents;
-use domain::ports::Catalog;
+mod invoke;
+mod provision;
+mod wire;
+
+use std::io::Read;
 use std::process::ExitCode;
+use std::time::Duration;
 
 type Error = Box<dyn std::error::Error>;
 
-fn demo_catalog() -> Vec<SkuUpdate> {
-    let wh = |w: &str| Source::SelfOperated {
-        warehouse: WarehouseId::parse(w).expect("id"),
-    };
-    let ds = |s: &str| Source::Dropship {
-        supplier: SupplierId::parse(s).expect("id"),
-    };
-    let sku = |id: &str,
-               name: &str,
-               price: u64,
-               source: Source,
-               policy: StockPolicy,
-               available: u64,
-               limit: Option<u32>,
-               listed: bool| SkuUpdate {
-        sku: SkuId::parse(id).expect("id"),
-        name: name.to_owned(),
-        price_cents: Cents(price),
-        source,
-        stock_policy: policy,
-        listed,
-        per_user_limit: limit,
-        available: Some(available),
-    };
-    use StockPolicy::*;
-    vec![
-        sku(
-            "TEA-100",
-            "Oolong tea 250g",
-            3900,
-            wh("WH-1"),
-            LockOnPlace,
-            500,
-            None,
-            true,
-        ),
-        sku(
-            "MUG-200",
-            "Celadon mug",
-            2500,
-            wh("WH-2"),
-            DeductOnPay,
-            300,
-            None,
-            true,
-        ),
-        sku(
-            "LAMP-300",
-            "Desk lamp",
-            12900,
-            ds("S-1"),
-            LockOnPlace,
-            40,
-            None,
-            true,
-        ),
-        sku(
-            "RUG-400",
-            "Wool rug",
-            8900,
-            ds("S-2"),
-            DeductOnPay,
-            8,
-            None,
-            true,
-        ),
-        sku(
-            "JD-PHONE-500",
-            "Phone (limited edition)",
-            199900,
-            Source::Jd,
-            LockOnPlace,
-            20,
-            Some(2),
-            true,
-        ),
-        sku(
-            "JD-CABLE-600",
-            "USB-C cable",
-            1900,
-            Source::Jd,
-            DeductOnPay,
-            1000,
-            None,
-            true,
-        ),
-        sku(
-            "OLD-700",
-            "Discontinued teapot",
-            990,
-            wh("WH-1"),
-            LockOnPlace,
-            10,
-            None,
-            false,
-        ),
-    ]
+const USAGE: &str = "usage:
+  devstack provision [--seed] [--env-out PATH]
+      table and queues of template.yaml (TABLE_NAME; queues named TABLE_NAME-<LogicalId>),
+      demo catalog with --seed, queue URLs as `export` lines to PATH
+  devstack wire [--api URL] [--expire-every SECS]
+      forward queue -> forward function, expire every SECS, through cargo lambda
+      watch's invoke API (URL default http://127.0.0.1:$API_PORT, port 9000;
+      SECS default $EXPIRE_EVERY_SECS or 60; reads FORWARD_QUEUE_URL)
+  devstack sign [--secret S]
+      hex(HMAC-SHA256(S, stdin)): the X-Signature of a webhook body
+      (S default $PAYMENT_WEBHOOK_SECRET)";
+
+/// Flags of one subcommand: `--name value`, `--name=value`, or bare switches.
+struct Args {
+    rest: Vec<String>,
 }
 
-async fn provision(seed: bool) -> Result<(), Error> {
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is required")?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let exists = client
-        .describe_table()
-        .table_name(&table)
-        .send()
-        .await
-        .is_ok();
-    if exists {
-        println!("table {table} exists");
-    } else {
-        TableDef::from_template()?.create(&client, &table).await?;
-        println!("table {table} created from template.yaml");
-    }
-    if seed {
-        let store = DynamoStore::new(client, &table);
-        for sku in demo_catalog() {
-            let saved = store.put_sku(&sku).await?;
-            println!(
-                "  {:<13} {:>9} {:<28} {:?} available={}{}{}",
-                saved.sku.as_str(),
-                saved.price_cents.to_string(),
-                saved.source.package_key(),
-                saved.stock_policy,
-                saved.available,
-                saved
-                    .per_user_limit
-                    .map(|l| format!(" limit={l}"))
-                    .unwrap_or_default(),
-                if saved.listed { "" } else { " (delisted)" }
-            );
+impl Args {
+    /// Takes `--name`; `Err` if it is present without a value.
+    fn value(&mut self, name: &str) -> Result<Option<String>, Error> {
+        let prefix = format!("{name}=");
+        if let Some(i) = self.rest.iter().position(|a| a.starts_with(&prefix)) {
+            let arg = self.rest.remove(i);
+            return Ok(Some(arg[prefix.len()..].to_owned()));
+        }
+        match self.rest.iter().position(|a| a == name) {
+            None => Ok(None),
+            Some(i) if i + 1 < self.rest.len() => {
+                self.rest.remove(i);
+                Ok(Some(self.rest.remove(i)))
+            }
+            Some(_) => Err(format!("{name} needs a value").into()),
         }
     }
+
+    fn switch(&mut self, name: &str) -> bool {
+        let before = self.rest.len();
+        self.rest.retain(|a| a != name);
+        self.rest.len() != before
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        match self.rest.first() {
+            None => Ok(()),
+            Some(a) => Err(format!("unexpected argument {a:?}").into()),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// devstack only ever talks to the local emulators: without an endpoint the
+/// SDK would go to AWS itself.
+fn require_local_endpoints(vars: &[&str]) -> Result<(), Error> {
+    if env("AWS_ENDPOINT_URL").is_some() {
+        return Ok(());
+    }
+    let missing: Vec<&str> = vars.iter().copied().filter(|v| env(v).is_none()).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} not set: devstack talks only to the local emulators (scripts/dev sets it)",
+            missing.join(" and ")
+        )
+        .into())
+    }
+}
+
+async fn provision(mut args: Args) -> Result<(), Error> {
+    let opts = provision::Options {
+        seed: args.switch("--seed"),
+        env_out: args.value("--env-out")?,
+    };
+    args.finish()?;
+    require_local_endpoints(&["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"])?;
+    provision::run(opts).await
+}
+
+async fn wire(mut args: Args) -> Result<(), Error> {
+    let api = match args.value("--api")? {
+        Some(a) => a,
+        None => format!(
+            "http://127.0.0.1:{}",
+            env("API_PORT").unwrap_or_else(|| "9000".into())
+        ),
+    };
+    let every = match args.value("--expire-every")? {
+        Some(s) => Some(s),
+        None => env("EXPIRE_EVERY_SECS"),
+    };
+    let every = match every {
+        None => 60,
+        Some(s) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                format!(
+                    "EXPIRE_EVERY_SECS / --expire-every: {s:?} is not a positive number of seconds"
+                )
+            })?,
+    };
+    args.finish()?;
+    require_local_endpoints(&["AWS_ENDPOINT_URL_SQS"])?;
+    let forward_queue_url = env("FORWARD_QUEUE_URL").ok_or(
+        "FORWARD_QUEUE_URL is not set (source the file `devstack provision --env-out` wrote)",
+    )?;
+    wire::run(wire::Options {
+        api,
+        forward_queue_url,
+        expire_every: Duration::from_secs(every),
+    })
+    .await
+}
+
+fn sign(mut args: Args) -> Result<(), Error> {
+    let secret = match args.value("--secret")? {
+        Some(s) => s,
+        None => std::env::var("PAYMENT_WEBHOOK_SECRET")
+            .map_err(|_| "set PAYMENT_WEBHOOK_SECRET or pass --secret")?,
+    };
+    args.finish()?;
+    let mut body = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut body)
+        .map_err(|e| format!("reading stdin: {e}"))?;
+    println!("{}", domain::signature::sign(secret.as_bytes(), &body));
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("provision") => provision(args.iter().any(|a| a == "--seed")).await,
+    let mut argv = std::env::args().skip(1);
+    let command = argv.next();
+    let args = Args {
+        rest: argv.collect(),
+    };
+    let result = match command.as_deref() {
+        Some("provision") => provision(args).await,
+        Some("wire") => wire(args).await,
+        Some("sign") => sign(args),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         _ => {
-            eprintln!("usage: devstack provision [--seed]");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };

@@ -1,0 +1,316 @@
+//! `devstack wire`: what AWS does between the functions, played against the
+//! local stack through `cargo lambda watch`'s invoke API.
+//!
+//! - The SQS event source mapping of `forward` (template.yaml: BatchSize 10,
+//!   ReportBatchItemFailures): long-polls the forward queue, hands each batch
+//!   to `forward` as Lambda's SQS event, then deletes the messages the
+//!   function did not report as failed. If the invocation fails, or its
+//!   answer is not a valid partial batch response, nothing is deleted: the
+//!   whole batch comes back after the queue's visibility timeout (and after
+//!   maxReceiveCount receives, SQS moves a message to the dead-letter queue).
+//! - The EventBridge Scheduler schedule of `expire`: invokes it every
+//!   `EXPIRE_EVERY_SECS` (default 60, as deployed) and logs its summary.
+
+use crate::invoke::{snippet, InvokeError, Invoker};
+use crate::Error;
+use adapters::sqs::lambda_event;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+};
+use domain::time::Timestamp;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// Long-poll wait of one ReceiveMessage.
+const WAIT_SECS: i32 = 2;
+/// The batch size of the event source mapping (template.yaml).
+const BATCH_SIZE: i32 = 10;
+/// Pause after a failed ReceiveMessage, so a stopped emulator is not hammered.
+const RECEIVE_BACKOFF: Duration = Duration::from_secs(2);
+/// How long an `expire` invocation may take (its template Timeout is 60 s;
+/// locally, watch may have to compile it first).
+const EXPIRE_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub struct Options {
+    pub api: String,
+    pub forward_queue_url: String,
+    pub expire_every: Duration,
+}
+
+macro_rules! log {
+    ($($arg:tt)*) => {
+        println!("{} {}", Timestamp::now().to_rfc3339(), format_args!($($arg)*))
+    };
+}
+
+pub async fn run(opts: Options) -> Result<(), Error> {
+    let invoker = Invoker::new(&opts.api)?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = opts.forward_queue_url;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .map_err(|e| format!("forward queue {url}: {}", DisplayErrorContext(e)))?
+        .attributes
+        .unwrap_or_default();
+    let arn = attrs
+        .get(&QueueAttributeName::QueueArn)
+        .cloned()
+        .ok_or_else(|| format!("forward queue {url}: no QueueArn"))?;
+    let visibility: u64 = attrs
+        .get(&QueueAttributeName::VisibilityTimeout)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    log!(
+        "wire: {arn} (visibility timeout {visibility}s) -> forward; expire every {}s; invoke API {}",
+        opts.expire_every.as_secs(),
+        invoker.url("<function>")
+    );
+    // The invocation may take as long as the messages stay invisible; after
+    // that SQS hands them out again anyway.
+    let forward_timeout = Duration::from_secs(visibility.max(5));
+    tokio::join!(
+        forward_loop(&sqs, &invoker, &url, &arn, forward_timeout),
+        expire_loop(&invoker, opts.expire_every),
+    );
+    Ok(())
+}
+
+async fn forward_loop(
+    sqs: &aws_sdk_sqs::Client,
+    invoker: &Invoker,
+    url: &str,
+    arn: &str,
+    timeout: Duration,
+) {
+    loop {
+        // No visibility timeout given: the queue's own applies, as for an
+        // event source mapping.
+        let received = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(BATCH_SIZE)
+            .wait_time_seconds(WAIT_SECS)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(out) => out.messages.unwrap_or_default(),
+            Err(e) => {
+                log!("forward: ReceiveMessage failed: {}", DisplayErrorContext(e));
+                tokio::time::sleep(RECEIVE_BACKOFF).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        deliver(sqs, invoker, url, arn, timeout, &messages).await;
+    }
+}
+
+/// One batch: invoke, then delete what succeeded. Logs one line.
+async fn deliver(
+    sqs: &aws_sdk_sqs::Client,
+    invoker: &Invoker,
+    url: &str,
+    arn: &str,
+    timeout: Duration,
+    messages: &[Message],
+) {
+    let started = Instant::now();
+    let n = messages.len();
+    let event = lambda_event(messages, arn);
+    let failed = match invoker.invoke("forward", &event, timeout).await {
+        Ok(answer) => match batch_failures(&answer, messages) {
+            Ok(failed) => failed,
+            Err(why) => {
+                log!("forward: {n} received, none deleted (whole batch retried): {why}");
+                return;
+            }
+        },
+        Err(e) => {
+            let what = match e {
+                InvokeError::Transport(_) => "invocation failed",
+                InvokeError::Function { .. } => "function failed",
+            };
+            log!("forward: {n} received, none deleted (whole batch retried): {what}: {e}");
+            return;
+        }
+    };
+    let done: Vec<&Message> = messages
+        .iter()
+        .filter(|m| !failed.contains(m.message_id().unwrap_or_default()))
+        .collect();
+    let not_deleted = delete(sqs, url, &done).await;
+    let mut line = format!(
+        "forward: {n} received, {} deleted, {} failed",
+        done.len() - not_deleted.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        let mut ids: Vec<&str> = failed.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        line.push_str(&format!(" (retried: {})", ids.join(", ")));
+    }
+    if !not_deleted.is_empty() {
+        line.push_str(&format!(
+            "; DeleteMessage failed: {}",
+            not_deleted.join("; ")
+        ));
+    }
+    log!("{line} in {} ms", started.elapsed().as_millis());
+}
+
+/// The message ids `forward` reported as failed. As Lambda does, an answer
+/// that is not a partial batch response, or that names an empty or unknown
+/// id, fails the whole batch (`Err`).
+fn batch_failures(answer: &Value, messages: &[Message]) -> Result<HashSet<String>, String> {
+    let list = answer
+        .get("batchItemFailures")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            format!(
+                "the answer is not an SqsBatchResponse: {}",
+                snippet(&answer.to_string())
+            )
+        })?;
+    let ids: HashSet<&str> = messages.iter().filter_map(|m| m.message_id()).collect();
+    let mut failed = HashSet::new();
+    for item in list {
+        let id = item
+            .get("itemIdentifier")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !ids.contains(id) {
+            return Err(format!(
+                "batchItemFailures names {item} which is not in the batch"
+            ));
+        }
+        failed.insert(id.to_owned());
+    }
+    Ok(failed)
+}
+
+/// Deletes `done` (at most 10, one batch); returns what could not be deleted.
+async fn delete(sqs: &aws_sdk_sqs::Client, url: &str, done: &[&Message]) -> Vec<String> {
+    if done.is_empty() {
+        return Vec::new();
+    }
+    let entries: Result<Vec<_>, _> = done
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(format!("m{i}"))
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .build()
+        })
+        .collect();
+    let entries = match entries {
+        Ok(e) => e,
+        Err(e) => return vec![DisplayErrorContext(e).to_string()],
+    };
+    match sqs
+        .delete_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .failed()
+            .iter()
+            .map(|f| format!("{} {}", f.code(), f.message().unwrap_or_default()))
+            .collect(),
+        Err(e) => vec![DisplayErrorContext(e).to_string()],
+    }
+}
+
+/// What EventBridge Scheduler hands `expire` (the function accepts any event).
+pub fn scheduler_event(now: Timestamp) -> Value {
+    json!({
+        "version": "0",
+        "id": format!("devstack-{}", now.unix_millis()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "000000000000",
+        "time": now.to_rfc3339(),
+        "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:000000000000:schedule/default/expire-every-minute"],
+        "detail": {}
+    })
+}
+
+async fn expire_loop(invoker: &Invoker, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once: an overdue backlog is swept at start.
+    loop {
+        tick.tick().await;
+        let started = Instant::now();
+        match invoker
+            .invoke("expire", &scheduler_event(Timestamp::now()), EXPIRE_TIMEOUT)
+            .await
+        {
+            Ok(summary) => log!("expire: {summary} in {} ms", started.elapsed().as_millis()),
+            Err(e) => log!("expire: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str) -> Message {
+        Message::builder()
+            .message_id(id)
+            .receipt_handle(format!("rh-{id}"))
+            .body("{}")
+            .build()
+    }
+
+    #[test]
+    fn failures_are_read_from_the_partial_batch_response() {
+        let batch = [msg("a"), msg("b"), msg("c")];
+        let none = batch_failures(&json!({"batchItemFailures": []}), &batch).unwrap();
+        assert!(none.is_empty());
+        let one = batch_failures(
+            &json!({"batchItemFailures": [{"itemIdentifier": "b"}]}),
+            &batch,
+        )
+        .unwrap();
+        assert_eq!(one, HashSet::from(["b".to_owned()]));
+    }
+
+    #[test]
+    fn a_malformed_answer_fails_the_whole_batch() {
+        let batch = [msg("a")];
+        for answer in [
+            json!(null),
+            json!({}),
+            json!({"batchItemFailures": "a"}),
+            json!({"batchItemFailures": [{"itemIdentifier": ""}]}),
+            json!({"batchItemFailures": [{"itemIdentifier": "zzz"}]}),
+            json!({"batchItemFailures": [{}]}),
+        ] {
+            assert!(batch_failures(&answer, &batch).is_err(), "{answer}");
+        }
+    }
+
+    #[test]
+    fn the_scheduler_event_looks_like_eventbridge() {
+        let e = scheduler_event(Timestamp::from_unix(1_795_000_000));
+        assert_eq!(e["source"], "aws.scheduler");
+        assert_eq!(e["detail-type"], "Scheduled Event");
+        assert!(e["time"].as_str().unwrap().ends_with('Z'));
+    }
+}
