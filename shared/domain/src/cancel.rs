@@ -171,16 +171,7 @@ fn intercept(order: &Order, event: &str, actor: &str, now: Timestamp) -> Order {
     next.log(now, format!("{event} (intercept requested)"), actor);
     for i in 0..next.packages.len() {
         match next.packages[i].status {
-            PackageStatus::Pending => {
-                next.packages[i].status = PackageStatus::Cancelled;
-                let p = next.packages[i].clone();
-                next.refund(
-                    now,
-                    p.goods_cents + p.freight_cents,
-                    "cancelled",
-                    Some(p.id.clone()),
-                );
-            }
+            PackageStatus::Pending => next.cancel_package(i, now),
             PackageStatus::Forwarded => {
                 next.packages[i].status = PackageStatus::InterceptRequested;
                 let id = next.packages[i].id.clone();

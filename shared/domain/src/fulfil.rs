@@ -46,8 +46,16 @@ pub fn parse_message(body: &str) -> Result<Message, FulfilError> {
     serde_json::from_str(body).map_err(|e| FulfilError::BadMessage(e.to_string()))
 }
 
-fn package_index(order: &Order, id: &PackageId) -> Option<usize> {
-    order.packages.iter().position(|p| &p.id == id)
+/// The package's order and its index there, if both exist.
+async fn load<S: Ledger>(store: &S, id: &PackageId) -> Result<Option<(Order, usize)>, StoreError> {
+    let Some(order) = store.get_order(&id.order_id()).await? else {
+        return Ok(None);
+    };
+    Ok(order
+        .packages
+        .iter()
+        .position(|p| &p.id == id)
+        .map(|i| (order, i)))
 }
 
 pub async fn handle<S: Ledger, P: Publisher, X: Supplier>(
@@ -77,10 +85,7 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
     package_id: &PackageId,
     now: Timestamp,
 ) -> Result<Handled, FulfilError> {
-    let Some(order) = store.get_order(&package_id.order_id()).await? else {
-        return Ok(Handled::Dropped("unknown order"));
-    };
-    let Some(i) = package_index(&order, package_id) else {
+    let Some((order, i)) = load(store, package_id).await? else {
         return Ok(Handled::Dropped("unknown package"));
     };
     if order.packages[i].status != PackageStatus::Pending || !order.is_paid() {
@@ -113,10 +118,7 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
         }
     };
     for _ in 0..STALE_RETRIES {
-        let Some(order) = store.get_order(&package_id.order_id()).await? else {
-            break;
-        };
-        let Some(i) = package_index(&order, package_id) else {
+        let Some((order, i)) = load(store, package_id).await? else {
             break;
         };
         match order.packages[i].status {
@@ -160,10 +162,7 @@ async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
     package_id: &PackageId,
     now: Timestamp,
 ) -> Result<Handled, FulfilError> {
-    let Some(order) = store.get_order(&package_id.order_id()).await? else {
-        return Ok(Handled::Dropped("unknown order"));
-    };
-    let Some(i) = package_index(&order, package_id) else {
+    let Some((order, i)) = load(store, package_id).await? else {
         return Ok(Handled::Dropped("unknown package"));
     };
     if order.packages[i].status != PackageStatus::InterceptRequested {
@@ -207,10 +206,7 @@ pub async fn resolve_intercept<S: Ledger, P: Publisher>(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     for _ in 0..STALE_RETRIES {
-        let Some(order) = store.get_order(&package_id.order_id()).await? else {
-            return Ok(());
-        };
-        let Some(i) = package_index(&order, package_id) else {
+        let Some((order, i)) = load(store, package_id).await? else {
             return Ok(());
         };
         if order.packages[i].status != PackageStatus::InterceptRequested {
@@ -218,14 +214,7 @@ pub async fn resolve_intercept<S: Ledger, P: Publisher>(
         }
         let mut next = order.next();
         let (stock, limits) = if intercepted {
-            next.packages[i].status = PackageStatus::Cancelled;
-            let p = next.packages[i].clone();
-            next.refund(
-                now,
-                p.goods_cents + p.freight_cents,
-                "cancelled",
-                Some(p.id.clone()),
-            );
+            next.cancel_package(i, now);
             next.log(now, format!("package {package_id} intercepted"), actor);
             order.held_by(|p| &p.id == package_id)
         } else {

@@ -64,6 +64,18 @@ impl Order {
         Some(amount)
     }
 
+    /// Cancels package `i` and refunds its goods and its share of freight.
+    pub fn cancel_package(&mut self, i: usize, now: Timestamp) {
+        self.packages[i].status = PackageStatus::Cancelled;
+        let p = self.packages[i].clone();
+        self.refund(
+            now,
+            p.goods_cents + p.freight_cents,
+            "cancelled",
+            Some(p.id),
+        );
+    }
+
     pub fn is_paid(&self) -> bool {
         self.payment.is_some()
     }
