@@ -193,3 +193,34 @@ async fn a_refused_intercept_fails_the_cancel() {
         .any(|e| e["event"].as_str().unwrap().contains("use after-sales")));
     assert_eq!(s.t.available("TEA").await, 9, "still held by the order");
 }
+
+#[tokio::test]
+async fn nothing_shipped_may_be_cancelled() {
+    use domain::ports::{Ledger, Orders, Transition};
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    let order = forwarded_order(&s, "kai").await;
+    let id = domain::ids::OrderId::parse(order["id"].as_str().unwrap()).unwrap();
+    // Ship one package (as the status sync will): a conditional transition.
+    let stored = s.t.app.store.get_order(&id).await.unwrap().unwrap();
+    let mut next = stored.next();
+    next.packages[0].status = domain::order::PackageStatus::Shipped;
+    next.rederive_status();
+    s.t.app
+        .store
+        .commit(&Transition::of(&next, Vec::new(), Vec::new()))
+        .await
+        .unwrap();
+    let (status, v) = s.cancel_order("kai", id.as_str()).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("use_after_sales")),
+        "{v}"
+    );
+    let after = s.order("kai", id.as_str()).await;
+    assert_eq!(after["status"], "partially_shipped");
+    assert_eq!(after["version"], json!(next.version), "nothing changed");
+}

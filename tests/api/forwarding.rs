@@ -106,58 +106,103 @@ async fn the_same_message_three_times_reaches_the_supplier_once() {
     assert_eq!(s.sim.forwards_for(&package), 0);
 }
 
-#[tokio::test]
-async fn a_failing_supplier_is_retried_alone_then_dead_lettered() {
-    let s = Stack::spawn(no_window()).await;
-    let order = paid_order(&s, "max").await;
+/// A paid order whose automatic forward messages are removed, so a test can
+/// publish exactly the messages it wants; returns its package ids.
+async fn quiet_paid_order(s: &Stack, user: &str) -> (serde_json::Value, Vec<String>) {
+    let order = paid_order(s, user).await;
     s.sqs
         .purge_queue()
         .queue_url(&s.queues["ForwardQueue"])
         .send()
         .await
         .unwrap();
-    let pkgs: Vec<String> = order["packages"]
+    let pkgs = order["packages"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["id"].as_str().unwrap().to_owned())
         .collect();
-    // One good message and one the consumer cannot use, in the same batch.
-    let good = Message::Forward {
-        package_id: domain::ids::PackageId::parse(&pkgs[0]).unwrap(),
+    (order, pkgs)
+}
+
+fn forward_message(package: &str) -> Message {
+    Message::Forward {
+        package_id: domain::ids::PackageId::parse(package).unwrap(),
         not_before: Timestamp::now(),
-    };
-    s.forward
-        .publisher
-        .publish(&[good], Timestamp::now())
-        .await
-        .unwrap();
+    }
+}
+
+async fn send_garbage(s: &Stack) {
     s.sqs
         .send_message()
         .queue_url(&s.queues["ForwardQueue"])
-        .message_body("{\"type\":\"teleport\"}")
+        .message_body(r#"{"type":"teleport"}"#)
         .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn only_the_failed_message_of_a_batch_is_reported() {
+    let s = Stack::spawn(no_window()).await;
+    let (_, pkgs) = quiet_paid_order(&s, "max").await;
+    s.forward
+        .publisher
+        .publish(&[forward_message(&pkgs[0])], Timestamp::now())
+        .await
+        .unwrap();
+    send_garbage(&s).await;
+    let d = s.deliver(1).await;
+    assert_eq!(
+        (d.received, d.failed.len()),
+        (2, 1),
+        "only the one nobody understands is reported"
+    );
+    assert_eq!(s.sim.forwards_for(&pkgs[0]), 1);
+}
+
+#[tokio::test]
+async fn a_supplier_refusal_is_retried_alone() {
+    let s = Stack::spawn(no_window()).await;
+    let (order, pkgs) = quiet_paid_order(&s, "ned").await;
+    s.sim.fail_next(1);
+    let two = [forward_message(&pkgs[0]), forward_message(&pkgs[1])];
+    s.forward
+        .publisher
+        .publish(&two, Timestamp::now())
         .await
         .unwrap();
     let d = s.deliver(1).await;
     assert_eq!(
         (d.received, d.failed.len()),
         (2, 1),
-        "only the bad one is reported"
+        "only the refused package comes back"
+    );
+    let d = s.deliver(3).await;
+    assert_eq!(
+        (d.received, d.failed.len()),
+        (1, 0),
+        "and goes through on redelivery"
     );
     assert_eq!(s.sim.forwards_for(&pkgs[0]), 1);
+    assert_eq!(s.sim.forwards_for(&pkgs[1]), 1);
+    let stored = s.order("ned", order["id"].as_str().unwrap()).await;
+    assert_eq!(stored["packages"][0]["status"], "forwarded");
+    assert_eq!(stored["packages"][1]["status"], "forwarded");
+}
 
-    // A supplier that keeps failing: retried until maxReceiveCount (5), then in the DLQ.
+#[tokio::test]
+async fn a_supplier_that_keeps_failing_ends_in_the_dead_letter_queue() {
+    let s = Stack::spawn(no_window()).await;
+    let (order, pkgs) = quiet_paid_order(&s, "oli").await;
     s.sim.fail_always(true);
-    let stuck = Message::Forward {
-        package_id: domain::ids::PackageId::parse(&pkgs[1]).unwrap(),
-        not_before: Timestamp::now(),
-    };
     s.forward
         .publisher
-        .publish(&[stuck], Timestamp::now())
+        .publish(&[forward_message(&pkgs[1])], Timestamp::now())
         .await
         .unwrap();
+    send_garbage(&s).await;
+    // Retried until maxReceiveCount (5), then moved to the DLQ by SQS.
     for _ in 0..12 {
         s.deliver(2).await;
         if s.depth("ForwardQueue").await == 0 {
@@ -178,12 +223,9 @@ async fn a_failing_supplier_is_retried_alone_then_dead_lettered() {
         .filter(|r| r.package_id == pkgs[1])
         .count();
     assert_eq!(attempts, 5, "tried once per receive");
-    let stored = s.order("max", order["id"].as_str().unwrap()).await;
-    let p1 = stored["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == pkgs[1].as_str())
-        .unwrap();
-    assert_eq!(p1["status"], "pending", "left for an operator to redrive");
+    let stored = s.order("oli", order["id"].as_str().unwrap()).await;
+    assert_eq!(
+        stored["packages"][1]["status"], "pending",
+        "left for an operator to redrive"
+    );
 }
