@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::ids::PackageId;
 use crate::lifecycle::{commit_and_publish, STALE_RETRIES};
 use crate::messages::{Message, Publisher};
-use crate::order::{Order, OrderStatus, PackageStatus};
+use crate::order::{Order, OrderStatus, PackageStatus, Transition as Step};
 use crate::ports::{
     CommitError, ForwardRequest, InterceptOutcome, Ledger, Supplier, SupplierError, Transition,
 };
@@ -88,7 +88,7 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
     let Some((order, i)) = load(store, package_id).await? else {
         return Ok(Handled::Dropped("unknown package"));
     };
-    if order.packages[i].status != PackageStatus::Pending || !order.is_paid() {
+    if order.packages[i].status.step(PackageStatus::Forwarded) != Step::Moved || !order.is_paid() {
         return Ok(Handled::Dropped(
             if order.packages[i].status == PackageStatus::Cancelled {
                 "cancelled"

@@ -36,19 +36,6 @@ impl OrderStatus {
         }
     }
 
-    /// No further transition leaves these.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Cancelled | OrderStatus::Closed | OrderStatus::Completed
-        )
-    }
-
-    /// Stock and purchase-limit counts are held while the order is live.
-    pub fn holds_reservations(self) -> bool {
-        !matches!(self, OrderStatus::Cancelled | OrderStatus::Closed)
-    }
-
     /// The order state machine. Statuses derived from packages move among the
     /// paid states as packages move; cancel and close are explicit.
     pub fn can_become(self, to: OrderStatus) -> bool {
@@ -95,20 +82,6 @@ pub enum Transition {
 }
 
 impl PackageStatus {
-    fn rank(self) -> u8 {
-        match self {
-            PackageStatus::Pending => 0,
-            PackageStatus::Forwarded => 1,
-            PackageStatus::InterceptRequested => 2,
-            PackageStatus::Shipped => 3,
-            PackageStatus::Received | PackageStatus::Rejected | PackageStatus::Cancelled => 4,
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        self.rank() == 4
-    }
-
     /// Has left the warehouse (counts as shipped for the order status).
     pub fn has_shipped(self) -> bool {
         matches!(
