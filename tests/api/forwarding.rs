@@ -54,7 +54,7 @@ async fn each_package_reaches_its_supplier_with_a_reference() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|e| e["event"].as_str().unwrap().starts_with("package")));
+        .any(|e| e["event"] == "package_forwarded"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

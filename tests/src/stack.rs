@@ -17,6 +17,7 @@ use supplier_sim::Simulator;
 
 pub const PAYMENT_SECRET: &str = "test-payment-secret";
 pub const JD_SECRET: &str = "test-jd-secret";
+pub const SUPPLIER_SECRET: &str = "test-supplier-secret";
 
 pub struct Stack {
     pub t: TestApp,
@@ -27,6 +28,8 @@ pub struct Stack {
     pub cancel: cancel::Cancel,
     pub expire: expire::Expire,
     pub forward: forward::Forward,
+    pub status_sync: status_sync::StatusSync,
+    pub after_sales: after_sales::AfterSales,
 }
 
 fn sqs_endpoint() -> String {
@@ -80,6 +83,15 @@ impl Stack {
                 secret: PAYMENT_SECRET.to_owned(),
             },
             cancel: cancel::Cancel {
+                app: t.app.clone(),
+                publisher: publisher.clone(),
+            },
+            status_sync: status_sync::StatusSync {
+                app: t.app.clone(),
+                publisher: publisher.clone(),
+                secret: SUPPLIER_SECRET.to_owned(),
+            },
+            after_sales: after_sales::AfterSales {
                 app: t.app.clone(),
                 publisher: publisher.clone(),
             },
@@ -137,7 +149,7 @@ impl Stack {
         crate::decode(cancel::handle(&self.cancel, e.build()).await)
     }
 
-    pub async fn sweep(&self) -> domain::cancel::SweepSummary {
+    pub async fn sweep(&self) -> domain::sweep::SweepSummary {
         expire::handle(&self.expire, json!({"source": "aws.scheduler"}))
             .await
             .expect("sweep")
@@ -256,5 +268,129 @@ impl Stack {
 
     pub async fn call(&self, func: Func, req: lambda_http::Request) -> (u16, Value) {
         call_app(&self.t.app, func, req).await
+    }
+
+    /// `POST /suppliers/{supplier}/package-status`, raw body and signature.
+    pub async fn supplier_raw(
+        &self,
+        supplier: &str,
+        body: &str,
+        signature: Option<&str>,
+    ) -> (u16, Value) {
+        let path = format!("/suppliers/{supplier}/package-status");
+        let mut e = Event::new("POST", "/suppliers/{supplier}/package-status", &path)
+            .path_param("supplier", supplier)
+            .raw_body(body);
+        if let Some(s) = signature {
+            e = e.header("x-signature", s);
+        }
+        crate::decode(status_sync::handle(&self.status_sync, e.build()).await)
+    }
+
+    /// A correctly signed supplier callback.
+    pub async fn supplier(&self, supplier: &str, body: &Value) -> (u16, Value) {
+        let text = body.to_string();
+        let sig = signature::sign(SUPPLIER_SECRET.as_bytes(), text.as_bytes());
+        self.supplier_raw(supplier, &text, Some(&sig)).await
+    }
+
+    /// A supplier reports `status` for a package now.
+    pub async fn report(&self, supplier: &str, package: &str, status: &str) -> (u16, Value) {
+        self.supplier(
+            supplier,
+            &json!({"package_id": package, "status": status, "tracking_no": format!("T-{package}"), "at": "2026-11-25T08:00:00Z"}),
+        )
+        .await
+    }
+
+    fn package_event(&self, action: &str, package: &str) -> Event {
+        Event::new(
+            "POST",
+            &format!("/packages/{{package_id}}/{action}"),
+            &format!("/packages/{package}/{action}"),
+        )
+        .path_param("package_id", package)
+    }
+
+    /// Staff mark a self-operated package shipped.
+    pub async fn ship(&self, package: &str, carrier: &str, tracking: &str) -> (u16, Value) {
+        let e = self
+            .package_event("ship", package)
+            .user("staff-1")
+            .staff()
+            .json(&json!({"carrier": carrier, "tracking_no": tracking}));
+        crate::decode(status_sync::handle(&self.status_sync, e.build()).await)
+    }
+
+    /// Any caller's `POST /packages/{id}/ship` with a body.
+    pub async fn ship_as(&self, user: &str, package: &str, body: &Value) -> (u16, Value) {
+        let e = self.package_event("ship", package).user(user).json(body);
+        crate::decode(status_sync::handle(&self.status_sync, e.build()).await)
+    }
+
+    pub async fn confirm_receipt(&self, user: &str, package: &str) -> (u16, Value) {
+        let e = self.package_event("confirm-receipt", package).user(user);
+        crate::decode(status_sync::handle(&self.status_sync, e.build()).await)
+    }
+
+    /// `POST /orders/{id}/after-sales` by `user`.
+    pub async fn open_case(&self, user: &str, order: &str, body: &Value) -> (u16, Value) {
+        let e = Event::new(
+            "POST",
+            "/orders/{id}/after-sales",
+            &format!("/orders/{order}/after-sales"),
+        )
+        .path_param("id", order)
+        .user(user)
+        .json(body);
+        crate::decode(after_sales::handle(&self.after_sales, e.build()).await)
+    }
+
+    /// A case route: `step` is `review`, `return-shipment`, `complete`,
+    /// `withdraw`, or "" for `GET /after-sales/{case_id}`.
+    pub async fn case(
+        &self,
+        user: &str,
+        staff: bool,
+        case: &str,
+        step: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let (method, route, path) = if step.is_empty() {
+            (
+                "GET",
+                "/after-sales/{case_id}".to_owned(),
+                format!("/after-sales/{case}"),
+            )
+        } else {
+            (
+                "POST",
+                format!("/after-sales/{{case_id}}/{step}"),
+                format!("/after-sales/{case}/{step}"),
+            )
+        };
+        let mut e = Event::new(method, &route, &path)
+            .path_param("case_id", case)
+            .user(user);
+        if staff {
+            e = e.staff();
+        }
+        if let Some(b) = body {
+            e = e.json(b);
+        }
+        crate::decode(after_sales::handle(&self.after_sales, e.build()).await)
+    }
+
+    /// Runs the sweep as if at `now` (to reach automatic receipt without waiting days).
+    pub async fn sweep_at(&self, now: domain::time::Timestamp) -> domain::sweep::SweepSummary {
+        domain::sweep::sweep(
+            &self.t.app.store,
+            &self.expire.publisher,
+            &self.t.app.config,
+            expire::DEFAULT_BUDGET,
+            now,
+        )
+        .await
+        .expect("sweep")
     }
 }

@@ -6,6 +6,7 @@ use adapters::App;
 use domain::cancel::{cancel_order, parse_reason, CancelError};
 use domain::read::parse_order_id;
 use domain::time::Timestamp;
+use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -36,6 +37,11 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
         Timestamp::now(),
     )
     .await?;
-    tracing::info!(order = %order.id, status = order.status.as_str(), by = %caller.user, "cancel");
-    Ok(json!(order))
+    tracing::info!(order = %order.id, status = order.status().as_str(), by = %caller.user, "cancel");
+    Ok(json!(OrderView::new(
+        &order,
+        Some(&caller),
+        &c.app.config,
+        Timestamp::now()
+    )))
 }

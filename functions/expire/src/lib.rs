@@ -1,10 +1,11 @@
-//! The scheduled sweep (SPEC 2.7): expires unpaid orders past their deadline
+//! The scheduled sweep: expires unpaid orders past their deadline (SPEC 2.7),
+//! confirms receipt of packages shipped `AUTO_CONFIRM_DAYS` ago (SPEC 2.5),
 //! and re-publishes messages whose first publication failed.
 
 use adapters::sqs::SqsPublisher;
 use adapters::App;
-use domain::cancel::{sweep, SweepSummary};
 use domain::error::StoreError;
+use domain::sweep::{sweep, SweepSummary};
 use domain::time::Timestamp;
 
 /// Orders handled per run; a larger backlog drains over the next runs.
@@ -28,7 +29,9 @@ pub async fn handle(e: &Expire, _event: serde_json::Value) -> Result<SweepSummar
     .await?;
     tracing::info!(
         expired = summary.expired,
+        confirmed = summary.confirmed,
         skipped = summary.skipped,
+        failed = summary.failed,
         republished = summary.republished,
         more_due = summary.more_due,
         "sweep"

@@ -9,7 +9,9 @@ async fn main() -> Result<(), Error> {
     let budget = match std::env::var("EXPIRE_BATCH") {
         Ok(v) => v
             .parse()
-            .map_err(|_| format!("EXPIRE_BATCH={v:?} is not a number"))?,
+            .ok()
+            .filter(|n: &u32| *n > 0)
+            .ok_or_else(|| format!("EXPIRE_BATCH={v:?} must be a whole number above 0"))?,
         Err(_) => expire::DEFAULT_BUDGET,
     };
     let e = expire::Expire {

@@ -3,6 +3,8 @@
 use adapters::http::{self, ApiError};
 use adapters::App;
 use domain::read;
+use domain::time::Timestamp;
+use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -22,7 +24,12 @@ async fn get(app: &App, req: &Request) -> Result<Value, ApiError> {
     let caller = http::caller(req, app.auth)?;
     let id = read::parse_order_id(http::path_param(req, "id").as_deref())?;
     let order = read::get_order(&app.store, &caller, &id).await?;
-    Ok(json!(order))
+    Ok(json!(OrderView::new(
+        &order,
+        Some(&caller),
+        &app.config,
+        Timestamp::now()
+    )))
 }
 
 async fn list(app: &App, req: &Request) -> Result<Value, ApiError> {
@@ -30,5 +37,11 @@ async fn list(app: &App, req: &Request) -> Result<Value, ApiError> {
     let limit = read::parse_limit(http::query_param(req, "limit").as_deref())?;
     let cursor = http::query_param(req, "cursor").filter(|c| !c.is_empty());
     let page = read::list_orders(&app.store, &caller, limit, cursor.as_deref()).await?;
-    Ok(json!({ "orders": page.orders, "next_cursor": page.next_cursor }))
+    let now = Timestamp::now();
+    let orders: Vec<OrderView> = page
+        .orders
+        .iter()
+        .map(|o| OrderView::new(o, Some(&caller), &app.config, now))
+        .collect();
+    Ok(json!({ "orders": orders, "next_cursor": page.next_cursor }))
 }

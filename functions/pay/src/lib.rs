@@ -6,6 +6,7 @@ use adapters::App;
 use domain::pay::{apply_payment, PaymentNotice};
 use domain::signature;
 use domain::time::Timestamp;
+use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -46,5 +47,10 @@ async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError>
     if !paid.replayed {
         tracing::info!(order = %paid.order.id, payment = %notice.payment_id, "order paid");
     }
-    Ok(json!(paid.order))
+    Ok(json!(OrderView::new(
+        &paid.order,
+        None,
+        &pay.app.config,
+        Timestamp::now()
+    )))
 }

@@ -7,6 +7,7 @@ use domain::place::{place_order, PlaceRequest, Placed};
 use domain::read::parse_order_id;
 use domain::repurchase::{repurchase, RepurchaseError};
 use domain::time::Timestamp;
+use domain::view::OrderView;
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -72,7 +73,8 @@ async fn place(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     )
     .await?;
     log_placed(&placed, &caller);
-    Ok(created(&placed, &json!(placed.order)))
+    let view = OrderView::new(&placed.order, Some(&caller), &app.config, Timestamp::now());
+    Ok(created(&placed, &json!(view)))
 }
 
 async fn buy_again(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -110,7 +112,7 @@ async fn buy_again(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
             log_placed(&placed, &caller);
             Ok(created(
                 &placed,
-                &json!({ "report": report, "order": placed.order }),
+                &json!({ "report": report, "order": OrderView::new(&placed.order, Some(&caller), &app.config, Timestamp::now()) }),
             ))
         }
         Err(RepurchaseError::NothingToBuy(report)) => {

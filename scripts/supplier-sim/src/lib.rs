@@ -160,6 +160,8 @@ struct Inner {
     options: SimOptions,
     state: Mutex<State>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// While true, every request waits before it is answered.
+    hold: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running simulator. Clones share the same server and state.
@@ -197,6 +199,7 @@ impl Simulator {
                 options,
                 state: Mutex::new(State::default()),
                 task: Mutex::new(None),
+                hold: tokio::sync::watch::Sender::new(false),
             }),
         };
         // The accept loop holds only a weak handle, so dropping every
@@ -291,6 +294,12 @@ impl Simulator {
         self.state().mode.intercept = mode;
     }
 
+    /// Holds every request unanswered until `hold(false)` (to land a change
+    /// while a supplier call is in flight).
+    pub fn hold(&self, on: bool) {
+        self.inner.hold.send_replace(on);
+    }
+
     pub fn mode(&self) -> Mode {
         self.state().mode
     }
@@ -305,6 +314,7 @@ impl Simulator {
     }
 
     async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        let _ = self.inner.hold.subscribe().wait_for(|held| !*held).await;
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),

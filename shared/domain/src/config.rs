@@ -13,6 +13,54 @@ pub struct Config {
     pub free_shipping_over: Cents,
     pub freight_policy: FreightPolicy,
     pub customer_service_phone: String,
+    /// Sources whose receipt is confirmed automatically (they report none of
+    /// their own): `AUTO_CONFIRM_SOURCES`, default `self,dropship`.
+    pub auto_confirm_sources: Vec<SourceKind>,
+}
+
+/// The kind of a fulfilment source, without its warehouse or supplier id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    SelfOperated,
+    Dropship,
+    Jd,
+}
+
+impl SourceKind {
+    pub fn of(source: &crate::catalog::Source) -> Self {
+        match source {
+            crate::catalog::Source::SelfOperated { .. } => SourceKind::SelfOperated,
+            crate::catalog::Source::Dropship { .. } => SourceKind::Dropship,
+            crate::catalog::Source::Jd => SourceKind::Jd,
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "self" => Some(SourceKind::SelfOperated),
+            "dropship" => Some(SourceKind::Dropship),
+            "jd" => Some(SourceKind::Jd),
+            _ => None,
+        }
+    }
+}
+
+impl Config {
+    /// When a package of `source` shipped at `shipped_at` is received
+    /// automatically, if its source is confirmed that way.
+    pub fn auto_confirm_at(
+        &self,
+        source: &crate::catalog::Source,
+        shipped_at: crate::time::Timestamp,
+    ) -> Option<crate::time::Timestamp> {
+        self.auto_confirm_sources
+            .contains(&SourceKind::of(source))
+            .then(|| shipped_at.plus_secs(u64::from(self.auto_confirm_days) * 86_400))
+    }
+
+    /// The after-sales window, in seconds.
+    pub fn after_sales_secs(&self) -> u64 {
+        u64::from(self.after_sales_days) * 86_400
+    }
 }
 
 impl Default for Config {
@@ -26,6 +74,7 @@ impl Default for Config {
             free_shipping_over: Cents(9900),
             freight_policy: FreightPolicy::Single,
             customer_service_phone: "400-000-0000".to_owned(),
+            auto_confirm_sources: vec![SourceKind::SelfOperated, SourceKind::Dropship],
         }
     }
 }
@@ -74,7 +123,23 @@ impl Config {
                 reason: "must be single or apportioned",
             })?,
         };
+        let auto_confirm_sources = match get("AUTO_CONFIRM_SOURCES") {
+            None => d.auto_confirm_sources,
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    SourceKind::parse(s).ok_or(ConfigError {
+                        name: "AUTO_CONFIRM_SOURCES",
+                        value: v.clone(),
+                        reason: "must list self, dropship or jd, comma-separated",
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
         Ok(Self {
+            auto_confirm_sources,
             payment_ttl_secs: number(&get, "PAYMENT_TTL_SECS", d.payment_ttl_secs, 30 * 86_400)?,
             intercept_window_secs: number(&get, "INTERCEPT_WINDOW_SECS", 600, 900)? as u32,
             auto_confirm_days: number(&get, "AUTO_CONFIRM_DAYS", 10, 365)? as u32,
@@ -118,5 +183,14 @@ mod tests {
             Config::from_lookup(|k| (k == "INTERCEPT_WINDOW_SECS").then(|| "901".into())).is_err()
         );
         assert!(Config::from_lookup(|k| (k == "FREIGHT_POLICY").then(|| "free".into())).is_err());
+        let c = Config::from_lookup(|k| (k == "AUTO_CONFIRM_SOURCES").then(|| "jd, self".into()))
+            .unwrap();
+        assert_eq!(
+            c.auto_confirm_sources,
+            [SourceKind::Jd, SourceKind::SelfOperated]
+        );
+        assert!(
+            Config::from_lookup(|k| (k == "AUTO_CONFIRM_SOURCES").then(|| "mars".into())).is_err()
+        );
     }
 }

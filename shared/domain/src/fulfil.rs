@@ -1,17 +1,17 @@
 //! The forward-queue consumer (SPEC 2.4): hands paid packages to their
 //! suppliers after the intercept window, and carries intercept requests.
-//! Delivery is at least once; a lease and conditional transitions make the
-//! supplier see each package once.
+//! Delivery is at least once; a claim on the package (written before the
+//! supplier is called) and conditional transitions make the supplier see each
+//! package once, and let a cancel that meets a forward in flight intercept it.
 
 use crate::error::StoreError;
 use crate::ids::PackageId;
-use crate::lifecycle::{commit_and_publish, STALE_RETRIES};
 use crate::messages::{Message, Publisher};
-use crate::order::{Order, OrderStatus, PackageStatus, Transition as Step};
-use crate::ports::{
-    CommitError, ForwardRequest, InterceptOutcome, Ledger, Supplier, SupplierError, Transition,
-};
+use crate::order::change::PackageEvent;
+use crate::order::{IllegalTransition, PackageStatus, Step};
+use crate::ports::{ForwardRequest, InterceptOutcome, Ledger, Supplier, SupplierError};
 use crate::time::Timestamp;
+use crate::transition::{transition, Decision, Target, Write};
 
 /// How long one delivery may hold a package before another may try.
 pub const LEASE_SECS: u64 = 60;
@@ -39,6 +39,8 @@ pub enum FulfilError {
     #[error(transparent)]
     Supplier(#[from] SupplierError),
     #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -46,16 +48,18 @@ pub fn parse_message(body: &str) -> Result<Message, FulfilError> {
     serde_json::from_str(body).map_err(|e| FulfilError::BadMessage(e.to_string()))
 }
 
-/// The package's order and its index there, if both exist.
-async fn load<S: Ledger>(store: &S, id: &PackageId) -> Result<Option<(Order, usize)>, StoreError> {
-    let Some(order) = store.get_order(&id.order_id()).await? else {
-        return Ok(None);
-    };
-    Ok(order
-        .packages
-        .iter()
-        .position(|p| &p.id == id)
-        .map(|i| (order, i)))
+/// A supplier's reference is stored on the order: printable, at most this long.
+pub const MAX_SUPPLIER_REF: usize = 128;
+
+fn checked_ref(raw: String) -> Result<String, SupplierError> {
+    let r = raw.trim();
+    if r.is_empty() || r.len() > MAX_SUPPLIER_REF || r.chars().any(char::is_control) {
+        return Err(SupplierError::Rejected(format!(
+            "the supplier answered an unusable reference ({} bytes)",
+            raw.len()
+        )));
+    }
+    Ok(r.to_owned())
 }
 
 pub async fn handle<S: Ledger, P: Publisher, X: Supplier>(
@@ -78,6 +82,11 @@ pub async fn handle<S: Ledger, P: Publisher, X: Supplier>(
     }
 }
 
+enum Claim {
+    Dropped(&'static str),
+    Claimed(Box<ForwardRequest>),
+}
+
 async fn forward<S: Ledger, P: Publisher, X: Supplier>(
     store: &S,
     publisher: &P,
@@ -85,74 +94,80 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
     package_id: &PackageId,
     now: Timestamp,
 ) -> Result<Handled, FulfilError> {
-    let Some((order, i)) = load(store, package_id).await? else {
-        return Ok(Handled::Dropped("unknown package"));
+    let order_id = package_id.order_id();
+    // Take the package, so that a cancel meanwhile intercepts instead of dropping it.
+    let claim = transition(store, publisher, Target::Order(&order_id), now, |cur| {
+        let Some(order) = &cur.order else {
+            return Ok(Decision::Done(Claim::Dropped("unknown package")));
+        };
+        let Some(p) = order.package(package_id) else {
+            return Ok(Decision::Done(Claim::Dropped("unknown package")));
+        };
+        let unsent = match p.status() {
+            PackageStatus::Pending => true,
+            // A cancel met an earlier forward that never recorded its reference.
+            PackageStatus::InterceptRequested => p.supplier_ref().is_none(),
+            _ => false,
+        };
+        if !unsent || !order.is_paid() {
+            let why = match p.status() {
+                PackageStatus::Cancelled => "cancelled",
+                PackageStatus::Pending => "not paid",
+                _ => "already forwarded",
+            };
+            return Ok(Decision::Done(Claim::Dropped(why)));
+        }
+        if p.forwarding_until().is_some_and(|t| t > now) {
+            return Err(FulfilError::Busy);
+        }
+        let request = ForwardRequest {
+            package_id: p.id.clone(),
+            order_id: order.id.clone(),
+            source: p.source.clone(),
+            lines: p.lines.clone(),
+            goods_cents: p.goods_cents,
+            address: order.address.clone(),
+        };
+        let mut next = order.next();
+        next.claim_forward(package_id, now.plus_secs(LEASE_SECS))?;
+        Ok(Decision::write(
+            Write::order(next),
+            Claim::Claimed(Box::new(request)),
+        ))
+    })
+    .await?;
+    let request = match claim.value {
+        Claim::Dropped(why) => return Ok(Handled::Dropped(why)),
+        Claim::Claimed(r) => r,
     };
-    if order.packages[i].status.step(PackageStatus::Forwarded) != Step::Moved || !order.is_paid() {
-        return Ok(Handled::Dropped(
-            if order.packages[i].status == PackageStatus::Cancelled {
-                "cancelled"
-            } else {
-                "already forwarded"
-            },
-        ));
-    }
-    let lease = format!("forward-{package_id}");
-    if !store.lease(&lease, now.plus_secs(LEASE_SECS), now).await? {
-        return Err(FulfilError::Busy);
-    }
-    let p = &order.packages[i];
-    let request = ForwardRequest {
-        package_id: p.id.clone(),
-        order_id: order.id.clone(),
-        source: p.source.clone(),
-        lines: p.lines.clone(),
-        goods_cents: p.goods_cents,
-        address: order.address.clone(),
-    };
-    let supplier_ref = match supplier.forward(&request).await {
+    let supplier_ref = match supplier.forward(&request).await.and_then(checked_ref) {
         Ok(r) => r,
         Err(e) => {
-            store.release_lease(&lease).await?;
+            let released = transition(store, publisher, Target::Order(&order_id), now, |cur| {
+                let Some(order) = &cur.order else {
+                    return Ok(Decision::Done(()));
+                };
+                let mut next = order.next();
+                next.release_forward(package_id)?;
+                Ok::<_, FulfilError>(Decision::write(Write::order(next), ()))
+            })
+            .await;
+            if let Err(release) = released {
+                tracing::warn!(package = %package_id, error = %release, "claim left to expire");
+            }
             return Err(e.into());
         }
     };
-    for _ in 0..STALE_RETRIES {
-        let Some((order, i)) = load(store, package_id).await? else {
-            break;
+    transition(store, publisher, Target::Order(&order_id), now, |cur| {
+        let Some(order) = &cur.order else {
+            return Err(StoreError("the order of a forwarded package went missing".into()).into());
         };
-        match order.packages[i].status {
-            PackageStatus::Pending => {}
-            PackageStatus::Cancelled => {
-                // Cancelled while the supplier was being called: stop it there.
-                let source = order.packages[i].source.clone();
-                let outcome = supplier
-                    .intercept(package_id, &source, &supplier_ref)
-                    .await?;
-                tracing::warn!(package = %package_id, ?outcome, "cancelled during forwarding; intercept sent");
-                return Ok(Handled::Dropped("cancelled during forwarding"));
-            }
-            _ => return Ok(Handled::Dropped("already forwarded")),
-        }
         let mut next = order.next();
-        next.packages[i].status = PackageStatus::Forwarded;
-        next.packages[i].supplier_ref = Some(supplier_ref.clone());
-        next.log(
-            now,
-            format!("package {package_id} forwarded ({supplier_ref})"),
-            "system",
-        );
-        let t = Transition::of(&next, Vec::new(), Vec::new());
-        match commit_and_publish(store, publisher, &t, now).await {
-            Ok(()) => {
-                return Ok(Handled::Forwarded { supplier_ref });
-            }
-            Err(CommitError::Stale) => continue,
-            Err(CommitError::Store(e)) => return Err(e.into()),
-            Err(e) => return Err(StoreError(format!("unexpected refusal: {e}")).into()),
-        }
-    }
-    Err(StoreError("forwarding kept colliding with other changes".into()).into())
+        next.record_forwarded(package_id, supplier_ref.clone(), now)?;
+        Ok::<_, FulfilError>(Decision::write(Write::order(next), ()))
+    })
+    .await?;
+    Ok(Handled::Forwarded { supplier_ref })
 }
 
 async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
@@ -162,87 +177,42 @@ async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
     package_id: &PackageId,
     now: Timestamp,
 ) -> Result<Handled, FulfilError> {
-    let Some((order, i)) = load(store, package_id).await? else {
+    let Some(order) = store.get_order(&package_id.order_id()).await? else {
         return Ok(Handled::Dropped("unknown package"));
     };
-    if order.packages[i].status != PackageStatus::InterceptRequested {
+    let Some(p) = order.package(package_id) else {
+        return Ok(Handled::Dropped("unknown package"));
+    };
+    if p.status() != PackageStatus::InterceptRequested {
         return Ok(Handled::Dropped("no intercept pending"));
     }
-    let p = order.packages[i].clone();
+    // The forward is still on its way to the supplier: ask again later.
+    let Some(supplier_ref) = p.supplier_ref() else {
+        return Err(FulfilError::Busy);
+    };
     let outcome = supplier
-        .intercept(
-            package_id,
-            &p.source,
-            p.supplier_ref.as_deref().unwrap_or_default(),
-        )
+        .intercept(package_id, &p.source, supplier_ref)
         .await?;
-    if outcome == InterceptOutcome::Pending {
-        return Ok(Handled::InterceptPending);
-    }
-    resolve_intercept(
-        store,
-        publisher,
-        package_id,
-        outcome == InterceptOutcome::Intercepted,
-        "system",
-        now,
-    )
+    let to = match outcome {
+        InterceptOutcome::Pending => return Ok(Handled::InterceptPending),
+        InterceptOutcome::Intercepted => PackageStatus::Cancelled,
+        InterceptOutcome::Refused => PackageStatus::Forwarded,
+    };
+    let event = PackageEvent::now(to, "system", now);
+    transition(store, publisher, Target::Order(&order.id), now, |cur| {
+        let Some(order) = &cur.order else {
+            return Ok(Decision::Done(()));
+        };
+        let mut next = order.next();
+        match next.move_package(package_id, &event)? {
+            Step::Ignored => Ok(Decision::Done(())),
+            Step::Moved => Ok::<_, FulfilError>(Decision::write(Write::order(next), ())),
+        }
+    })
     .await?;
-    Ok(if outcome == InterceptOutcome::Intercepted {
+    Ok(if to == PackageStatus::Cancelled {
         Handled::Intercepted
     } else {
         Handled::InterceptRefused
     })
-}
-
-/// A supplier's answer to an intercept request: the package is cancelled
-/// (stock and limits back, its share refunded) or goes on as forwarded.
-pub async fn resolve_intercept<S: Ledger, P: Publisher>(
-    store: &S,
-    publisher: &P,
-    package_id: &PackageId,
-    intercepted: bool,
-    actor: &str,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    for _ in 0..STALE_RETRIES {
-        let Some((order, i)) = load(store, package_id).await? else {
-            return Ok(());
-        };
-        if order.packages[i].status != PackageStatus::InterceptRequested {
-            return Ok(());
-        }
-        let mut next = order.next();
-        let (stock, limits) = if intercepted {
-            next.cancel_package(i, now);
-            next.log(now, format!("package {package_id} intercepted"), actor);
-            order.held_by(|p| &p.id == package_id)
-        } else {
-            next.packages[i].status = PackageStatus::Forwarded;
-            next.log(
-                now,
-                format!(
-                    "package {package_id} could not be intercepted: cancel failed, use after-sales"
-                ),
-                actor,
-            );
-            (Vec::new(), Vec::new())
-        };
-        next.rederive_status();
-        if next.status == OrderStatus::Cancelled && order.status != OrderStatus::Cancelled {
-            next.log(now, "cancelled", actor);
-        }
-        let t = Transition::of(&next, stock, limits);
-        match commit_and_publish(store, publisher, &t, now).await {
-            Ok(()) => {
-                return Ok(());
-            }
-            Err(CommitError::Stale) => continue,
-            Err(CommitError::Store(e)) => return Err(e),
-            Err(e) => return Err(StoreError(format!("unexpected refusal: {e}"))),
-        }
-    }
-    Err(StoreError(
-        "intercept kept colliding with other changes".into(),
-    ))
 }

@@ -219,6 +219,48 @@ impl<'de> Deserialize<'de> for PackageId {
     }
 }
 
+/// An after-sales case: `<order id>-C<nn>`, so the case names its order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CaseId(String);
+
+impl CaseId {
+    pub fn new(order: &OrderId, n: usize) -> Self {
+        Self(format!("{}-C{:02}", order.as_str(), n))
+    }
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let bad = IdError {
+            what: "case id",
+            reason: "must look like <order id>-C<nn>",
+        };
+        let (order, n) = s.split_once("-C").ok_or(bad.clone())?;
+        OrderId::parse(order).map_err(|_| bad.clone())?;
+        if n.len() != 2 || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad);
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn order_id(&self) -> OrderId {
+        OrderId(self.0[..26].to_owned())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CaseId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A client's `Idempotency-Key` header.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);

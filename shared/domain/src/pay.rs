@@ -2,16 +2,16 @@
 //! checked, `deduct_on_pay` stock taken in the same transaction as the status
 //! change, and every payment ends on a paid order or a recorded refund.
 
-use crate::catalog::StockPolicy;
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::OrderId;
-use crate::lifecycle::{commit_and_publish, STALE_RETRIES};
-use crate::messages::{Message, Publisher};
+use crate::messages::Publisher;
 use crate::money::Cents;
+use crate::order::IllegalTransition;
 use crate::order::{Order, OrderStatus, PaymentInfo};
-use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage, StockMove, Transition};
+use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage};
 use crate::time::Timestamp;
+use crate::transition::{transition, Decision, Target, Write};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -59,6 +59,8 @@ pub enum PayError {
     #[error("the order was already paid: this payment is refunded")]
     AlreadyPaid { order: Box<Order> },
     #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -72,7 +74,7 @@ impl Problem for PayError {
             AmountMismatch { .. } | OutOfStock { .. } | OrderClosed { .. } | AlreadyPaid { .. } => {
                 ErrorKind::Conflict
             }
-            Store(_) => ErrorKind::Internal,
+            Illegal(_) | Store(_) => ErrorKind::Internal,
         }
     }
     fn code(&self) -> &'static str {
@@ -86,7 +88,7 @@ impl Problem for PayError {
             OutOfStock { .. } => "out_of_stock",
             OrderClosed { .. } => "order_closed",
             AlreadyPaid { .. } => "already_paid",
-            Store(_) => "internal",
+            Illegal(_) | Store(_) => "internal",
         }
     }
     fn details(&self) -> Option<serde_json::Value> {
@@ -176,9 +178,19 @@ async fn replay<S: Ledger>(
         "already_paid" => Err(PayError::AlreadyPaid { order: boxed() }),
         _ => Err(PayError::OrderClosed {
             order: boxed(),
-            status: order.status.as_str(),
+            status: order.status().as_str(),
         }),
     }
+}
+
+/// How the transition ended for the notification.
+enum Applied {
+    Paid,
+    /// Refunded at once; the code answered (`order_closed`, `already_paid`).
+    Refunded(&'static str),
+    Short(Vec<Shortage>),
+    /// Another delivery of this payment got there first.
+    Recorded,
 }
 
 /// Applies a payment notification (its signature already verified).
@@ -189,135 +201,90 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
     n: &PaymentNotice,
     now: Timestamp,
 ) -> Result<Paid, PayError> {
-    for _ in 0..STALE_RETRIES {
-        if let Some(rec) = store.payment(&n.payment_id).await? {
-            return replay(store, &rec, n).await;
-        }
-        let order = store
-            .get_order(&n.order_id)
-            .await?
-            .ok_or(PayError::OrderNotFound)?;
+    if let Some(rec) = store.payment(&n.payment_id).await? {
+        return replay(store, &rec, n).await;
+    }
+    let forward_at = now.plus_secs(u64::from(cfg.intercept_window_secs));
+    let outcome = transition(store, publisher, Target::Order(&n.order_id), now, |cur| {
+        let order = cur.order.as_ref().ok_or(PayError::OrderNotFound)?;
         if n.amount_cents != order.total_cents {
             return Err(PayError::AmountMismatch {
                 expected: order.total_cents,
                 got: n.amount_cents,
             });
         }
-        let (next, stock, limits, outcome) = match order.status {
-            OrderStatus::PendingPayment => {
-                let mut next = order.next();
-                next.status = OrderStatus::AwaitingShipment;
-                next.payment = Some(PaymentInfo {
-                    payment_id: n.payment_id.clone(),
-                    amount_cents: n.amount_cents,
-                    paid_at: n.paid_at,
-                });
-                next.received_cents = next.received_cents + n.amount_cents;
-                next.log(now, "paid", "payment");
-                let not_before = now.plus_secs(u64::from(cfg.intercept_window_secs));
-                for p in &order.packages {
-                    next.outbox.push(Message::Forward {
-                        package_id: p.id.clone(),
-                        not_before,
-                    });
+        let mut next = order.next();
+        let (code, applied) = match &cur.refusal {
+            Some(CommitError::PaymentRecorded) => return Ok(Decision::Done(Applied::Recorded)),
+            // Paid, but `deduct_on_pay` stock ran out: close, refund everything.
+            Some(CommitError::OutOfStock(short))
+                if order.status() == OrderStatus::PendingPayment =>
+            {
+                next.refund_payment(n.amount_cents, "out_of_stock", now);
+                next.end(
+                    OrderStatus::Closed,
+                    "out_of_stock",
+                    "payment",
+                    Some("out of stock at payment".into()),
+                    now,
+                )?;
+                ("out_of_stock", Applied::Short(short.clone()))
+            }
+            _ => match order.status() {
+                OrderStatus::PendingPayment => {
+                    let info = PaymentInfo {
+                        payment_id: n.payment_id.clone(),
+                        amount_cents: n.amount_cents,
+                        paid_at: n.paid_at,
+                    };
+                    next.pay(info, forward_at, now)?;
+                    ("paid", Applied::Paid)
                 }
-                let take: Vec<StockMove> = order
-                    .lines
-                    .iter()
-                    .filter(|l| l.stock_policy == StockPolicy::DeductOnPay)
-                    .map(|l| StockMove {
-                        sku: l.sku.clone(),
-                        delta: -i64::from(l.qty),
-                    })
-                    .collect();
-                (next, take, Vec::new(), "paid")
-            }
-            OrderStatus::Cancelled | OrderStatus::Closed => {
-                let mut next = order.next();
-                next.received_cents = next.received_cents + n.amount_cents;
-                next.refund(now, n.amount_cents, "paid_after_close", None);
-                next.log(now, "payment refunded: order already closed", "payment");
-                (next, Vec::new(), Vec::new(), "order_closed")
-            }
-            _ => {
-                let mut next = order.next();
-                next.received_cents = next.received_cents + n.amount_cents;
-                next.refund(now, n.amount_cents, "duplicate_payment", None);
-                next.log(now, "payment refunded: order already paid", "payment");
-                (next, Vec::new(), Vec::new(), "already_paid")
-            }
+                OrderStatus::Cancelled | OrderStatus::Closed => {
+                    next.refund_payment(n.amount_cents, "paid_after_close", now);
+                    ("order_closed", Applied::Refunded("order_closed"))
+                }
+                _ => {
+                    next.refund_payment(n.amount_cents, "duplicate_payment", now);
+                    ("already_paid", Applied::Refunded("already_paid"))
+                }
+            },
         };
-        let t = Transition {
-            order: &next,
-            stock,
-            limit_releases: limits,
-            payment: Some(record(n, outcome, now)),
+        let write = Write {
+            order: next,
+            payment: Some(record(n, code, now)),
+            case: None,
         };
-        match commit_and_publish(store, publisher, &t, now).await {
-            Ok(()) => {
-                return match outcome {
-                    "paid" => Ok(Paid {
-                        order: next,
-                        replayed: false,
-                    }),
-                    "already_paid" => Err(PayError::AlreadyPaid {
-                        order: Box::new(next),
-                    }),
-                    _ => Err(PayError::OrderClosed {
-                        status: next.status.as_str(),
-                        order: Box::new(next),
-                    }),
-                };
-            }
-            Err(CommitError::OutOfStock(shortages)) => {
-                return close_short(store, publisher, cfg, n, order, shortages, now).await;
-            }
-            Err(CommitError::Stale) | Err(CommitError::PaymentRecorded) => continue,
-            Err(CommitError::Store(e)) => return Err(e.into()),
-        }
-    }
-    Err(StoreError("payment kept colliding with other changes".into()).into())
-}
-
-/// Paid, but `deduct_on_pay` stock ran out: close the order, give back what it
-/// held, refund everything.
-async fn close_short<S: Ledger, P: Publisher>(
-    store: &S,
-    publisher: &P,
-    cfg: &Config,
-    n: &PaymentNotice,
-    order: Order,
-    shortages: Vec<Shortage>,
-    now: Timestamp,
-) -> Result<Paid, PayError> {
-    let (stock, limits) = order.held_by(|_| true);
-    let mut next = order.next();
-    next.status = OrderStatus::Closed;
-    next.close_reason = Some("out_of_stock".to_owned());
-    for p in &mut next.packages {
-        p.status = crate::order::PackageStatus::Cancelled;
-    }
-    next.received_cents = next.received_cents + n.amount_cents;
-    next.refund(now, n.amount_cents, "out_of_stock", None);
-    next.log(now, "closed: out of stock at payment, refunded", "payment");
-    let t = Transition {
-        order: &next,
-        stock,
-        limit_releases: limits,
-        payment: Some(record(n, "out_of_stock", now)),
+        Ok(Decision::write(write, applied))
+    })
+    .await?;
+    let order = || -> Result<Box<Order>, PayError> {
+        outcome
+            .written
+            .clone()
+            .map(|w| Box::new(w.order))
+            .ok_or_else(|| StoreError("a payment outcome without its order".into()).into())
     };
-    match commit_and_publish(store, publisher, &t, now).await {
-        Ok(()) => Err(PayError::OutOfStock {
-            order: Box::new(next),
+    match outcome.value {
+        Applied::Recorded => match store.payment(&n.payment_id).await? {
+            Some(rec) => replay(store, &rec, n).await,
+            None => Err(StoreError("a recorded payment went missing".into()).into()),
+        },
+        Applied::Paid => Ok(Paid {
+            order: *order()?,
+            replayed: false,
+        }),
+        Applied::Short(shortages) => Err(PayError::OutOfStock {
+            order: order()?,
             shortages,
         }),
-        // Someone else changed the order or recorded this payment: start over.
-        Err(CommitError::Stale) | Err(CommitError::PaymentRecorded) => {
-            Box::pin(apply_payment(store, publisher, cfg, n, now)).await
+        Applied::Refunded("already_paid") => Err(PayError::AlreadyPaid { order: order()? }),
+        Applied::Refunded(_) => {
+            let order = order()?;
+            Err(PayError::OrderClosed {
+                status: order.status().as_str(),
+                order,
+            })
         }
-        Err(CommitError::OutOfStock(_)) => {
-            Err(StoreError("closing an order cannot take stock".into()).into())
-        }
-        Err(CommitError::Store(e)) => Err(e.into()),
     }
 }

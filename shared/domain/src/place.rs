@@ -7,10 +7,7 @@ use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::{Caller, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use crate::money::Cents;
-use crate::order::{
-    Address, Order, OrderLine, OrderStatus, Package, PackageLine, PackageStatus, TimelineEntry,
-    Warning,
-};
+use crate::order::{Address, NewOrder, Order, OrderLine, Package, PackageLine, Warning};
 use crate::ports::{Catalog, CreateOrderError, IdempotencyRecord, LimitBreach, Orders, Shortage};
 use crate::split::{allocate_freight, order_freight, split_by_source};
 use crate::time::Timestamp;
@@ -282,23 +279,21 @@ pub fn build_order(
     let packages = groups
         .iter()
         .enumerate()
-        .map(|(p, group)| Package {
-            id: package_ids[p].clone(),
-            source: lines[group[0]].source.clone(),
-            status: PackageStatus::Pending,
-            lines: group
-                .iter()
-                .map(|&i| PackageLine {
-                    sku: lines[i].sku.clone(),
-                    qty: lines[i].qty,
-                    line_total_cents: lines[i].line_total_cents,
-                })
-                .collect(),
-            goods_cents: package_goods[p],
-            freight_cents: freight_parts[p],
-            supplier_ref: None,
-            carrier: None,
-            tracking_no: None,
+        .map(|(p, group)| {
+            Package::new(
+                package_ids[p].clone(),
+                lines[group[0]].source.clone(),
+                group
+                    .iter()
+                    .map(|&i| PackageLine {
+                        sku: lines[i].sku.clone(),
+                        qty: lines[i].qty,
+                        line_total_cents: lines[i].line_total_cents,
+                    })
+                    .collect(),
+                package_goods[p],
+                freight_parts[p],
+            )
         })
         .collect();
 
@@ -314,33 +309,19 @@ pub fn build_order(
         })
         .collect();
 
-    Order {
+    Order::place(NewOrder {
         id,
         user_id: user.clone(),
-        status: OrderStatus::PendingPayment,
         lines,
         packages,
-        goods_cents,
         freight_cents,
-        total_cents: goods_cents + freight_cents,
         freight_policy: cfg.freight_policy,
         address: req.address.clone(),
         note: req.note.clone(),
+        warnings,
         created_at: now,
         payment_deadline: now.plus_secs(cfg.payment_ttl_secs),
-        warnings,
-        refunds: Vec::new(),
-        timeline: vec![TimelineEntry {
-            at: now,
-            event: "placed".to_owned(),
-            actor: format!("user:{user}"),
-        }],
-        close_reason: None,
-        payment: None,
-        received_cents: Cents::ZERO,
-        outbox: Vec::new(),
-        version: 1,
-    }
+    })
 }
 
 /// The outcome of a placement.
@@ -578,17 +559,17 @@ mod tests {
         assert_eq!(order.goods_cents, Cents(2000 + 500 + 3000 + 300));
         assert_eq!(order.freight_cents, Cents(1000));
         assert_eq!(order.total_cents, Cents(6800));
-        assert_eq!(order.packages.len(), 3);
+        assert_eq!(order.packages().len(), 3);
         let keys: Vec<String> = order
-            .packages
+            .packages()
             .iter()
             .map(|p| p.source.package_key())
             .collect();
         assert_eq!(keys, ["dropship:S-1", "jd", "self:WH-1"]);
-        let goods: Vec<u64> = order.packages.iter().map(|p| p.goods_cents.0).collect();
+        let goods: Vec<u64> = order.packages().iter().map(|p| p.goods_cents.0).collect();
         assert_eq!(goods, [3000, 300, 2500]);
         // single: all freight on the largest package.
-        let freight: Vec<u64> = order.packages.iter().map(|p| p.freight_cents.0).collect();
+        let freight: Vec<u64> = order.packages().iter().map(|p| p.freight_cents.0).collect();
         assert_eq!(freight, [1000, 0, 0]);
         assert_eq!(order.payment_deadline, now.plus_secs(86_400));
         // Only the scarce deduct_on_pay line warns.
@@ -596,7 +577,7 @@ mod tests {
         assert_eq!(order.warnings[0].sku.as_str(), "MUG");
         for line in &order.lines {
             let pkg = order
-                .packages
+                .packages()
                 .iter()
                 .find(|p| p.id == line.package_id)
                 .unwrap();
@@ -605,7 +586,7 @@ mod tests {
 
         cfg.freight_policy = FreightPolicy::Apportioned;
         let order = build_order(OrderId::generate(&now), &user, &req, &skus, &cfg, now);
-        let freight: Vec<u64> = order.packages.iter().map(|p| p.freight_cents.0).collect();
+        let freight: Vec<u64> = order.packages().iter().map(|p| p.freight_cents.0).collect();
         assert_eq!(freight.iter().sum::<u64>(), 1000);
         assert_eq!(freight, [517, 52, 431]);
     }

@@ -1,9 +1,10 @@
 //! What the domain needs from storage. The DynamoDB adapter implements these;
 //! every write behind them is conditional.
 
+use crate::case::AfterSalesCase;
 use crate::catalog::{Sku, SkuUpdate};
 use crate::error::StoreError;
-use crate::ids::{IdempotencyKey, OrderId, SkuId, UserId};
+use crate::ids::{CaseId, IdempotencyKey, OrderId, SkuId, UserId};
 use crate::order::Order;
 use crate::time::Timestamp;
 use serde::Serialize;
@@ -168,32 +169,25 @@ pub struct PaymentRecord {
 }
 
 /// One atomic change of an order: the new order state (its `version` one above
-/// the stored one), and what moves with it.
+/// the stored one), and what moves with it. Built by [`crate::transition`].
 #[derive(Debug, Clone)]
-pub struct Transition<'a> {
+pub struct Change<'a> {
     pub order: &'a Order,
+    /// Stock taken (negative) or given back (positive), per SKU.
     pub stock: Vec<StockMove>,
     /// Units given back to the owner's per-user limit counters.
     pub limit_releases: Vec<(SkuId, u32)>,
     /// Written only if no record exists for its payment id yet.
     pub payment: Option<PaymentRecord>,
-}
-
-impl<'a> Transition<'a> {
-    /// A change with its stock moves and limit releases, and no payment record.
-    pub fn of(order: &'a Order, stock: Vec<StockMove>, limit_releases: Vec<(SkuId, u32)>) -> Self {
-        Self {
-            order,
-            stock,
-            limit_releases,
-            payment: None,
-        }
-    }
+    /// An after-sales case written with the order: created at version 1
+    /// (taking a lock per line), or moved on from the stored version
+    /// (giving the locks back when it ends).
+    pub case: Option<&'a AfterSalesCase>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
-    /// The stored order is no longer the version this change was made from.
+    /// The stored order (or case) is no longer the version this change was made from.
     #[error("the order changed meanwhile")]
     Stale,
     #[error("out of stock")]
@@ -201,41 +195,32 @@ pub enum CommitError {
     /// Another delivery of the same payment was recorded first.
     #[error("payment already recorded")]
     PaymentRecorded,
+    /// Another open case holds one of the package lines.
+    #[error("another open case holds a line of this package")]
+    CaseLineTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Order transitions after placement, and the indexes the sweep reads.
+/// Order transitions after placement, and the index the sweep reads.
 pub trait Ledger: Orders {
-    fn commit(&self, t: &Transition<'_>) -> impl Future<Output = Result<(), CommitError>> + Send;
+    /// Writes a change atomically, conditional on the stored versions; a
+    /// refused condition is one of [`CommitError`]'s conflicts, never a partial write.
+    fn commit(&self, c: &Change<'_>) -> impl Future<Output = Result<(), CommitError>> + Send;
     fn payment(
         &self,
         payment_id: &str,
     ) -> impl Future<Output = Result<Option<PaymentRecord>, StoreError>> + Send;
-    /// Unpaid orders whose deadline is at or before `now`, oldest first.
+    /// Orders with something due at or before `now` (see [`Order::due_at`]), oldest first.
     fn due_orders(
         &self,
         now: Timestamp,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
-    /// Orders whose outbox was written at or before `before` and is still not cleared.
-    fn stale_outboxes(
+    /// Empties the outbox if the order is still at its version; false if it moved on.
+    fn clear_outbox(&self, order: &Order) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn get_case(
         &self,
-        before: Timestamp,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
-    /// Empties the outbox if the order is still at `version`; false if it moved on.
-    fn clear_outbox(
-        &self,
-        id: &OrderId,
-        version: u64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Takes a short exclusive lease named `name` until `until`; false if someone holds it.
-    fn lease(
-        &self,
-        name: &str,
-        until: Timestamp,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    fn release_lease(&self, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+        id: &CaseId,
+    ) -> impl Future<Output = Result<Option<AfterSalesCase>, StoreError>> + Send;
 }

@@ -4,14 +4,14 @@
 //! |-------------------|------------------------|-----------|-------------------------------------------|
 //! | SKU               | `SKU#<sku>`            | `SKU`     |                                           |
 //! | order (+packages) | `ORDER#<order id>`     | `ORDER`   | user_orders: `USER#<user>` / `<order id>` |
-//! |                   |                        |           | due (while unpaid): `PAY#<shard>` / `<deadline>#<order id>` |
-//! |                   |                        |           | due (outbox not yet published): `OUTBOX#<shard>` / `<written at>#<order id>` |
+//! |                   |                        |           | due: `DUE#<shard>` / `<due at>#<order id>` while anything is due |
+//! | after-sales case  | `CASE#<case id>`       | `CASE`    |                                           |
+//! | case line lock    | `CASELOCK#<package id>#<sku>` | `CASELOCK` | attribute `case_id`                |
 //! | per-user limit    | `LIMIT#<user>#<sku>`   | `LIMIT`   |                                           |
 //! | idempotency       | `IDEM#<user>#<key>`    | `IDEM`    | TTL attribute `ttl`                       |
 //! | payment           | `PAYMENT#<payment id>` | `PAYMENT` |                                           |
-//! | lease             | `LEASE#<name>`         | `LEASE`   | TTL attribute `ttl`                       |
 
-use domain::ids::{IdempotencyKey, OrderId, SkuId, UserId};
+use domain::ids::{CaseId, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use domain::time::Timestamp;
 
 pub const PK: &str = "pk";
@@ -26,7 +26,7 @@ pub const ENTITY: &str = "entity";
 pub const USER_ORDERS_INDEX: &str = "user_orders";
 pub const DUE_INDEX: &str = "due";
 
-/// Unpaid orders are spread over this many due-index partitions.
+/// Due orders are spread over this many due-index partitions.
 pub const DUE_SHARDS: u32 = 4;
 
 pub fn sku(id: &SkuId) -> (String, String) {
@@ -53,24 +53,15 @@ fn shard(id: &OrderId) -> u32 {
     id.as_str().bytes().map(u32::from).sum::<u32>() % DUE_SHARDS
 }
 
-/// Due-index partitions of unpaid orders.
-pub fn payment_due_partitions() -> Vec<String> {
-    (0..DUE_SHARDS).map(|s| format!("PAY#{s}")).collect()
+/// Every due-index partition.
+pub fn due_partitions() -> Vec<String> {
+    (0..DUE_SHARDS).map(|s| format!("DUE#{s}")).collect()
 }
 
-/// Due-index partitions of orders with unpublished messages.
-pub fn outbox_partitions() -> Vec<String> {
-    (0..DUE_SHARDS).map(|s| format!("OUTBOX#{s}")).collect()
-}
-
-/// The due-index key of an unpaid order.
-pub fn payment_due(id: &OrderId, deadline: &Timestamp) -> (String, String) {
-    (format!("PAY#{}", shard(id)), format!("{deadline}#{id}"))
-}
-
-/// The due-index key of an order whose outbox was written at `at`.
-pub fn outbox_due(id: &OrderId, at: &Timestamp) -> (String, String) {
-    (format!("OUTBOX#{}", shard(id)), format!("{at}#{id}"))
+/// The due-index key of an order with something due at `at` (its payment
+/// deadline, unpublished messages, an automatic receipt: whichever is first).
+pub fn due(id: &OrderId, at: &Timestamp) -> (String, String) {
+    (format!("DUE#{}", shard(id)), format!("{at}#{id}"))
 }
 
 /// Upper bound of due-index sort keys at or before `at` (`~` sorts after ids).
@@ -87,6 +78,11 @@ pub fn payment(payment_id: &str) -> (String, String) {
     (format!("PAYMENT#{payment_id}"), "PAYMENT".to_owned())
 }
 
-pub fn lease(name: &str) -> (String, String) {
-    (format!("LEASE#{name}"), "LEASE".to_owned())
+pub fn case(id: &CaseId) -> (String, String) {
+    (format!("CASE#{id}"), "CASE".to_owned())
+}
+
+/// One open case per package line: held by the case's id while it is open.
+pub fn case_lock(package: &PackageId, sku: &SkuId) -> (String, String) {
+    (format!("CASELOCK#{package}#{sku}"), "CASELOCK".to_owned())
 }

@@ -1,0 +1,94 @@
+//! After-sales (SPEC 2.8): `POST /orders/{id}/after-sales`,
+//! `GET /after-sales/{case_id}`, and the case's steps `review` (staff),
+//! `return-shipment`, `complete` (staff) and `withdraw`.
+
+use adapters::http::{self, ApiError};
+use adapters::sqs::SqsPublisher;
+use adapters::App;
+use domain::after_sales::{self, CaseError, CaseStep, OpenCase};
+use domain::ids::CaseId;
+use domain::read::parse_order_id;
+use domain::time::Timestamp;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+pub struct AfterSales {
+    pub app: App,
+    pub publisher: SqsPublisher,
+}
+
+pub async fn handle(a: &AfterSales, req: Request) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    if http::path_param(&req, "id").is_some() {
+        if method != Method::POST {
+            return ApiError::method_not_allowed().into_response();
+        }
+        return http::respond(StatusCode::CREATED, open(a, &req).await);
+    }
+    let step = match (method, path.rsplit('/').next().unwrap_or_default()) {
+        (Method::GET, _) => return http::respond(StatusCode::OK, get(a, &req).await),
+        (Method::POST, "review") => http::body(&req).and_then(|b| Ok(CaseStep::parse_review(b)?)),
+        (Method::POST, "return-shipment") => {
+            http::body(&req).and_then(|b| Ok(CaseStep::parse_return(b)?))
+        }
+        (Method::POST, "complete") => Ok(CaseStep::Complete),
+        (Method::POST, "withdraw") => Ok(CaseStep::Withdraw),
+        _ => return ApiError::method_not_allowed().into_response(),
+    };
+    let result = match step {
+        Ok(step) => advance(a, &req, &step).await,
+        Err(e) => Err(e),
+    };
+    http::respond(StatusCode::OK, result)
+}
+
+fn case_id(req: &Request) -> Result<CaseId, ApiError> {
+    http::path_param(req, "case_id")
+        .and_then(|c| CaseId::parse(&c).ok())
+        .ok_or_else(|| CaseError::NotFound.into())
+}
+
+async fn open(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
+    let caller = http::caller(req, a.app.auth)?;
+    let order_id = parse_order_id(http::path_param(req, "id").as_deref())
+        .map_err(|_| ApiError::from(CaseError::OrderNotFound))?;
+    let body = OpenCase::parse(http::body(req)?)?;
+    let case = after_sales::open_case(
+        &a.app.store,
+        &a.publisher,
+        &a.app.config,
+        &caller,
+        &order_id,
+        &body,
+        Timestamp::now(),
+    )
+    .await?;
+    tracing::info!(case = %case.id, by = %caller.user, "after-sales case opened");
+    Ok(json!(case))
+}
+
+async fn get(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
+    let caller = http::caller(req, a.app.auth)?;
+    let id = case_id(req)?;
+    Ok(json!(
+        after_sales::get_case(&a.app.store, &caller, &id).await?
+    ))
+}
+
+async fn advance(a: &AfterSales, req: &Request, step: &CaseStep) -> Result<Value, ApiError> {
+    let caller = http::caller(req, a.app.auth)?;
+    let id = case_id(req)?;
+    let case = after_sales::step_case(
+        &a.app.store,
+        &a.publisher,
+        &caller,
+        &id,
+        step,
+        Timestamp::now(),
+    )
+    .await?;
+    tracing::info!(case = %case.id, status = case.status().as_str(), by = %caller.user, "after-sales step");
+    Ok(json!(case))
+}

@@ -1,0 +1,18 @@
+//! Lambda entry point: builds the clients once, then serves requests.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    adapters::telemetry::init();
+    let sdk = adapters::app::sdk_config().await;
+    let a = after_sales::AfterSales {
+        app: adapters::App::from_sdk(&sdk)?,
+        publisher: adapters::app::publisher_from_env(&sdk)?,
+    };
+    run(service_fn(|req: Request| {
+        let a = &a;
+        async move { Ok::<_, Error>(after_sales::handle(a, req).await) }
+    }))
+    .await
+}

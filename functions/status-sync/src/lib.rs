@@ -1,0 +1,104 @@
+//! Package status sync (SPEC 2.5): `POST /suppliers/{supplier}/package-status`
+//! (signed), `POST /packages/{package_id}/ship` (staff) and
+//! `POST /packages/{package_id}/confirm-receipt` (owner or staff).
+
+use adapters::http::{self, ApiError};
+use adapters::sqs::SqsPublisher;
+use adapters::App;
+use domain::ids::PackageId;
+use domain::packages::{self, Shipment, StatusCallback, SyncError};
+use domain::signature;
+use domain::time::Timestamp;
+use domain::view::OrderView;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+pub struct StatusSync {
+    pub app: App,
+    pub publisher: SqsPublisher,
+    /// `SUPPLIER_WEBHOOK_SECRET`.
+    pub secret: String,
+}
+
+pub async fn handle(s: &StatusSync, req: Request) -> Response<Body> {
+    if req.method() != Method::POST {
+        return ApiError::method_not_allowed().into_response();
+    }
+    let result = if let Some(supplier) = http::path_param(&req, "supplier") {
+        callback(s, &req, &supplier).await
+    } else if req.uri().path().ends_with("/ship") {
+        ship(s, &req).await
+    } else {
+        confirm(s, &req).await
+    };
+    http::respond(StatusCode::OK, result)
+}
+
+async fn callback(s: &StatusSync, req: &Request, supplier: &str) -> Result<Value, ApiError> {
+    let body = http::body(req)?;
+    let sig = http::header_value(req, "x-signature");
+    if !signature::verify(s.secret.as_bytes(), body, sig.as_deref()) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            "missing or wrong X-Signature",
+        ));
+    }
+    let cb = StatusCallback::parse(body)?;
+    let synced = packages::supplier_status(
+        &s.app.store,
+        &s.publisher,
+        &s.app.config,
+        supplier,
+        &cb,
+        Timestamp::now(),
+    )
+    .await?;
+    tracing::info!(package = %synced.package_id, supplier, status = ?cb.status, applied = synced.applied, "supplier status");
+    Ok(json!(synced))
+}
+
+fn package_id(req: &Request) -> Result<PackageId, ApiError> {
+    http::path_param(req, "package_id")
+        .and_then(|p| PackageId::parse(&p).ok())
+        .ok_or_else(|| SyncError::NotFound.into())
+}
+
+async fn ship(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
+    let caller = http::caller(req, s.app.auth)?;
+    let id = package_id(req)?;
+    let shipment = Shipment::parse(http::body(req)?)?;
+    let now = Timestamp::now();
+    let order = packages::ship(
+        &s.app.store,
+        &s.publisher,
+        &s.app.config,
+        &caller,
+        &id,
+        &shipment,
+        now,
+    )
+    .await?;
+    tracing::info!(package = %id, by = %caller.user, "package shipped by staff");
+    Ok(json!(OrderView::new(
+        &order,
+        Some(&caller),
+        &s.app.config,
+        now
+    )))
+}
+
+async fn confirm(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
+    let caller = http::caller(req, s.app.auth)?;
+    let id = package_id(req)?;
+    let now = Timestamp::now();
+    let order = packages::confirm_receipt(&s.app.store, &s.publisher, &caller, &id, now).await?;
+    tracing::info!(package = %id, by = %caller.user, "receipt confirmed");
+    Ok(json!(OrderView::new(
+        &order,
+        Some(&caller),
+        &s.app.config,
+        now
+    )))
+}

@@ -1,0 +1,19 @@
+//! Lambda entry point: builds the clients once, then serves requests.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    adapters::telemetry::init();
+    let sdk = adapters::app::sdk_config().await;
+    let s = status_sync::StatusSync {
+        app: adapters::App::from_sdk(&sdk)?,
+        publisher: adapters::app::publisher_from_env(&sdk)?,
+        secret: adapters::app::required("SUPPLIER_WEBHOOK_SECRET")?,
+    };
+    run(service_fn(|req: Request| {
+        let s = &s;
+        async move { Ok::<_, Error>(status_sync::handle(s, req).await) }
+    }))
+    .await
+}

@@ -1,0 +1,272 @@
+//! Transitions after placement: one transaction per change (the order
+//! conditional on its version, stock moves, limit releases, the payment
+//! record, the after-sales case and its line locks), the due index, and
+//! clearing a published outbox.
+
+use super::item::{case_item, order_item};
+use super::{
+    accepted, decode_error, key_map, keys, n, number, s, sdk_error, string, update, DynamoStore,
+    Item,
+};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use domain::case::AfterSalesCase;
+use domain::error::StoreError;
+use domain::ids::{CaseId, OrderId, SkuId};
+use domain::order::Order;
+use domain::ports::{Change, CommitError, Ledger, PaymentRecord, Shortage};
+use domain::time::Timestamp;
+
+/// Where each kind of item sits in a change's transaction, to read refusals.
+struct Layout {
+    stock: Vec<(SkuId, i64)>,
+    payment: Option<usize>,
+    case: Option<usize>,
+    locks: std::ops::Range<usize>,
+}
+
+impl DynamoStore {
+    fn change_items(&self, c: &Change<'_>) -> Result<(Vec<TransactWriteItem>, Layout), StoreError> {
+        let order = c.order;
+        let mut items = Vec::new();
+        let put_order = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(order_item(order)?))
+            .condition_expression("version = :prev")
+            .expression_attribute_values(":prev", n(order.version().saturating_sub(1)))
+            .build()
+            .map_err(sdk_error)?;
+        items.push(TransactWriteItem::builder().put(put_order).build());
+
+        // One operation per item: moves of the same SKU are netted first.
+        let mut stock: Vec<(SkuId, i64)> = Vec::new();
+        for m in &c.stock {
+            match stock.iter_mut().find(|(sku, _)| *sku == m.sku) {
+                Some((_, d)) => *d += m.delta,
+                None => stock.push((m.sku.clone(), m.delta)),
+            }
+        }
+        stock.retain(|(_, d)| *d != 0);
+        for (sku, delta) in &stock {
+            items.push(if *delta < 0 {
+                update(
+                    &self.table,
+                    keys::sku(sku),
+                    "SET available = available - :qty",
+                    vec![(":qty", n(-delta))],
+                    Some("attribute_exists(pk) AND available >= :qty"),
+                )?
+            } else {
+                update(
+                    &self.table,
+                    keys::sku(sku),
+                    "SET available = available + :qty",
+                    vec![(":qty", n(delta))],
+                    Some("attribute_exists(pk)"),
+                )?
+            });
+        }
+
+        let mut limits: Vec<(SkuId, u32)> = Vec::new();
+        for (sku, qty) in &c.limit_releases {
+            match limits.iter_mut().find(|(s, _)| s == sku) {
+                Some((_, q)) => *q += qty,
+                None => limits.push((sku.clone(), *qty)),
+            }
+        }
+        for (sku, qty) in &limits {
+            items.push(update(
+                &self.table,
+                keys::limit(&order.user_id, sku),
+                "ADD held :release",
+                vec![(":release", n(-i64::from(*qty)))],
+                None,
+            )?);
+        }
+
+        let mut payment = None;
+        if let Some(p) = &c.payment {
+            let mut item: Item =
+                serde_dynamo::to_item(p).map_err(|e| StoreError(format!("encode payment: {e}")))?;
+            item.extend(key_map(keys::payment(&p.payment_id)));
+            item.insert(keys::ENTITY.to_owned(), s("payment"));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(sdk_error)?;
+            payment = Some(items.len());
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+
+        let mut case_at = None;
+        let mut locks = items.len()..items.len();
+        if let Some(case) = c.case {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(case_item(case)?));
+            let put = if case.version() == 1 {
+                put.condition_expression("attribute_not_exists(pk)")
+            } else {
+                put.condition_expression("version = :prev")
+                    .expression_attribute_values(":prev", n(case.version() - 1))
+            };
+            case_at = Some(items.len());
+            items.push(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(sdk_error)?)
+                    .build(),
+            );
+            locks = items.len()..items.len();
+            for line in &case.lines {
+                let key = key_map(keys::case_lock(&case.package_id, &line.sku));
+                let item = if case.version() == 1 {
+                    // Opened: each line is taken, unless another open case holds it.
+                    let mut lock = key;
+                    lock.insert(keys::ENTITY.to_owned(), s("case_lock"));
+                    lock.insert("case_id".to_owned(), s(case.id.as_str()));
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(lock))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(sdk_error)?;
+                    TransactWriteItem::builder().put(put).build()
+                } else if !case.status().is_open() {
+                    // Ended: its lines are free again.
+                    let delete = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key))
+                        .condition_expression("case_id = :case")
+                        .expression_attribute_values(":case", s(case.id.as_str()))
+                        .build()
+                        .map_err(sdk_error)?;
+                    TransactWriteItem::builder().delete(delete).build()
+                } else {
+                    continue;
+                };
+                items.push(item);
+            }
+            locks.end = items.len();
+        }
+        Ok((
+            items,
+            Layout {
+                stock,
+                payment,
+                case: case_at,
+                locks,
+            },
+        ))
+    }
+}
+
+impl Ledger for DynamoStore {
+    async fn commit(&self, c: &Change<'_>) -> Result<(), CommitError> {
+        let (items, layout) = self.change_items(c)?;
+        self.transact(items, |reasons| {
+            let failed =
+                |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            if layout.payment.is_some_and(failed) {
+                return Some(CommitError::PaymentRecorded);
+            }
+            if failed(0) || layout.case.is_some_and(failed) {
+                return Some(CommitError::Stale);
+            }
+            if layout.locks.clone().any(failed) {
+                return Some(CommitError::CaseLineTaken);
+            }
+            let short: Vec<Shortage> = layout
+                .stock
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| failed(1 + i))
+                .map(|(i, (sku, delta))| Shortage {
+                    sku: sku.clone(),
+                    requested: (-delta) as u32,
+                    available: reasons[1 + i]
+                        .item()
+                        .and_then(|it| number(it, "available"))
+                        .unwrap_or(0),
+                })
+                .collect();
+            (!short.is_empty()).then_some(CommitError::OutOfStock(short))
+        })
+        .await
+    }
+
+    async fn payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        match self.get(keys::payment(payment_id)).await? {
+            None => Ok(None),
+            Some(item) => serde_dynamo::from_item(item)
+                .map(Some)
+                .map_err(|e| decode_error("payment", e)),
+        }
+    }
+
+    async fn due_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<OrderId>, StoreError> {
+        let mut found: Vec<String> = Vec::new();
+        for partition in keys::due_partitions() {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::DUE_INDEX)
+                .key_condition_expression("due_pk = :p AND due_sk <= :until")
+                .expression_attribute_values(":p", s(partition))
+                .expression_attribute_values(":until", s(keys::due_until(&now)))
+                .limit(limit as i32)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            found.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|i| string(i, keys::DUE_SK).map(str::to_owned)),
+            );
+        }
+        found.sort();
+        Ok(found
+            .iter()
+            .filter_map(|sk| keys::order_of_due(sk))
+            .take(limit as usize)
+            .collect())
+    }
+
+    async fn clear_outbox(&self, order: &Order) -> Result<bool, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::order(&order.id))))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":v", n(order.version()));
+        // The due slot moves to whatever else is due, or leaves the index.
+        let req = match order.due_at_once_published() {
+            Some(at) => {
+                let (due_pk, due_sk) = keys::due(&order.id, &at);
+                req.update_expression(
+                    "SET outbox = :empty, due_pk = :due_pk, due_sk = :due_sk REMOVE outbox_since",
+                )
+                .expression_attribute_values(":due_pk", s(due_pk))
+                .expression_attribute_values(":due_sk", s(due_sk))
+            }
+            None => {
+                req.update_expression("SET outbox = :empty REMOVE outbox_since, due_pk, due_sk")
+            }
+        };
+        accepted(req.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
+    }
+
+    async fn get_case(&self, id: &CaseId) -> Result<Option<AfterSalesCase>, StoreError> {
+        match self.get(keys::case(id)).await? {
+            None => Ok(None),
+            Some(item) => serde_dynamo::from_item(item)
+                .map(Some)
+                .map_err(|e| decode_error("case", e)),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! After-sales cases (SPEC 2.8): their shape and state machine.
+
+use crate::ids::{CaseId, OrderId, PackageId, SkuId, UserId};
+use crate::order::IllegalTransition;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    RefundOnly,
+    ReturnRefund,
+    Exchange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Requested,
+    Approved,
+    Rejected,
+    ReturnShipped,
+    Completed,
+    Withdrawn,
+}
+
+impl CaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseKind::RefundOnly => "refund_only",
+            CaseKind::ReturnRefund => "return_refund",
+            CaseKind::Exchange => "exchange",
+        }
+    }
+    /// The goods come back before the case completes.
+    pub fn needs_return(self) -> bool {
+        self != CaseKind::RefundOnly
+    }
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Requested => "requested",
+            CaseStatus::Approved => "approved",
+            CaseStatus::Rejected => "rejected",
+            CaseStatus::ReturnShipped => "return_shipped",
+            CaseStatus::Completed => "completed",
+            CaseStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Still holds its lines (one open case per package line).
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            CaseStatus::Requested | CaseStatus::Approved | CaseStatus::ReturnShipped
+        )
+    }
+
+    /// Counts against what later cases may claim: open, or completed.
+    pub fn claims_lines(self) -> bool {
+        self.is_open() || self == CaseStatus::Completed
+    }
+
+    /// The case state machine of SPEC 2.8 for a case of `kind`.
+    pub fn can_become(self, kind: CaseKind, to: CaseStatus) -> bool {
+        use CaseStatus::*;
+        match (self, to) {
+            (Requested, Approved | Rejected | Withdrawn) => true,
+            (Approved, Withdrawn) => true,
+            (Approved, ReturnShipped) => kind.needs_return(),
+            (Approved, Completed) => !kind.needs_return(),
+            (ReturnShipped, Completed) => true,
+            _ => false,
+        }
+    }
+
+    pub fn check(self, kind: CaseKind, to: CaseStatus) -> Result<(), IllegalTransition> {
+        if self.can_become(kind, to) {
+            Ok(())
+        } else {
+            Err(IllegalTransition {
+                what: "after-sales case",
+                from: self.as_str(),
+                to: to.as_str(),
+            })
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseLine {
+    pub sku: SkuId,
+    pub qty: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseHistoryEntry {
+    pub at: Timestamp,
+    pub status: CaseStatus,
+    pub actor: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AfterSalesCase {
+    pub id: CaseId,
+    pub order_id: OrderId,
+    pub package_id: PackageId,
+    pub user_id: UserId,
+    pub kind: CaseKind,
+    status: CaseStatus,
+    pub lines: Vec<CaseLine>,
+    pub reason: String,
+    pub evidence: Vec<String>,
+    pub customer_service_phone: String,
+    history: Vec<CaseHistoryEntry>,
+    return_carrier: Option<String>,
+    return_tracking_no: Option<String>,
+    refund_id: Option<String>,
+    exchange_package_id: Option<PackageId>,
+    pub created_at: Timestamp,
+    version: u64,
+}
+
+/// What an opened case holds before it is written.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub id: CaseId,
+    pub package_id: PackageId,
+    pub user_id: UserId,
+    pub kind: CaseKind,
+    pub lines: Vec<CaseLine>,
+    pub reason: String,
+    pub evidence: Vec<String>,
+    pub customer_service_phone: String,
+}
+
+impl AfterSalesCase {
+    /// A new case: `requested`, version 1.
+    pub fn open(n: NewCase, actor: &str, at: Timestamp) -> Self {
+        Self {
+            order_id: n.id.order_id(),
+            id: n.id,
+            package_id: n.package_id,
+            user_id: n.user_id,
+            kind: n.kind,
+            status: CaseStatus::Requested,
+            lines: n.lines,
+            reason: n.reason,
+            evidence: n.evidence,
+            customer_service_phone: n.customer_service_phone,
+            history: vec![CaseHistoryEntry {
+                at,
+                status: CaseStatus::Requested,
+                actor: actor.to_owned(),
+                note: None,
+            }],
+            return_carrier: None,
+            return_tracking_no: None,
+            refund_id: None,
+            exchange_package_id: None,
+            created_at: at,
+            version: 1,
+        }
+    }
+
+    pub fn status(&self) -> CaseStatus {
+        self.status
+    }
+    pub fn history(&self) -> &[CaseHistoryEntry] {
+        &self.history
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    pub fn return_tracking_no(&self) -> Option<&str> {
+        self.return_tracking_no.as_deref()
+    }
+    pub fn refund_id(&self) -> Option<&str> {
+        self.refund_id.as_deref()
+    }
+    pub fn exchange_package_id(&self) -> Option<&PackageId> {
+        self.exchange_package_id.as_ref()
+    }
+
+    /// The one way a case changes status: checked against the machine, one
+    /// version up, kept in the history.
+    pub fn advance(
+        &self,
+        to: CaseStatus,
+        actor: &str,
+        note: Option<String>,
+        at: Timestamp,
+    ) -> Result<AfterSalesCase, IllegalTransition> {
+        self.status.check(self.kind, to)?;
+        let mut next = self.clone();
+        next.status = to;
+        next.version += 1;
+        next.history.push(CaseHistoryEntry {
+            at,
+            status: to,
+            actor: actor.to_owned(),
+            note,
+        });
+        Ok(next)
+    }
+
+    pub fn set_return(&mut self, carrier: String, tracking_no: String) {
+        self.return_carrier = Some(carrier);
+        self.return_tracking_no = Some(tracking_no);
+    }
+
+    pub fn set_outcome(&mut self, refund_id: Option<String>, exchange: Option<PackageId>) {
+        self.refund_id = refund_id;
+        self.exchange_package_id = exchange;
+    }
+
+    pub fn summary(&self) -> crate::order::CaseSummary {
+        crate::order::CaseSummary {
+            id: self.id.clone(),
+            package_id: self.package_id.clone(),
+            kind: self.kind,
+            status: self.status,
+            lines: self.lines.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CaseKind::*;
+    use super::CaseStatus::*;
+
+    #[test]
+    fn case_machine_of_spec_2_8() {
+        assert!(Requested.can_become(RefundOnly, Approved));
+        assert!(Requested.can_become(Exchange, Rejected));
+        assert!(Requested.can_become(ReturnRefund, Withdrawn));
+        assert!(Approved.can_become(RefundOnly, Completed));
+        assert!(
+            !Approved.can_become(ReturnRefund, Completed),
+            "the goods come back first"
+        );
+        assert!(Approved.can_become(ReturnRefund, ReturnShipped));
+        assert!(!Approved.can_become(RefundOnly, ReturnShipped));
+        assert!(ReturnShipped.can_become(Exchange, Completed));
+        assert!(
+            !ReturnShipped.can_become(Exchange, Withdrawn),
+            "the return is on its way"
+        );
+        assert!(!Completed.can_become(RefundOnly, Withdrawn));
+        assert!(!Rejected.can_become(RefundOnly, Approved));
+        assert!(!Requested.can_become(RefundOnly, Completed));
+    }
+}

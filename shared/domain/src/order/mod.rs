@@ -1,0 +1,400 @@
+//! Orders and packages: their shapes. What they may become is in
+//! [`machine`]; the only ways to change them are in [`change`]. Fields that
+//! only a transition may change are private and read through getters.
+
+pub mod change;
+pub mod machine;
+
+use crate::catalog::{Source, StockPolicy};
+use crate::ids::{CaseId, OrderId, PackageId, SkuId, UserId};
+use crate::messages::Message;
+use crate::money::Cents;
+use crate::split::FreightPolicy;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use machine::{derive_paid_status, IllegalTransition, OrderStatus, PackageStatus, Step};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub name: String,
+    pub phone: String,
+    pub line1: String,
+    pub city: String,
+    pub postcode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: SkuId,
+    pub name: String,
+    pub qty: u32,
+    pub unit_price_cents: Cents,
+    pub line_total_cents: Cents,
+    pub source: Source,
+    pub stock_policy: StockPolicy,
+    /// The SKU's per-user limit when the order was placed, if any.
+    pub per_user_limit: Option<u32>,
+    pub package_id: PackageId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageLine {
+    pub sku: SkuId,
+    pub qty: u32,
+    pub line_total_cents: Cents,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub id: PackageId,
+    pub source: Source,
+    status: PackageStatus,
+    pub lines: Vec<PackageLine>,
+    pub goods_cents: Cents,
+    pub freight_cents: Cents,
+    supplier_ref: Option<String>,
+    carrier: Option<String>,
+    tracking_no: Option<String>,
+    #[serde(default)]
+    shipped_at: Option<Timestamp>,
+    #[serde(default)]
+    received_at: Option<Timestamp>,
+    #[serde(default)]
+    rejected_at: Option<Timestamp>,
+    /// When receipt is confirmed automatically, for sources that report none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auto_confirm_at: Option<Timestamp>,
+    /// A forwarder is calling the supplier until then: a cancel meanwhile
+    /// must intercept rather than drop the package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    forwarding_until: Option<Timestamp>,
+    /// Set on a replacement package sent by an after-sales exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exchange_for: Option<CaseId>,
+}
+
+impl Package {
+    pub fn new(
+        id: PackageId,
+        source: Source,
+        lines: Vec<PackageLine>,
+        goods_cents: Cents,
+        freight_cents: Cents,
+    ) -> Self {
+        Self {
+            id,
+            source,
+            status: PackageStatus::Pending,
+            lines,
+            goods_cents,
+            freight_cents,
+            supplier_ref: None,
+            carrier: None,
+            tracking_no: None,
+            shipped_at: None,
+            received_at: None,
+            rejected_at: None,
+            auto_confirm_at: None,
+            forwarding_until: None,
+            exchange_for: None,
+        }
+    }
+    pub fn status(&self) -> PackageStatus {
+        self.status
+    }
+    pub fn supplier_ref(&self) -> Option<&str> {
+        self.supplier_ref.as_deref()
+    }
+    pub fn carrier(&self) -> Option<&str> {
+        self.carrier.as_deref()
+    }
+    pub fn tracking_no(&self) -> Option<&str> {
+        self.tracking_no.as_deref()
+    }
+    pub fn shipped_at(&self) -> Option<Timestamp> {
+        self.shipped_at
+    }
+    pub fn received_at(&self) -> Option<Timestamp> {
+        self.received_at
+    }
+    pub fn rejected_at(&self) -> Option<Timestamp> {
+        self.rejected_at
+    }
+    pub fn auto_confirm_at(&self) -> Option<Timestamp> {
+        self.auto_confirm_at
+    }
+    pub fn exchange_for(&self) -> Option<&CaseId> {
+        self.exchange_for.as_ref()
+    }
+    /// A forwarder holds the package at `now` (it may be with the supplier already).
+    pub fn is_being_forwarded(&self, now: Timestamp) -> bool {
+        self.status == PackageStatus::Pending && self.forwarding_until.is_some_and(|t| t > now)
+    }
+    pub fn forwarding_until(&self) -> Option<Timestamp> {
+        self.forwarding_until
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Pending,
+    Succeeded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount_cents: Cents,
+    pub reason: String,
+    pub status: RefundStatus,
+    pub package_id: Option<PackageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<CaseId>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub code: String,
+    pub sku: SkuId,
+    pub message: String,
+}
+
+/// One transition, as the timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: Timestamp,
+    /// A stable code: `placed`, `paid`, `package_shipped`, `case_opened`...
+    pub event: String,
+    /// `user:<id>`, `staff:<id>`, `system`, `supplier:<id>`, `payment`.
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_id: Option<PackageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<CaseId>,
+    /// Why, in words (a reason, a supplier reference, an amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+/// How long a freshly written outbox is left to its writer before the sweep
+/// publishes it.
+pub const OUTBOX_GRACE_SECS: u64 = 30;
+
+/// What the order keeps of each of its after-sales cases, so that the order
+/// alone decides what a new case may still claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub id: CaseId,
+    pub package_id: PackageId,
+    pub kind: crate::case::CaseKind,
+    pub status: crate::case::CaseStatus,
+    pub lines: Vec<crate::case::CaseLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentInfo {
+    pub payment_id: String,
+    pub amount_cents: Cents,
+    pub paid_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub user_id: UserId,
+    status: OrderStatus,
+    pub lines: Vec<OrderLine>,
+    packages: Vec<Package>,
+    pub goods_cents: Cents,
+    pub freight_cents: Cents,
+    pub total_cents: Cents,
+    pub freight_policy: FreightPolicy,
+    pub address: Address,
+    pub note: Option<String>,
+    pub created_at: Timestamp,
+    pub payment_deadline: Timestamp,
+    pub warnings: Vec<Warning>,
+    refunds: Vec<Refund>,
+    timeline: Vec<TimelineEntry>,
+    /// Why a closed/cancelled order ended, e.g. `expired`, `out_of_stock`.
+    close_reason: Option<String>,
+    /// The payment that paid this order, once paid.
+    #[serde(default)]
+    payment: Option<PaymentInfo>,
+    /// All money received for this order, including payments refunded at once.
+    #[serde(default)]
+    received_cents: Cents,
+    #[serde(default)]
+    cases: Vec<CaseSummary>,
+    /// Messages this order's last transitions still owe to the queues. They are
+    /// written in the same transaction as the transition, published right after
+    /// it, cleared once published, and re-published by the sweep if that failed.
+    #[serde(default)]
+    outbox: Vec<Message>,
+    /// When the oldest unpublished message was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outbox_since: Option<Timestamp>,
+    /// Optimistic-concurrency version: every write is conditional on it.
+    version: u64,
+}
+
+/// A priced, split order about to be written for the first time.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: OrderId,
+    pub user_id: UserId,
+    pub lines: Vec<OrderLine>,
+    pub packages: Vec<Package>,
+    pub freight_cents: Cents,
+    pub freight_policy: FreightPolicy,
+    pub address: Address,
+    pub note: Option<String>,
+    pub warnings: Vec<Warning>,
+    pub created_at: Timestamp,
+    pub payment_deadline: Timestamp,
+}
+
+impl Order {
+    /// A new order: `pending_payment`, version 1, its placement on the timeline.
+    pub fn place(n: NewOrder) -> Order {
+        let goods_cents: Cents = n.lines.iter().map(|l| l.line_total_cents).sum();
+        let actor = format!("user:{}", n.user_id);
+        Order {
+            id: n.id,
+            user_id: n.user_id,
+            status: OrderStatus::PendingPayment,
+            lines: n.lines,
+            packages: n.packages,
+            goods_cents,
+            freight_cents: n.freight_cents,
+            total_cents: goods_cents + n.freight_cents,
+            freight_policy: n.freight_policy,
+            address: n.address,
+            note: n.note,
+            created_at: n.created_at,
+            payment_deadline: n.payment_deadline,
+            warnings: n.warnings,
+            refunds: Vec::new(),
+            timeline: vec![TimelineEntry {
+                at: n.created_at,
+                event: "placed".to_owned(),
+                actor,
+                package_id: None,
+                case_id: None,
+                cause: None,
+            }],
+            close_reason: None,
+            payment: None,
+            received_cents: Cents::ZERO,
+            cases: Vec::new(),
+            outbox: Vec::new(),
+            outbox_since: None,
+            version: 1,
+        }
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+    pub fn packages(&self) -> &[Package] {
+        &self.packages
+    }
+    pub fn package(&self, id: &PackageId) -> Option<&Package> {
+        self.packages.iter().find(|p| &p.id == id)
+    }
+    pub fn refunds(&self) -> &[Refund] {
+        &self.refunds
+    }
+    pub fn timeline(&self) -> &[TimelineEntry] {
+        &self.timeline
+    }
+    pub fn close_reason(&self) -> Option<&str> {
+        self.close_reason.as_deref()
+    }
+    pub fn payment(&self) -> Option<&PaymentInfo> {
+        self.payment.as_ref()
+    }
+    pub fn received_cents(&self) -> Cents {
+        self.received_cents
+    }
+    pub fn cases(&self) -> &[CaseSummary] {
+        &self.cases
+    }
+    pub fn outbox(&self) -> &[Message] {
+        &self.outbox
+    }
+    pub fn outbox_since(&self) -> Option<Timestamp> {
+        self.outbox_since
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    pub fn is_paid(&self) -> bool {
+        self.payment.is_some()
+    }
+
+    /// Units of `lock_on_place` stock this order reserved, per SKU.
+    pub fn stock_reservations(&self) -> Vec<(SkuId, u32)> {
+        self.lines
+            .iter()
+            .filter(|l| l.stock_policy == StockPolicy::LockOnPlace)
+            .map(|l| (l.sku.clone(), l.qty))
+            .collect()
+    }
+
+    /// Units counted against per-user limits, per SKU.
+    pub fn limit_holds(&self) -> Vec<(SkuId, u32, u32)> {
+        self.lines
+            .iter()
+            .filter_map(|l| l.per_user_limit.map(|lim| (l.sku.clone(), l.qty, lim)))
+            .collect()
+    }
+
+    pub fn refunded_cents(&self) -> Cents {
+        self.refunds.iter().map(|r| r.amount_cents).sum()
+    }
+
+    /// Money received and not yet refunded.
+    pub fn refundable(&self) -> Cents {
+        self.received_cents.saturating_sub(self.refunded_cents())
+    }
+
+    /// What has been refunded against one package (its rejection, cancel, cases).
+    pub fn refunded_for(&self, package: &PackageId) -> Cents {
+        self.refunds
+            .iter()
+            .filter(|r| r.package_id.as_ref() == Some(package))
+            .map(|r| r.amount_cents)
+            .sum()
+    }
+
+    /// The next time the sweep has something to do for this order: its payment
+    /// deadline, messages left unpublished for [`OUTBOX_GRACE_SECS`], or a
+    /// package's automatic receipt. One slot per order, whatever is due.
+    pub fn due_at(&self) -> Option<Timestamp> {
+        let deadline =
+            (self.status == OrderStatus::PendingPayment).then_some(self.payment_deadline);
+        let outbox = self
+            .outbox_since
+            .filter(|_| !self.outbox.is_empty())
+            .map(|t| t.plus_secs(OUTBOX_GRACE_SECS));
+        let receipt = self
+            .packages
+            .iter()
+            .filter(|p| p.status == PackageStatus::Shipped)
+            .filter_map(|p| p.auto_confirm_at)
+            .min();
+        [deadline, outbox, receipt].into_iter().flatten().min()
+    }
+
+    /// [`Order::due_at`] once the outbox has been published.
+    pub fn due_at_once_published(&self) -> Option<Timestamp> {
+        let mut published = self.clone();
+        published.outbox.clear();
+        published.outbox_since = None;
+        published.due_at()
+    }
+}

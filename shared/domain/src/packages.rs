@@ -1,0 +1,355 @@
+//! Package status sync (SPEC 2.5): signed supplier callbacks, staff marking
+//! a self-operated package shipped, and the owner confirming receipt. Every
+//! event goes through the package state machine: a stale, duplicate or
+//! out-of-order one is acknowledged and changes nothing.
+
+use crate::catalog::Source;
+use crate::config::Config;
+use crate::error::{ErrorKind, Problem, StoreError};
+use crate::ids::{Caller, PackageId};
+use crate::messages::Publisher;
+use crate::order::change::PackageEvent;
+use crate::order::{IllegalTransition, Order, OrderStatus, PackageStatus, Step};
+use crate::ports::Ledger;
+use crate::time::Timestamp;
+use crate::transition::{transition, Decision, Target, Write};
+use serde::{Deserialize, Serialize};
+
+/// Carrier names and tracking numbers are stored: printable, at most this long.
+pub const MAX_TRACKING: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("no such package")]
+    NotFound,
+    #[error("the package is not fulfilled by supplier {0}")]
+    WrongSupplier(String),
+    #[error("only self-operated packages are marked shipped by staff")]
+    NotSelfOperated,
+    #[error("staff only")]
+    StaffOnly,
+    #[error("the order is not paid")]
+    NotPaid,
+    #[error("the package is {0}, not shipped")]
+    NotShipped(&'static str),
+    #[error("the package was cancelled")]
+    PackageCancelled,
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Problem for SyncError {
+    fn kind(&self) -> ErrorKind {
+        use SyncError::*;
+        match self {
+            InvalidJson(_) | InvalidRequest(_) => ErrorKind::BadRequest,
+            NotFound => ErrorKind::NotFound,
+            WrongSupplier(_) | StaffOnly => ErrorKind::Forbidden,
+            NotSelfOperated | NotPaid | NotShipped(_) | PackageCancelled | Illegal(_) => {
+                ErrorKind::Conflict
+            }
+            Store(_) => ErrorKind::Internal,
+        }
+    }
+    fn code(&self) -> &'static str {
+        use SyncError::*;
+        match self {
+            InvalidJson(_) => "invalid_json",
+            InvalidRequest(_) => "invalid_request",
+            NotFound => "package_not_found",
+            WrongSupplier(_) => "wrong_supplier",
+            NotSelfOperated => "not_self_operated",
+            StaffOnly => "forbidden",
+            NotPaid => "order_not_paid",
+            NotShipped(_) => "package_not_shipped",
+            PackageCancelled => "package_cancelled",
+            Illegal(_) => "invalid_state",
+            Store(_) => "internal",
+        }
+    }
+}
+
+/// What a supplier may report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackStatus {
+    /// JD's "awaiting receipt" is accepted as `awaiting_receipt` too.
+    #[serde(alias = "awaiting_receipt")]
+    Shipped,
+    Received,
+    Rejected,
+    Intercepted,
+    InterceptRefused,
+}
+
+/// A parsed supplier callback `{package_id, status, tracking_no?, at}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCallback {
+    pub package_id: PackageId,
+    pub status: CallbackStatus,
+    pub tracking_no: Option<String>,
+    pub at: Option<Timestamp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallback {
+    package_id: String,
+    status: CallbackStatus,
+    #[serde(default)]
+    tracking_no: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// A stored free-text token (carrier, tracking number): trimmed, printable, capped.
+pub fn token(name: &str, raw: &str) -> Result<String, String> {
+    let v = raw.trim();
+    if v.is_empty() || v.chars().count() > MAX_TRACKING || v.chars().any(char::is_control) {
+        return Err(format!(
+            "{name} must be 1 to {MAX_TRACKING} printable characters"
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, SyncError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| SyncError::InvalidJson(e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| SyncError::InvalidRequest(e.to_string()))
+}
+
+impl StatusCallback {
+    pub fn parse(body: &[u8]) -> Result<Self, SyncError> {
+        let raw: RawCallback = parse_json(body)?;
+        let package_id = PackageId::parse(&raw.package_id)
+            .map_err(|e| SyncError::InvalidRequest(e.to_string()))?;
+        let tracking_no = raw
+            .tracking_no
+            .map(|t| token("tracking_no", &t))
+            .transpose()
+            .map_err(SyncError::InvalidRequest)?;
+        let at = raw
+            .at
+            .map(|a| Timestamp::parse(&a))
+            .transpose()
+            .map_err(|_| SyncError::InvalidRequest("at must be an RFC 3339 time".into()))?;
+        Ok(Self {
+            package_id,
+            status: raw.status,
+            tracking_no,
+            at,
+        })
+    }
+}
+
+/// Staff's `{carrier, tracking_no}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipment {
+    pub carrier: String,
+    pub tracking_no: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShipment {
+    carrier: String,
+    tracking_no: String,
+}
+
+impl Shipment {
+    pub fn parse(body: &[u8]) -> Result<Self, SyncError> {
+        let raw: RawShipment = parse_json(body)?;
+        Ok(Self {
+            carrier: token("carrier", &raw.carrier).map_err(SyncError::InvalidRequest)?,
+            tracking_no: token("tracking_no", &raw.tracking_no)
+                .map_err(SyncError::InvalidRequest)?,
+        })
+    }
+}
+
+/// The answer to a supplier: where the package and its order stand now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Synced {
+    pub package_id: PackageId,
+    pub package_status: PackageStatus,
+    pub order_status: OrderStatus,
+    /// False when the event was stale or a duplicate and changed nothing.
+    pub applied: bool,
+}
+
+fn supplied_by(source: &Source, supplier: &str) -> bool {
+    match source {
+        Source::Dropship { supplier: s } => s.as_str() == supplier,
+        Source::Jd => supplier == "jd",
+        Source::SelfOperated { .. } => false,
+    }
+}
+
+/// Applies one package event on the stored order; `check` refuses it first
+/// when the caller may not send it.
+async fn apply<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    package_id: &PackageId,
+    now: Timestamp,
+    check: impl Fn(&Order) -> Result<Option<PackageEvent>, SyncError>,
+) -> Result<(Order, bool), SyncError> {
+    let outcome = transition(
+        store,
+        publisher,
+        Target::Order(&package_id.order_id()),
+        now,
+        |cur| {
+            let order = cur.order.as_ref().ok_or(SyncError::NotFound)?;
+            order.package(package_id).ok_or(SyncError::NotFound)?;
+            let Some(event) = check(order)? else {
+                return Ok(Decision::Done(false));
+            };
+            let mut next = order.next();
+            match next.move_package(package_id, &event)? {
+                Step::Ignored => Ok(Decision::Done(false)),
+                Step::Moved => Ok::<_, SyncError>(Decision::write(Write::order(next), true)),
+            }
+        },
+    )
+    .await?;
+    let applied = outcome.value;
+    let order = match outcome.written {
+        Some(w) => w.order,
+        None => store
+            .get_order(&package_id.order_id())
+            .await?
+            .ok_or(SyncError::NotFound)?,
+    };
+    Ok((order, applied))
+}
+
+/// `POST /suppliers/{supplier}/package-status` (signature already verified).
+pub async fn supplier_status<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    cfg: &Config,
+    supplier: &str,
+    cb: &StatusCallback,
+    now: Timestamp,
+) -> Result<Synced, SyncError> {
+    let at = cb.at.map_or(now, |at| at.min(now));
+    let actor = format!("supplier:{supplier}");
+    let (order, applied) = apply(store, publisher, &cb.package_id, now, |order| {
+        let p = order.package(&cb.package_id).ok_or(SyncError::NotFound)?;
+        if !supplied_by(&p.source, supplier) {
+            return Err(SyncError::WrongSupplier(supplier.to_owned()));
+        }
+        let to = match cb.status {
+            CallbackStatus::Shipped => PackageStatus::Shipped,
+            CallbackStatus::Received => PackageStatus::Received,
+            CallbackStatus::Rejected => PackageStatus::Rejected,
+            CallbackStatus::Intercepted => PackageStatus::Cancelled,
+            CallbackStatus::InterceptRefused => PackageStatus::Forwarded,
+        };
+        let answers_intercept = matches!(
+            cb.status,
+            CallbackStatus::Intercepted | CallbackStatus::InterceptRefused
+        );
+        // An intercept answer only means something while one is pending;
+        // nothing happens to a package of an unpaid order.
+        if !order.is_paid()
+            || (answers_intercept && p.status() != PackageStatus::InterceptRequested)
+        {
+            return Ok(None);
+        }
+        Ok(Some(PackageEvent {
+            to,
+            at,
+            now,
+            actor: actor.clone(),
+            carrier: None,
+            tracking_no: cb.tracking_no.clone(),
+            auto_confirm_at: cfg.auto_confirm_at(&p.source, at),
+        }))
+    })
+    .await?;
+    let package = order.package(&cb.package_id).ok_or(SyncError::NotFound)?;
+    Ok(Synced {
+        package_id: package.id.clone(),
+        package_status: package.status(),
+        order_status: order.status(),
+        applied,
+    })
+}
+
+/// `POST /packages/{package_id}/ship` by staff, for a self-operated package.
+pub async fn ship<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    cfg: &Config,
+    caller: &Caller,
+    package_id: &PackageId,
+    shipment: &Shipment,
+    now: Timestamp,
+) -> Result<Order, SyncError> {
+    if !caller.is_staff {
+        return Err(SyncError::StaffOnly);
+    }
+    let actor = caller.actor();
+    let (order, _) = apply(store, publisher, package_id, now, |order| {
+        let p = order.package(package_id).ok_or(SyncError::NotFound)?;
+        if !matches!(p.source, Source::SelfOperated { .. }) {
+            return Err(SyncError::NotSelfOperated);
+        }
+        if !order.is_paid() {
+            return Err(SyncError::NotPaid);
+        }
+        match p.status() {
+            PackageStatus::Cancelled => return Err(SyncError::PackageCancelled),
+            s if s.has_shipped() => return Ok(None),
+            _ => {}
+        }
+        Ok(Some(PackageEvent {
+            to: PackageStatus::Shipped,
+            at: now,
+            now,
+            actor: actor.clone(),
+            carrier: Some(shipment.carrier.clone()),
+            tracking_no: Some(shipment.tracking_no.clone()),
+            auto_confirm_at: cfg.auto_confirm_at(&p.source, now),
+        }))
+    })
+    .await?;
+    Ok(order)
+}
+
+/// `POST /packages/{package_id}/confirm-receipt` by the owner (or staff).
+pub async fn confirm_receipt<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    caller: &Caller,
+    package_id: &PackageId,
+    now: Timestamp,
+) -> Result<Order, SyncError> {
+    let actor = caller.actor();
+    let (order, _) = apply(store, publisher, package_id, now, |order| {
+        if !caller.is_staff && order.user_id != caller.user {
+            return Err(SyncError::NotFound);
+        }
+        let p = order.package(package_id).ok_or(SyncError::NotFound)?;
+        match p.status() {
+            PackageStatus::Shipped => Ok(Some(PackageEvent::now(
+                PackageStatus::Received,
+                &actor,
+                now,
+            ))),
+            PackageStatus::Received => Ok(None),
+            other => Err(SyncError::NotShipped(other.as_str())),
+        }
+    })
+    .await?;
+    Ok(order)
+}
