@@ -1,14 +1,17 @@
 //! One integration-test binary: every test creates its own table in DynamoDB
 //! Local and drives the real handlers with API Gateway v2 events.
 
+mod after_sales;
 mod bad_input;
 mod cancelling;
 mod catalog;
 mod concurrency;
 mod expiry;
 mod forwarding;
+mod intercepts;
 mod orders;
 mod payments;
 mod placement;
 mod race;
 mod repurchase;
+mod status_sync;

@@ -393,4 +393,18 @@ impl Stack {
         .await
         .expect("sweep")
     }
+
+    /// Publishes an intercept request for `package` again and delivers the queue.
+    pub async fn redeliver_intercept(&self, package: &str) {
+        use domain::messages::{Message, Publisher};
+        let message = Message::Intercept {
+            package_id: domain::ids::PackageId::parse(package).expect("a package id"),
+        };
+        self.forward
+            .publisher
+            .publish(&[message], domain::time::Timestamp::now())
+            .await
+            .expect("publish");
+        self.drain(1).await;
+    }
 }

@@ -1,0 +1,385 @@
+//! SPEC 2.8: after-sales cases, every illegal step refused with its code,
+//! and the three kinds driven to the end.
+
+use crate::status_sync::{forwarded, ids, refunded};
+use domain::config::Config;
+use integration_tests::stack::Stack;
+use serde_json::{json, Value};
+
+fn config() -> Config {
+    Config {
+        intercept_window_secs: 0,
+        customer_service_phone: "400-123-4567".into(),
+        ..Config::default()
+    }
+}
+
+/// A mixed order, every package received; returns it and its package ids.
+async fn received(s: &Stack, user: &str) -> (Value, String, String, String) {
+    let order = forwarded(s, user).await;
+    let (own, drop, jd) = ids(&order);
+    assert_eq!(s.ship(&own, "SF", "SF1").await.0, 200);
+    assert_eq!(s.confirm_receipt(user, &own).await.0, 200);
+    assert_eq!(s.report("S-1", &drop, "received").await.0, 200);
+    assert_eq!(s.report("jd", &jd, "received").await.0, 200);
+    let order = s.order(user, order["id"].as_str().unwrap()).await;
+    assert_eq!(order["status"], "completed");
+    (order, own, drop, jd)
+}
+
+fn body(package: &str, kind: &str, sku: &str, qty: u32) -> Value {
+    json!({
+        "package_id": package, "kind": kind, "lines": [{"sku": sku, "qty": qty}],
+        "reason": "arrived broken", "evidence": ["https://img.example.com/1.jpg", "uploads/u1/2.jpg"],
+    })
+}
+
+fn code(v: &Value) -> Option<&str> {
+    v["error"]["code"].as_str()
+}
+
+#[tokio::test]
+async fn refund_only_completes_after_approval_with_the_lines_paid_amount() {
+    let s = Stack::spawn(config()).await;
+    let (order, _, _, jd) = received(&s, "amy").await;
+    let id = order["id"].as_str().unwrap();
+    let (status, case) = s
+        .open_case("amy", id, &body(&jd, "refund_only", "PHONE", 1))
+        .await;
+    assert_eq!(status, 201, "{case}");
+    assert_eq!(case["status"], "requested");
+    assert_eq!(case["customer_service_phone"], "400-123-4567");
+    let cid = case["id"].as_str().unwrap();
+    let (status, v) = s
+        .case(
+            "amy",
+            false,
+            cid,
+            "review",
+            Some(&json!({"decision": "approve", "note": "sorry"})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (403, Some("forbidden")),
+        "owners do not review"
+    );
+    let (status, v) = s
+        .case(
+            "staff-1",
+            true,
+            cid,
+            "review",
+            Some(&json!({"decision": "approve", "note": "ok"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("approved")),
+        "{v}"
+    );
+    let (status, v) = s
+        .case(
+            "amy",
+            false,
+            cid,
+            "return-shipment",
+            Some(&json!({"carrier": "SF", "tracking_no": "R1"})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (409, Some("invalid_case_state")),
+        "nothing comes back for refund_only"
+    );
+    let (status, v) = s.case("staff-1", true, cid, "complete", None).await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("completed")),
+        "{v}"
+    );
+    let history: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["requested", "approved", "completed"]);
+    let after = s.order("amy", id).await;
+    assert_eq!(
+        refunded(&after),
+        1550,
+        "one phone, no freight: {}",
+        after["refunds"]
+    );
+    let (status, v) = s.case("staff-1", true, cid, "complete", None).await;
+    assert_eq!(
+        (status, code(&v)),
+        (409, Some("invalid_case_state")),
+        "completed once"
+    );
+    assert_eq!(refunded(&s.order("amy", id).await), 1550);
+    // The other phone may still be claimed, not a third one.
+    let (status, v) = s
+        .open_case("amy", id, &body(&jd, "refund_only", "PHONE", 2))
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (422, Some("quantity_exceeds_received")),
+        "{v}"
+    );
+    assert_eq!(
+        s.open_case("amy", id, &body(&jd, "refund_only", "PHONE", 1))
+            .await
+            .0,
+        201
+    );
+}
+
+#[tokio::test]
+async fn return_refund_of_the_whole_package_refunds_its_freight_too() {
+    let s = Stack::spawn(config()).await;
+    let (order, _, _, jd) = received(&s, "bea").await;
+    let id = order["id"].as_str().unwrap();
+    let (status, case) = s
+        .open_case("bea", id, &body(&jd, "return_refund", "PHONE", 2))
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let cid = case["id"].as_str().unwrap();
+    assert_eq!(
+        s.case(
+            "staff-1",
+            true,
+            cid,
+            "review",
+            Some(&json!({"decision": "approve", "note": "send it back"}))
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, v) = s.case("staff-1", true, cid, "complete", None).await;
+    assert_eq!(
+        (status, code(&v)),
+        (409, Some("invalid_case_state")),
+        "not before the return"
+    );
+    let (status, v) = s
+        .case(
+            "bea",
+            false,
+            cid,
+            "return-shipment",
+            Some(&json!({"carrier": "SF", "tracking_no": "R2"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("return_shipped")),
+        "{v}"
+    );
+    let (status, v) = s.case("bea", false, cid, "withdraw", None).await;
+    assert_eq!(
+        (status, code(&v)),
+        (409, Some("invalid_case_state")),
+        "the goods are on their way"
+    );
+    assert_eq!(s.case("staff-1", true, cid, "complete", None).await.0, 200);
+    let after = s.order("bea", id).await;
+    // 2 x 1,550 and the package's freight (single: all 1,000 on the largest).
+    assert_eq!(refunded(&after), 3100 + 1000, "{}", after["refunds"]);
+    assert_eq!(after["status"], "completed");
+    let events: Vec<&str> = after["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for e in [
+        "case_requested",
+        "case_approved",
+        "case_return_shipped",
+        "case_completed",
+        "refund_recorded",
+    ] {
+        assert!(events.contains(&e), "{e} in {events:?}");
+    }
+    let (status, got) = s.case("bea", false, cid, "", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["history"].as_array().unwrap().len(), 4);
+    assert!(got["refund_id"].is_string(), "{got}");
+}
+
+#[tokio::test]
+async fn exchange_sends_a_new_package_through_the_forward_queue() {
+    let s = Stack::spawn(config()).await;
+    let (order, own, _, _) = received(&s, "cal").await;
+    let id = order["id"].as_str().unwrap();
+    let (_, case) = s
+        .open_case("cal", id, &body(&own, "exchange", "TEA", 1))
+        .await;
+    let cid = case["id"].as_str().unwrap();
+    assert_eq!(
+        s.case(
+            "staff-1",
+            true,
+            cid,
+            "review",
+            Some(&json!({"decision": "approve", "note": "ok"}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        s.case(
+            "cal",
+            false,
+            cid,
+            "return-shipment",
+            Some(&json!({"carrier": "SF", "tracking_no": "R3"}))
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, done) = s.case("staff-1", true, cid, "complete", None).await;
+    assert_eq!(status, 200, "{done}");
+    let new_pkg = done["exchange_package_id"].as_str().unwrap().to_owned();
+    assert_eq!(s.drain(1).await, 1, "the exchange package is forwarded");
+    let after = s.order("cal", id).await;
+    let p = after["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == new_pkg.as_str())
+        .unwrap();
+    assert_eq!(p["status"], "forwarded", "{p}");
+    assert_eq!(p["exchange_for"], cid);
+    assert_eq!(p["lines"][0]["sku"], "TEA");
+    assert_eq!(
+        after["status"], "completed",
+        "the replacement does not reopen the order"
+    );
+    assert_eq!(refunded(&after), 0, "an exchange refunds nothing");
+    assert_eq!(s.sim.forwards_for(&new_pkg), 1);
+}
+
+#[tokio::test]
+async fn illegal_openings_are_refused_with_their_codes() {
+    let s = Stack::spawn(config()).await;
+    let order = forwarded(&s, "dan").await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (own, drop, jd) = ids(&order);
+    // Not received yet.
+    let (status, v) = s
+        .open_case("dan", &id, &body(&own, "refund_only", "TEA", 1))
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (409, Some("package_not_received")),
+        "{v}"
+    );
+    // Received long ago (the supplier's event time): the window has closed.
+    let old = json!({"package_id": drop, "status": "received", "at": "2026-01-01T00:00:00Z"});
+    assert_eq!(s.supplier("S-1", &old).await.0, 200);
+    let (status, v) = s
+        .open_case("dan", &id, &body(&drop, "refund_only", "LAMP", 1))
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (409, Some("after_sales_window_closed")),
+        "{v}"
+    );
+    assert_eq!(s.report("jd", &jd, "received").await.0, 200);
+    // More than received.
+    let (status, v) = s
+        .open_case("dan", &id, &body(&jd, "refund_only", "PHONE", 3))
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (422, Some("quantity_exceeds_received")),
+        "{v}"
+    );
+    // 0 and 10 pieces of evidence.
+    for n in [0usize, 10] {
+        let mut b = body(&jd, "refund_only", "PHONE", 1);
+        b["evidence"] = json!((0..n)
+            .map(|i| format!("uploads/{i}.jpg"))
+            .collect::<Vec<_>>());
+        let (status, v) = s.open_case("dan", &id, &b).await;
+        assert_eq!(
+            (status, code(&v)),
+            (400, Some("invalid_evidence")),
+            "{n}: {v}"
+        );
+    }
+    // Another user: not found.
+    let (status, v) = s
+        .open_case("eve", &id, &body(&jd, "refund_only", "PHONE", 1))
+        .await;
+    assert_eq!((status, code(&v)), (404, Some("order_not_found")));
+    // One open case per line.
+    let (status, case) = s
+        .open_case("dan", &id, &body(&jd, "refund_only", "PHONE", 1))
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let cid = case["id"].as_str().unwrap();
+    let (status, v) = s
+        .open_case("dan", &id, &body(&jd, "return_refund", "PHONE", 1))
+        .await;
+    assert_eq!((status, code(&v)), (409, Some("case_already_open")), "{v}");
+    // Cross-user on every case route.
+    for (step, b) in [
+        ("", None),
+        ("review", Some(json!({"decision": "approve", "note": "x"}))),
+        (
+            "return-shipment",
+            Some(json!({"carrier": "SF", "tracking_no": "1"})),
+        ),
+        ("complete", None),
+        ("withdraw", None),
+    ] {
+        let (status, v) = s.case("eve", false, cid, step, b.as_ref()).await;
+        assert_eq!(
+            (status, code(&v)),
+            (404, Some("case_not_found")),
+            "{step}: {v}"
+        );
+    }
+    // Withdrawing frees the line.
+    let (status, v) = s.case("dan", false, cid, "withdraw", None).await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("withdrawn")),
+        "{v}"
+    );
+    assert_eq!(
+        s.open_case("dan", &id, &body(&jd, "return_refund", "PHONE", 2))
+            .await
+            .0,
+        201
+    );
+    // A staff rejection ends a case too.
+    let stored = s.order("dan", &id).await;
+    let open = stored["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "requested")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, v) = s
+        .case(
+            "staff-1",
+            true,
+            &open,
+            "review",
+            Some(&json!({"decision": "reject", "note": "no proof"})),
+        )
+        .await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("rejected")));
+    assert_eq!(v["history"][1]["note"], "no proof");
+}
