@@ -1,8 +1,9 @@
 //! SPEC 2.8: after-sales cases, every illegal step refused with its code,
 //! and the three kinds driven to the end.
 
-use crate::status_sync::{forwarded, ids, refunded};
+use crate::status_sync::forwarded;
 use domain::config::Config;
+use integration_tests::answers::{mixed_ids, refunded};
 use integration_tests::stack::Stack;
 use serde_json::{json, Value};
 
@@ -17,7 +18,7 @@ fn config() -> Config {
 /// A mixed order, every package received; returns it and its package ids.
 async fn received(s: &Stack, user: &str) -> (Value, String, String, String) {
     let order = forwarded(s, user).await;
-    let (own, drop, jd) = ids(&order);
+    let (own, drop, jd) = mixed_ids(&order);
     assert_eq!(s.ship(&own, "SF", "SF1").await.0, 200);
     assert_eq!(s.confirm_receipt(user, &own).await.0, 200);
     assert_eq!(s.report("S-1", &drop, "received").await.0, 200);
@@ -270,7 +271,7 @@ async fn illegal_openings_are_refused_with_their_codes() {
     let s = Stack::spawn(config()).await;
     let order = forwarded(&s, "dan").await;
     let id = order["id"].as_str().unwrap().to_owned();
-    let (own, drop, jd) = ids(&order);
+    let (own, drop, jd) = mixed_ids(&order);
     // Not received yet.
     let (status, v) = s
         .open_case("dan", &id, &body(&own, "refund_only", "TEA", 1))

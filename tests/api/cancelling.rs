@@ -1,6 +1,7 @@
 //! SPEC 2.6: the four cancel cases, stock and limits back exactly once.
 
 use domain::config::Config;
+use integration_tests::answers::refunded;
 use integration_tests::stack::Stack;
 use serde_json::json;
 use supplier_sim::InterceptMode;
@@ -9,15 +10,6 @@ async fn catalog(s: &Stack) {
     s.t.put_sku("TEA", json!({"name": "Tea", "price_cents": 3900, "source": {"kind": "self", "warehouse": "WH-1"}, "stock_policy": "lock_on_place", "available": 10, "per_user_limit": 3})).await;
     s.t.put_sku("MUG", json!({"name": "Mug", "price_cents": 2500, "source": {"kind": "dropship", "supplier": "S-1"}, "stock_policy": "deduct_on_pay", "available": 10})).await;
     s.t.put_sku("PHONE", json!({"name": "Phone", "price_cents": 9900, "source": {"kind": "jd"}, "stock_policy": "lock_on_place", "available": 10})).await;
-}
-
-fn refunded(order: &serde_json::Value) -> i64 {
-    order["refunds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["amount_cents"].as_i64().unwrap())
-        .sum()
 }
 
 #[tokio::test]

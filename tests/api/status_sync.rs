@@ -4,6 +4,7 @@
 use domain::config::Config;
 use domain::split::FreightPolicy;
 use domain::time::Timestamp;
+use integration_tests::answers::{mixed_ids, package, package_of, refunded};
 use integration_tests::stack::Stack;
 use serde_json::{json, Value};
 
@@ -23,40 +24,6 @@ fn config(policy: FreightPolicy) -> Config {
     }
 }
 
-/// Package ids by source kind: ("self", "dropship", "jd").
-pub fn ids(order: &Value) -> (String, String, String) {
-    let find = |kind: &str| {
-        order["packages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["source"]["kind"] == kind)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    (find("self"), find("dropship"), find("jd"))
-}
-
-fn package<'a>(order: &'a Value, id: &str) -> &'a Value {
-    order["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == id)
-        .unwrap()
-}
-
-pub fn refunded(order: &Value) -> i64 {
-    order["refunds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["amount_cents"].as_i64().unwrap())
-        .sum()
-}
-
 /// A paid mixed order whose three packages are with their suppliers.
 pub async fn forwarded(s: &Stack, user: &str) -> Value {
     catalog(s).await;
@@ -72,7 +39,7 @@ pub async fn forwarded(s: &Stack, user: &str) -> Value {
 }
 
 async fn ship_all(s: &Stack, order: &Value) {
-    let (own, drop, jd) = ids(order);
+    let (own, drop, jd) = mixed_ids(order);
     assert_eq!(s.ship(&own, "SF", "SF100").await.0, 200);
     assert_eq!(s.report("S-1", &drop, "shipped").await.0, 200);
     let (status, v) = s.report("jd", &jd, "awaiting_receipt").await;
@@ -88,7 +55,7 @@ async fn reject_one_receive_others(policy: FreightPolicy, reject: usize, expect_
     let s = Stack::spawn(config(policy)).await;
     let order = forwarded(&s, "ana").await;
     let id = order["id"].as_str().unwrap();
-    let (own, drop, jd) = ids(&order);
+    let (own, drop, jd) = mixed_ids(&order);
     // Our warehouse has no callback to reject with: only suppliers reject.
     assert!(reject > 0);
     let packages = [own, drop, jd];
@@ -161,7 +128,7 @@ async fn all_rejected_closes_the_order_and_gives_the_limit_back() {
         (422, Some("purchase_limit")),
         "the paid order holds the limit: {v}"
     );
-    let (drop, jd) = (ids_of(&order, "dropship"), ids_of(&order, "jd"));
+    let (drop, jd) = (package_of(&order, "dropship"), package_of(&order, "jd"));
     assert_eq!(s.report("S-1", &drop, "shipped").await.0, 200);
     assert_eq!(s.report("S-1", &drop, "rejected").await.0, 200);
     assert_eq!(s.order("bo", id).await["status"], "partially_shipped");
@@ -186,24 +153,12 @@ async fn place_phone(s: &Stack, user: &str) -> (u16, Value) {
         .await
 }
 
-fn ids_of(order: &Value, kind: &str) -> String {
-    order["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["source"]["kind"] == kind)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn out_of_order_duplicate_and_stale_callbacks_change_nothing_twice() {
     let s = Stack::spawn(config(FreightPolicy::Single)).await;
     let order = forwarded(&s, "cy").await;
     let id = order["id"].as_str().unwrap();
-    let (_, drop, jd) = ids(&order);
+    let (_, drop, jd) = mixed_ids(&order);
     // Received before shipped: both steps recorded.
     let (status, v) = s.report("jd", &jd, "received").await;
     assert_eq!((status, v["applied"].as_bool()), (200, Some(true)), "{v}");
@@ -239,7 +194,7 @@ async fn forged_wrong_supplier_and_self_operated_callbacks_are_refused() {
     let s = Stack::spawn(config(FreightPolicy::Single)).await;
     let order = forwarded(&s, "di").await;
     let id = order["id"].as_str().unwrap();
-    let (own, drop, jd) = ids(&order);
+    let (own, drop, jd) = mixed_ids(&order);
     let version = s.order("di", id).await["version"].clone();
     let body =
         json!({"package_id": drop, "status": "shipped", "at": "2026-11-25T08:00:00Z"}).to_string();
@@ -304,7 +259,7 @@ async fn the_order_answer_lists_what_the_caller_may_do() {
     let s = Stack::spawn(config(FreightPolicy::Single)).await;
     let order = forwarded(&s, "fay").await;
     let id = order["id"].as_str().unwrap();
-    let (own, _, _) = ids(&order);
+    let (own, _, _) = mixed_ids(&order);
     let actions = |o: &Value| -> Vec<String> {
         o["actions"]
             .as_array()
@@ -348,7 +303,7 @@ async fn receipt_is_confirmed_automatically_except_for_jd() {
     let s = Stack::spawn(config(FreightPolicy::Single)).await;
     let order = forwarded(&s, "gus").await;
     let id = order["id"].as_str().unwrap();
-    let (own, drop, jd) = ids(&order);
+    let (own, drop, jd) = mixed_ids(&order);
     ship_all(&s, &order).await;
     let now = Timestamp::now();
     let early = s.sweep_at(now.plus_secs(9 * 86_400)).await;

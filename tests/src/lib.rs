@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod answers;
 pub mod stack;
 
 /// The functions under test.

@@ -4,7 +4,6 @@ use adapters::http::{self, ApiError};
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::pay::{apply_payment, PaymentNotice};
-use domain::signature;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};
@@ -26,15 +25,7 @@ pub async fn handle(pay: &Pay, req: Request) -> Response<Body> {
 }
 
 async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError> {
-    let body = http::body(req)?;
-    let sig = http::header_value(req, "x-signature");
-    if !signature::verify(pay.secret.as_bytes(), body, sig.as_deref()) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_signature",
-            "missing or wrong X-Signature",
-        ));
-    }
+    let body = http::signed_body(req, &pay.secret)?;
     let notice = PaymentNotice::parse(body)?;
     let paid = apply_payment(
         &pay.app.store,

@@ -7,7 +7,6 @@ use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::ids::PackageId;
 use domain::packages::{self, Shipment, StatusCallback, SyncError};
-use domain::signature;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};
@@ -36,15 +35,7 @@ pub async fn handle(s: &StatusSync, req: Request) -> Response<Body> {
 }
 
 async fn callback(s: &StatusSync, req: &Request, supplier: &str) -> Result<Value, ApiError> {
-    let body = http::body(req)?;
-    let sig = http::header_value(req, "x-signature");
-    if !signature::verify(s.secret.as_bytes(), body, sig.as_deref()) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_signature",
-            "missing or wrong X-Signature",
-        ));
-    }
+    let body = http::signed_body(req, &s.secret)?;
     let cb = StatusCallback::parse(body)?;
     let synced = packages::supplier_status(
         &s.app.store,

@@ -173,6 +173,21 @@ pub fn body(req: &Request) -> Result<&[u8], ApiError> {
     Ok(bytes)
 }
 
+/// The raw body of a webhook, once its `X-Signature` (hex HMAC-SHA256 of
+/// the body with `secret`) checks out; 401 `invalid_signature` otherwise.
+pub fn signed_body<'r>(req: &'r Request, secret: &str) -> Result<&'r [u8], ApiError> {
+    let bytes = body(req)?;
+    let sig = header_value(req, "x-signature");
+    if !domain::signature::verify(secret.as_bytes(), bytes, sig.as_deref()) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            "missing or wrong X-Signature",
+        ));
+    }
+    Ok(bytes)
+}
+
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.path_parameters_ref()
         .and_then(|p| p.first(name))

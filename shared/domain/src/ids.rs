@@ -176,90 +176,62 @@ impl<'de> Deserialize<'de> for OrderId {
     }
 }
 
-/// A package id: `{order id}-P{nn}`, so the order is known from the package id alone.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct PackageId(String);
+/// An id of something an order holds: `<order id>-<letter><nn>`, so the
+/// order is known from the id alone.
+macro_rules! order_child_id {
+    ($(#[$m:meta])* $name:ident, $what:literal, $tag:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl PackageId {
-    pub fn new(order: &OrderId, n: usize) -> Self {
-        Self(format!("{}-P{:02}", order.as_str(), n))
-    }
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        let what = "package id";
-        let bad = IdError {
-            what,
-            reason: "must look like <order id>-P<nn>",
-        };
-        let (order, n) = s.split_once("-P").ok_or(bad.clone())?;
-        OrderId::parse(order).map_err(|_| bad.clone())?;
-        if n.len() != 2 || !n.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad);
+        impl $name {
+            pub fn new(order: &OrderId, n: usize) -> Self {
+                Self(format!("{}-{}{:02}", order.as_str(), $tag, n))
+            }
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                let bad = IdError {
+                    what: $what,
+                    reason: concat!("must look like <order id>-", $tag, "<nn>"),
+                };
+                let (order, n) = s.split_once(concat!("-", $tag)).ok_or(bad.clone())?;
+                OrderId::parse(order).map_err(|_| bad.clone())?;
+                if n.len() != 2 || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad);
+                }
+                Ok(Self(s.to_owned()))
+            }
+            pub fn order_id(&self) -> OrderId {
+                OrderId(self.0[..26].to_owned())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-        Ok(Self(s.to_owned()))
-    }
-    pub fn order_id(&self) -> OrderId {
-        OrderId(self.0[..26].to_owned())
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
-impl fmt::Display for PackageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for PackageId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// An after-sales case: `<order id>-C<nn>`, so the case names its order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct CaseId(String);
-
-impl CaseId {
-    pub fn new(order: &OrderId, n: usize) -> Self {
-        Self(format!("{}-C{:02}", order.as_str(), n))
-    }
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        let bad = IdError {
-            what: "case id",
-            reason: "must look like <order id>-C<nn>",
-        };
-        let (order, n) = s.split_once("-C").ok_or(bad.clone())?;
-        OrderId::parse(order).map_err(|_| bad.clone())?;
-        if n.len() != 2 || !n.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad);
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
         }
-        Ok(Self(s.to_owned()))
-    }
-    pub fn order_id(&self) -> OrderId {
-        OrderId(self.0[..26].to_owned())
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
 
-impl fmt::Display for CaseId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for CaseId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+order_child_id!(
+    /// A package: `<order id>-P<nn>`.
+    PackageId, "package id", "P"
+);
+order_child_id!(
+    /// An after-sales case: `<order id>-C<nn>`.
+    CaseId, "case id", "C"
+);
 
 /// A client's `Idempotency-Key` header.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

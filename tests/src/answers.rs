@@ -1,0 +1,54 @@
+//! Reading order answers in tests.
+
+use serde_json::Value;
+
+/// The package with id `id`.
+pub fn package<'a>(order: &'a Value, id: &str) -> &'a Value {
+    order["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap_or_else(|| panic!("no package {id} in {order}"))
+}
+
+/// The id of the (first) package whose source is of `kind`.
+pub fn package_of(order: &Value, kind: &str) -> String {
+    order["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["source"]["kind"] == kind)
+        .and_then(|p| p["id"].as_str())
+        .unwrap_or_else(|| panic!("no {kind} package in {order}"))
+        .to_owned()
+}
+
+/// Package ids of a mixed order: (self, dropship, jd).
+pub fn mixed_ids(order: &Value) -> (String, String, String) {
+    (
+        package_of(order, "self"),
+        package_of(order, "dropship"),
+        package_of(order, "jd"),
+    )
+}
+
+/// Every refund recorded on the order, summed.
+pub fn refunded(order: &Value) -> i64 {
+    order["refunds"]
+        .as_array()
+        .expect("refunds")
+        .iter()
+        .map(|r| r["amount_cents"].as_i64().expect("amount"))
+        .sum()
+}
+
+/// The timeline's event codes, oldest first.
+pub fn events(order: &Value) -> Vec<String> {
+    order["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| e["event"].as_str().expect("event").to_owned())
+        .collect()
+}
