@@ -8,6 +8,7 @@ mod catalog;
 mod concurrency;
 mod expiry;
 mod forwarding;
+mod hardening;
 mod intercepts;
 mod orders;
 mod payments;

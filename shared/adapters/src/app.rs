@@ -18,6 +18,8 @@ pub enum StartupError {
     Missing(&'static str),
     #[error("AUTH_MODE={0:?} is not understood (use dev-headers, or leave it unset)")]
     AuthMode(String),
+    #[error("AUTH_MODE=dev-headers is refused in a deployed Lambda ({0}): it would let any caller claim to be staff")]
+    DevHeadersDeployed(String),
     #[error(transparent)]
     Config(#[from] domain::config::ConfigError),
 }
@@ -46,14 +48,38 @@ impl App {
 
     pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         let table = required("TABLE_NAME")?;
-        let auth = match std::env::var("AUTH_MODE").ok().as_deref() {
-            None | Some("") | Some("jwt") => AuthMode::Jwt,
-            Some("dev-headers") => AuthMode::DevHeaders,
-            Some(other) => return Err(StartupError::AuthMode(other.to_owned())),
-        };
+        let auth = auth_mode(|k| std::env::var(k).ok())?;
         let config = Config::from_lookup(|k| std::env::var(k).ok())?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table);
         Ok(Self::new(store, config, auth))
+    }
+}
+
+/// `AUTH_MODE`: unset (JWT claims) or `dev-headers`, which is honoured only
+/// off AWS: outside Lambda, or in a Lambda whose every AWS endpoint is local
+/// (as under `cargo lambda watch`).
+pub fn auth_mode(get: impl Fn(&str) -> Option<String>) -> Result<AuthMode, StartupError> {
+    match get("AUTH_MODE").as_deref() {
+        None | Some("") | Some("jwt") => Ok(AuthMode::Jwt),
+        Some("dev-headers") => {
+            if let Some(function) = get("AWS_LAMBDA_FUNCTION_NAME") {
+                let local = |name: &str| {
+                    get(name).is_some_and(|url| {
+                        let authority = url.split("://").nth(1).unwrap_or_default();
+                        ["127.", "localhost:", "localhost/", "[::1]"]
+                            .iter()
+                            .any(|p| authority.starts_with(p))
+                            || authority == "localhost"
+                    })
+                };
+                let endpoints = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"];
+                if !endpoints.iter().any(|e| local(e)) {
+                    return Err(StartupError::DevHeadersDeployed(function));
+                }
+            }
+            Ok(AuthMode::DevHeaders)
+        }
+        Some(other) => Err(StartupError::AuthMode(other.to_owned())),
     }
 }
 
@@ -79,4 +105,53 @@ pub fn publisher_from_env(
         required("FORWARD_QUEUE_URL")?,
         required("REFUND_QUEUE_URL")?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(vars: &[(&str, &str)]) -> Result<AuthMode, StartupError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        auth_mode(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn dev_headers_are_refused_in_a_deployed_lambda() {
+        assert_eq!(mode(&[]).unwrap(), AuthMode::Jwt);
+        let dev = ("AUTH_MODE", "dev-headers");
+        assert_eq!(
+            mode(&[dev]).unwrap(),
+            AuthMode::DevHeaders,
+            "tests, scripts"
+        );
+        let lambda = ("AWS_LAMBDA_FUNCTION_NAME", "orders-PlaceFunction");
+        assert!(matches!(
+            mode(&[dev, lambda]),
+            Err(StartupError::DevHeadersDeployed(_))
+        ));
+        assert!(mode(&[
+            dev,
+            lambda,
+            (
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                "https://dynamodb.us-east-1.amazonaws.com"
+            )
+        ])
+        .is_err());
+        assert_eq!(
+            mode(&[
+                dev,
+                lambda,
+                ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
+            ])
+            .unwrap(),
+            AuthMode::DevHeaders,
+            "cargo lambda watch against DynamoDB Local"
+        );
+        assert!(mode(&[("AUTH_MODE", "admin")]).is_err());
+    }
 }

@@ -386,7 +386,7 @@ pub async fn place_order<S: Catalog + Orders>(
     }
 
     let order = build_order(OrderId::generate(&now), &caller.user, req, &skus, cfg, now);
-    if 2 + order.stock_reservations().len() + order.limit_holds().len() > MAX_ATOMIC_WRITES {
+    if order.largest_transaction() > MAX_ATOMIC_WRITES {
         return Err(PlaceError::TooManyLines(req.lines.len()));
     }
     let record = key.as_ref().map(|key| IdempotencyRecord {

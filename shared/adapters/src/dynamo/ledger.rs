@@ -19,6 +19,7 @@ use domain::time::Timestamp;
 /// Where each kind of item sits in a change's transaction, to read refusals.
 struct Layout {
     stock: Vec<(SkuId, i64)>,
+    limits: Vec<(SkuId, u32)>,
     payment: Option<usize>,
     case: Option<usize>,
     locks: std::ops::Range<usize>,
@@ -77,9 +78,9 @@ impl DynamoStore {
             items.push(update(
                 &self.table,
                 keys::limit(&order.user_id, sku),
-                "ADD held :release",
-                vec![(":release", n(-i64::from(*qty)))],
-                None,
+                "SET held = held - :release",
+                vec![(":release", n(*qty))],
+                Some("held >= :release"),
             )?);
         }
 
@@ -153,6 +154,7 @@ impl DynamoStore {
             items,
             Layout {
                 stock,
+                limits,
                 payment,
                 case: case_at,
                 locks,
@@ -176,11 +178,37 @@ impl Ledger for DynamoStore {
             if layout.locks.clone().any(failed) {
                 return Some(CommitError::CaseLineTaken);
             }
+            // A give-back that finds no SKU, or a limit counter holding less
+            // than it gives back, means an invariant broke: refuse, loudly.
+            let limits_at = 1 + layout.stock.len();
+            let broken: Vec<String> = layout
+                .stock
+                .iter()
+                .enumerate()
+                .filter(|(i, (_, delta))| *delta > 0 && failed(1 + i))
+                .map(|(_, (sku, _))| format!("stock of {sku} to give back to is missing"))
+                .chain(
+                    layout
+                        .limits
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| failed(limits_at + i))
+                        .map(|(_, (sku, qty))| {
+                            format!("limit counter of {sku} holds less than the {qty} given back")
+                        }),
+                )
+                .collect();
+            if !broken.is_empty() {
+                return Some(CommitError::Store(StoreError(format!(
+                    "refused to break an invariant: {}",
+                    broken.join("; ")
+                ))));
+            }
             let short: Vec<Shortage> = layout
                 .stock
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| failed(1 + i))
+                .filter(|(i, (_, delta))| *delta < 0 && failed(1 + i))
                 .map(|(i, (sku, delta))| Shortage {
                     sku: sku.clone(),
                     requested: (-delta) as u32,

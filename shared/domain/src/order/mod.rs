@@ -353,6 +353,18 @@ impl Order {
             .collect()
     }
 
+    /// Items in the largest transaction this order will ever need, so that
+    /// an order is only placed if every later step fits one transaction:
+    /// placing (order, reservations, limits, idempotency record), paying
+    /// (order, `deduct_on_pay` takes, payment record; or closing short:
+    /// order, releases, limits, payment record), a paid cancel (order, one
+    /// stock move per line, limits) and an after-sales step (order, case,
+    /// one lock per line of a package). Lines are merged by SKU, so each
+    /// line is at most one stock item.
+    pub fn largest_transaction(&self) -> usize {
+        2 + self.lines.len() + self.limit_holds().len()
+    }
+
     pub fn refunded_cents(&self) -> Cents {
         self.refunds.iter().map(|r| r.amount_cents).sum()
     }
