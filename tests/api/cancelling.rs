@@ -31,7 +31,7 @@ async fn unpaid_cancel_releases_once_and_only_the_owner_may() {
     let (status, again) = s.cancel_order("gil", id).await;
     assert_eq!(status, 200);
     assert_eq!(
-        again["version"], v["version"],
+        again["timeline"], v["timeline"],
         "a second cancel changes nothing"
     );
     assert_eq!(s.t.available("TEA").await, 10, "released exactly once");
@@ -216,5 +216,5 @@ async fn nothing_shipped_may_be_cancelled() {
     );
     let after = s.order("kai", id.as_str()).await;
     assert_eq!(after["status"], "partially_shipped");
-    assert_eq!(after["version"], shipped["version"], "nothing changed");
+    assert_eq!(after["timeline"], shipped["timeline"], "nothing changed");
 }

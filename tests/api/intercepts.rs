@@ -126,8 +126,10 @@ async fn a_cancel_meeting_a_forward_in_flight_intercepts_it() {
     let s = &*stack;
     let mut claimed = false;
     for _ in 0..100 {
-        let o = s.order("lou", &id).await;
-        if o["packages"][0]["forwarding_until"].is_string() {
+        if s.stored(&id).await.packages()[0]
+            .forwarding_until()
+            .is_some()
+        {
             claimed = true;
             break;
         }

@@ -92,6 +92,18 @@ impl TestApp {
         call_app(&self.app, func, req).await
     }
 
+    /// Like [`TestApp::call`], with the answer's headers too.
+    pub async fn call_with_headers(
+        &self,
+        func: Func,
+        req: Request,
+    ) -> (u16, Value, lambda_http::http::HeaderMap) {
+        let resp = handle(&self.app, func, req).await;
+        let headers = resp.headers().clone();
+        let (status, value) = decode(resp);
+        (status, value, headers)
+    }
+
     /// `PUT /skus/{sku}` as staff; panics unless it succeeds.
     pub async fn put_sku(&self, sku: &str, body: Value) -> Value {
         let req = Event::new("PUT", "/skus/{sku}", &format!("/skus/{sku}"))
@@ -190,12 +202,15 @@ impl TestApp {
 }
 
 pub async fn call_app(app: &App, func: Func, req: Request) -> (u16, Value) {
-    let resp: Response<Body> = match func {
+    decode(handle(app, func, req).await)
+}
+
+async fn handle(app: &App, func: Func, req: Request) -> Response<Body> {
+    match func {
         Func::Catalog => catalog::handle(app, req).await,
         Func::Place => place::handle(app, req).await,
         Func::Orders => orders::handle(app, req).await,
-    };
-    decode(resp)
+    }
 }
 
 /// Status and JSON body of an answer; asserts the JSON and error shapes.

@@ -407,4 +407,17 @@ impl Stack {
             .expect("publish");
         self.drain(1).await;
     }
+
+    /// The order as stored, internals included (version, outbox, claims).
+    pub async fn stored(&self, id: &str) -> domain::order::Order {
+        use domain::ports::Orders;
+        let id = domain::ids::OrderId::parse(id).expect("an order id");
+        self.t
+            .app
+            .store
+            .get_order(&id)
+            .await
+            .expect("read")
+            .expect("stored")
+    }
 }

@@ -40,7 +40,7 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
     tracing::info!(order = %order.id, status = order.status().as_str(), by = %caller.user, "cancel");
     Ok(json!(OrderView::new(
         &order,
-        Some(&caller),
+        &caller,
         &c.app.config,
         Timestamp::now()
     )))

@@ -26,7 +26,7 @@ async fn get(app: &App, req: &Request) -> Result<Value, ApiError> {
     let order = read::get_order(&app.store, &caller, &id).await?;
     Ok(json!(OrderView::new(
         &order,
-        Some(&caller),
+        &caller,
         &app.config,
         Timestamp::now()
     )))
@@ -41,7 +41,7 @@ async fn list(app: &App, req: &Request) -> Result<Value, ApiError> {
     let orders: Vec<OrderView> = page
         .orders
         .iter()
-        .map(|o| OrderView::new(o, Some(&caller), &app.config, now))
+        .map(|o| OrderView::new(o, &caller, &app.config, now))
         .collect();
     Ok(json!({ "orders": orders, "next_cursor": page.next_cursor }))
 }

@@ -38,10 +38,5 @@ async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError>
     if !paid.replayed {
         tracing::info!(order = %paid.order.id, payment = %notice.payment_id, "order paid");
     }
-    Ok(json!(OrderView::new(
-        &paid.order,
-        None,
-        &pay.app.config,
-        Timestamp::now()
-    )))
+    Ok(json!(OrderView::for_payment_provider(&paid.order)))
 }

@@ -73,7 +73,7 @@ async fn place(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     )
     .await?;
     log_placed(&placed, &caller);
-    let view = OrderView::new(&placed.order, Some(&caller), &app.config, Timestamp::now());
+    let view = OrderView::new(&placed.order, &caller, &app.config, Timestamp::now());
     Ok(created(&placed, &json!(view)))
 }
 
@@ -112,7 +112,7 @@ async fn buy_again(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
             log_placed(&placed, &caller);
             Ok(created(
                 &placed,
-                &json!({ "report": report, "order": OrderView::new(&placed.order, Some(&caller), &app.config, Timestamp::now()) }),
+                &json!({ "report": report, "order": OrderView::new(&placed.order, &caller, &app.config, Timestamp::now()) }),
             ))
         }
         Err(RepurchaseError::NothingToBuy(report)) => {

@@ -72,12 +72,7 @@ async fn ship(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     )
     .await?;
     tracing::info!(package = %id, by = %caller.user, "package shipped by staff");
-    Ok(json!(OrderView::new(
-        &order,
-        Some(&caller),
-        &s.app.config,
-        now
-    )))
+    Ok(json!(OrderView::new(&order, &caller, &s.app.config, now)))
 }
 
 async fn confirm(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
@@ -86,10 +81,5 @@ async fn confirm(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     let now = Timestamp::now();
     let order = packages::confirm_receipt(&s.app.store, &s.publisher, &caller, &id, now).await?;
     tracing::info!(package = %id, by = %caller.user, "receipt confirmed");
-    Ok(json!(OrderView::new(
-        &order,
-        Some(&caller),
-        &s.app.config,
-        now
-    )))
+    Ok(json!(OrderView::new(&order, &caller, &s.app.config, now)))
 }

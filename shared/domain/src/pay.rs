@@ -97,11 +97,30 @@ impl Problem for PayError {
             AmountMismatch { expected, got } => {
                 Some(json!({ "expected_cents": expected, "amount_cents": got }))
             }
-            OutOfStock { order, shortages } => Some(json!({ "skus": shortages, "order": order })),
-            OrderClosed { order, .. } | AlreadyPaid { order } => Some(json!({ "order": order })),
+            OutOfStock { order, shortages } => {
+                let mut d = refunded(order);
+                d["skus"] = json!(shortages);
+                Some(d)
+            }
+            OrderClosed { order, .. } | AlreadyPaid { order } => Some(refunded(order)),
             _ => None,
         }
     }
+}
+
+/// What the payment provider needs of a refused payment: the order's state
+/// and the refund that pays it back (never the buyer's address).
+fn refunded(order: &Order) -> serde_json::Value {
+    let refund = order
+        .refunds()
+        .iter()
+        .rev()
+        .find(|r| r.package_id.is_none() && r.case_id.is_none());
+    json!({
+        "order_id": order.id,
+        "status": order.status(),
+        "refund": refund.map(|r| json!({ "id": r.id, "amount_cents": r.amount_cents })),
+    })
 }
 
 impl PaymentNotice {
@@ -142,12 +161,18 @@ pub struct Paid {
     pub replayed: bool,
 }
 
-fn record(n: &PaymentNotice, outcome: &str, now: Timestamp) -> PaymentRecord {
+fn record(
+    n: &PaymentNotice,
+    outcome: &str,
+    shortages: &[Shortage],
+    now: Timestamp,
+) -> PaymentRecord {
     PaymentRecord {
         payment_id: n.payment_id.clone(),
         order_id: n.order_id.clone(),
         amount_cents: n.amount_cents,
         outcome: outcome.to_owned(),
+        shortages: shortages.to_vec(),
         at: now,
     }
 }
@@ -173,7 +198,7 @@ async fn replay<S: Ledger>(
         }),
         "out_of_stock" => Err(PayError::OutOfStock {
             order: boxed(),
-            shortages: Vec::new(),
+            shortages: rec.shortages.clone(),
         }),
         "already_paid" => Err(PayError::AlreadyPaid { order: boxed() }),
         _ => Err(PayError::OrderClosed {
@@ -214,12 +239,14 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
             });
         }
         let mut next = order.next();
+        let mut short: &[Shortage] = &[];
         let (code, applied) = match &cur.refusal {
             Some(CommitError::PaymentRecorded) => return Ok(Decision::Done(Applied::Recorded)),
             // Paid, but `deduct_on_pay` stock ran out: close, refund everything.
-            Some(CommitError::OutOfStock(short))
+            Some(CommitError::OutOfStock(shortages))
                 if order.status() == OrderStatus::PendingPayment =>
             {
+                short = shortages;
                 next.refund_payment(n.amount_cents, "out_of_stock", now);
                 next.end(
                     OrderStatus::Closed,
@@ -228,7 +255,7 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
                     Some("out of stock at payment".into()),
                     now,
                 )?;
-                ("out_of_stock", Applied::Short(short.clone()))
+                ("out_of_stock", Applied::Short(shortages.clone()))
             }
             _ => match order.status() {
                 OrderStatus::PendingPayment => {
@@ -252,7 +279,7 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
         };
         let write = Write {
             order: next,
-            payment: Some(record(n, code, now)),
+            payment: Some(record(n, code, short, now)),
             case: None,
         };
         Ok(Decision::write(write, applied))

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::future::Future;
 
 /// A short SKU found when the placement transaction was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Shortage {
     pub sku: SkuId,
     pub requested: u32,
@@ -165,6 +165,9 @@ pub struct PaymentRecord {
     pub amount_cents: crate::money::Cents,
     /// `paid`, or the error code answered when the money was refunded instead.
     pub outcome: String,
+    /// For `out_of_stock`: the short SKUs, so that a replay answers the same.
+    #[serde(default)]
+    pub shortages: Vec<Shortage>,
     pub at: Timestamp,
 }
 

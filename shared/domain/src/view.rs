@@ -2,9 +2,15 @@
 //! `actions` the caller may take now, so that no client re-implements the rules.
 
 use crate::after_sales::eligibility;
+use crate::catalog::{Source, StockPolicy};
 use crate::config::Config;
-use crate::ids::{Caller, PackageId};
-use crate::order::{Order, OrderStatus, PackageStatus};
+use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId, UserId};
+use crate::money::Cents;
+use crate::order::{
+    Address, CaseSummary, Order, OrderStatus, PackageLine, PackageStatus, Refund, TimelineEntry,
+    Warning,
+};
+use crate::split::FreightPolicy;
 use crate::time::Timestamp;
 use serde::Serialize;
 
@@ -30,33 +36,145 @@ impl Action {
     }
 }
 
-/// An order as one caller sees it.
+/// An order as one caller sees it: what the client needs, none of the
+/// store's internals (outbox, version, claims, the payment record).
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderView<'a> {
-    #[serde(flatten)]
-    pub order: &'a Order,
+    pub id: &'a OrderId,
+    pub user_id: &'a UserId,
+    pub status: OrderStatus,
+    pub lines: Vec<LineView<'a>>,
+    pub packages: Vec<PackageView<'a>>,
+    pub goods_cents: Cents,
+    pub freight_cents: Cents,
+    pub total_cents: Cents,
+    pub freight_policy: FreightPolicy,
+    /// Left out of the payment provider's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<&'a Address>,
+    pub note: Option<&'a str>,
+    pub created_at: Timestamp,
+    pub payment_deadline: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub close_reason: Option<&'a str>,
+    pub warnings: &'a [Warning],
+    pub refunds: &'a [Refund],
+    pub cases: &'a [CaseSummary],
+    pub timeline: &'a [TimelineEntry],
     pub actions: Vec<Action>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct LineView<'a> {
+    pub sku: &'a SkuId,
+    pub name: &'a str,
+    pub qty: u32,
+    pub unit_price_cents: Cents,
+    pub line_total_cents: Cents,
+    pub source: &'a Source,
+    pub stock_policy: StockPolicy,
+    pub package_id: &'a PackageId,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageView<'a> {
+    pub id: &'a PackageId,
+    pub source: &'a Source,
+    pub status: PackageStatus,
+    pub lines: &'a [PackageLine],
+    pub goods_cents: Cents,
+    pub freight_cents: Cents,
+    pub supplier_ref: Option<&'a str>,
+    pub carrier: Option<&'a str>,
+    pub tracking_no: Option<&'a str>,
+    pub shipped_at: Option<Timestamp>,
+    pub received_at: Option<Timestamp>,
+    pub rejected_at: Option<Timestamp>,
+    /// When receipt will be confirmed automatically, while shipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_confirm_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange_for: Option<&'a CaseId>,
+}
+
 impl<'a> OrderView<'a> {
-    pub fn new(order: &'a Order, caller: Option<&Caller>, cfg: &Config, now: Timestamp) -> Self {
+    /// The order for `caller` (its owner or staff), with their actions.
+    pub fn new(order: &'a Order, caller: &Caller, cfg: &Config, now: Timestamp) -> Self {
+        let mut view = Self::bare(order);
+        view.address = Some(&order.address);
+        view.actions = actions(order, caller, cfg, now);
+        view
+    }
+
+    /// The order for the payment provider: no address, no actions.
+    pub fn for_payment_provider(order: &'a Order) -> Self {
+        Self::bare(order)
+    }
+
+    fn bare(order: &'a Order) -> Self {
         Self {
-            actions: actions(order, caller, cfg, now),
-            order,
+            id: &order.id,
+            user_id: &order.user_id,
+            status: order.status(),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| LineView {
+                    sku: &l.sku,
+                    name: &l.name,
+                    qty: l.qty,
+                    unit_price_cents: l.unit_price_cents,
+                    line_total_cents: l.line_total_cents,
+                    source: &l.source,
+                    stock_policy: l.stock_policy,
+                    package_id: &l.package_id,
+                })
+                .collect(),
+            packages: order
+                .packages()
+                .iter()
+                .map(|p| PackageView {
+                    id: &p.id,
+                    source: &p.source,
+                    status: p.status(),
+                    lines: &p.lines,
+                    goods_cents: p.goods_cents,
+                    freight_cents: p.freight_cents,
+                    supplier_ref: p.supplier_ref(),
+                    carrier: p.carrier(),
+                    tracking_no: p.tracking_no(),
+                    shipped_at: p.shipped_at(),
+                    received_at: p.received_at(),
+                    rejected_at: p.rejected_at(),
+                    auto_confirm_at: p
+                        .auto_confirm_at()
+                        .filter(|_| p.status() == PackageStatus::Shipped),
+                    exchange_for: p.exchange_for(),
+                })
+                .collect(),
+            goods_cents: order.goods_cents,
+            freight_cents: order.freight_cents,
+            total_cents: order.total_cents,
+            freight_policy: order.freight_policy,
+            address: None,
+            note: order.note.as_deref(),
+            created_at: order.created_at,
+            payment_deadline: order.payment_deadline,
+            paid_at: order.payment().map(|p| p.paid_at),
+            close_reason: order.close_reason(),
+            warnings: &order.warnings,
+            refunds: order.refunds(),
+            cases: order.cases(),
+            timeline: order.timeline(),
+            actions: Vec::new(),
         }
     }
 }
 
-/// What `caller` may do with `order` now (the owner when `caller` is None,
-/// as for the payment provider's answer).
-pub fn actions(
-    order: &Order,
-    caller: Option<&Caller>,
-    cfg: &Config,
-    now: Timestamp,
-) -> Vec<Action> {
-    let owner = caller.is_none_or(|c| c.user == order.user_id);
-    let staff = caller.is_some_and(|c| c.is_staff);
+/// What `caller` may do with `order` now.
+pub fn actions(order: &Order, caller: &Caller, cfg: &Config, now: Timestamp) -> Vec<Action> {
+    let owner = caller.user == order.user_id;
+    let staff = caller.is_staff;
     let mut out = Vec::new();
     let status = order.status();
     if owner && status == OrderStatus::PendingPayment && order.payment_deadline > now {
