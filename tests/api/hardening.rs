@@ -114,7 +114,7 @@ async fn a_limit_release_never_goes_below_zero() {
         case: None,
     };
     match s.t.app.store.commit(&change).await {
-        Err(CommitError::Store(e)) => assert!(e.0.contains("limit"), "{e}"),
+        Err(CommitError::Store(e)) => assert!(e.to_string().contains("limit"), "{e}"),
         other => panic!("expected a refused release, got {other:?}"),
     }
     assert_eq!(s.t.available("TEA").await, 8, "nothing was written");
@@ -126,4 +126,303 @@ async fn a_limit_release_never_goes_below_zero() {
         s.t.place("quin", json!([{"sku": "TEA", "qty": 1}]), None)
             .await;
     assert_eq!(status, 422, "and the limit still holds");
+}
+
+/// A store on which someone else always writes first, once.
+struct Interfering {
+    inner: adapters::DynamoStore,
+    interfered: std::sync::atomic::AtomicBool,
+}
+
+impl Orders for Interfering {
+    async fn idempotency(
+        &self,
+        user: &domain::ids::UserId,
+        key: &domain::ids::IdempotencyKey,
+    ) -> Result<Option<domain::ports::IdempotencyRecord>, domain::error::StoreError> {
+        self.inner.idempotency(user, key).await
+    }
+    async fn create_order(
+        &self,
+        order: &domain::order::Order,
+        idempotency: Option<&domain::ports::IdempotencyRecord>,
+    ) -> Result<(), domain::ports::CreateOrderError> {
+        self.inner.create_order(order, idempotency).await
+    }
+    async fn get_order(
+        &self,
+        id: &OrderId,
+    ) -> Result<Option<domain::order::Order>, domain::error::StoreError> {
+        self.inner.get_order(id).await
+    }
+    async fn list_orders(
+        &self,
+        user: &domain::ids::UserId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<domain::ports::OrderPage, domain::ports::ListError> {
+        self.inner.list_orders(user, limit, cursor).await
+    }
+}
+
+impl Ledger for Interfering {
+    async fn commit(&self, c: &Change<'_>) -> Result<(), CommitError> {
+        if !self
+            .interfered
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let current = self.inner.get_order(&c.order.id).await?.unwrap();
+            let bumped = current.next();
+            let other = Change {
+                order: &bumped,
+                stock: Vec::new(),
+                limit_releases: Vec::new(),
+                payment: None,
+                case: None,
+            };
+            self.inner.commit(&other).await?;
+        }
+        self.inner.commit(c).await
+    }
+    async fn payment(
+        &self,
+        id: &str,
+    ) -> Result<Option<domain::ports::PaymentRecord>, domain::error::StoreError> {
+        self.inner.payment(id).await
+    }
+    async fn due_orders(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OrderId>, domain::error::StoreError> {
+        self.inner.due_orders(now, limit).await
+    }
+    async fn clear_outbox(
+        &self,
+        order: &domain::order::Order,
+    ) -> Result<bool, domain::error::StoreError> {
+        self.inner.clear_outbox(order).await
+    }
+    async fn get_case(
+        &self,
+        id: &domain::ids::CaseId,
+    ) -> Result<Option<domain::case::AfterSalesCase>, domain::error::StoreError> {
+        self.inner.get_case(id).await
+    }
+    fn out_of_time(&self) -> bool {
+        Ledger::out_of_time(&self.inner)
+    }
+}
+
+/// Hole 7: a change that must be decided again stops when the request's
+/// time is spent, and answers 503 `busy` with `Retry-After`.
+#[tokio::test]
+async fn a_change_out_of_time_answers_busy() {
+    let s = Stack::spawn(Config::default()).await;
+    s.t.sku("TEA", 100, "lock_on_place", 10, None).await;
+    let caller = domain::ids::Caller {
+        user: domain::ids::UserId::parse("rex").unwrap(),
+        is_staff: false,
+    };
+    let cancel = |store: adapters::DynamoStore, id: OrderId| {
+        let publisher = s.cancel.publisher.clone();
+        let caller = caller.clone();
+        async move {
+            let store = Interfering {
+                inner: store,
+                interfered: false.into(),
+            };
+            domain::cancel::cancel_order(&store, &publisher, &caller, &id, None, Timestamp::now())
+                .await
+        }
+    };
+    // With time to spare, the change is decided again and lands.
+    let order = s.placed("rex", json!([{"sku": "TEA", "qty": 1}])).await;
+    let id = OrderId::parse(order["id"].as_str().unwrap()).unwrap();
+    let done = cancel(s.t.app.store.clone(), id).await.unwrap();
+    assert_eq!(done.status().as_str(), "cancelled");
+    // Out of time: no second try.
+    let order = s.placed("rex", json!([{"sku": "TEA", "qty": 1}])).await;
+    let id = OrderId::parse(order["id"].as_str().unwrap()).unwrap();
+    let spent = s.t.app.store.until(std::time::Instant::now());
+    let err = cancel(spent, id.clone()).await.unwrap_err();
+    let resp = adapters::http::ApiError::from(err).into_response();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    assert_eq!(
+        s.stored(id.as_str()).await.status().as_str(),
+        "pending_payment",
+        "nothing but the other writer's change landed"
+    );
+    assert_eq!(s.t.available("TEA").await, 9);
+}
+
+/// Hole 5: an order driven through its longest life (the most lines, the
+/// longest strings every cap allows, every package shipped and received, as
+/// many after-sales cases as allowed) stays well under DynamoDB's 400 KB.
+#[tokio::test]
+async fn the_longest_life_of_an_order_stays_well_under_the_item_limit() {
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    let source = |i: usize| match i % 3 {
+        0 => json!({"kind": "self", "warehouse": "WH-1"}),
+        1 => json!({"kind": "dropship", "supplier": "S-1"}),
+        _ => json!({"kind": "jd"}),
+    };
+    for i in 0..50 {
+        s.t.put_sku(
+            &format!("LONG-{i:02}-{}", "X".repeat(50)),
+            json!({"name": "长".repeat(200), "price_cents": 100, "source": source(i),
+                   "stock_policy": "lock_on_place", "available": 10_000}),
+        )
+        .await;
+    }
+    let lines: Vec<Value> = (0..50)
+        .map(|i| json!({"sku": format!("LONG-{i:02}-{}", "X".repeat(50)), "qty": 999}))
+        .collect();
+    let body = json!({
+        "lines": lines,
+        "address": {"name": "名".repeat(100), "phone": "9".repeat(32), "line1": "路".repeat(200),
+                    "city": "市".repeat(100), "postcode": "0".repeat(16)},
+        "note": "备".repeat(500),
+    });
+    let req = integration_tests::Event::new("POST", "/orders", "/orders")
+        .user("long")
+        .json(&body)
+        .build();
+    let (status, order) = s.t.call(integration_tests::Func::Place, req).await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.pay_order(&order, &"p".repeat(128)).await.0, 200);
+    assert_eq!(s.drain(1).await, 3);
+    let long = "T".repeat(64);
+    let forwarded = s.order("long", &id).await;
+    for p in forwarded["packages"].as_array().unwrap() {
+        let pid = p["id"].as_str().unwrap();
+        match p["source"]["kind"].as_str().unwrap() {
+            "self" => {
+                assert_eq!(s.ship(pid, &"C".repeat(64), &long).await.0, 200);
+                assert_eq!(s.confirm_receipt("long", pid).await.0, 200);
+            }
+            kind => {
+                let supplier = if kind == "jd" { "jd" } else { "S-1" };
+                for status in ["shipped", "received"] {
+                    let cb = json!({"package_id": pid, "status": status, "tracking_no": long, "at": "2026-11-25T08:00:00Z"});
+                    assert_eq!(s.supplier(supplier, &cb).await.0, 200);
+                }
+            }
+        }
+    }
+    let own = integration_tests::answers::package_of(&forwarded, "self");
+    let sku = |i: usize| format!("LONG-{:02}-{}", i * 3, "X".repeat(50));
+    let evidence: Vec<String> = (0..9)
+        .map(|i| format!("https://img.example.com/{i}/{}", "e".repeat(990)))
+        .collect();
+    for i in 0..domain::after_sales::MAX_CASES_PER_ORDER {
+        let case = json!({"package_id": own, "kind": "return_refund",
+            "lines": [{"sku": sku(i % 17), "qty": 1}], "reason": "理".repeat(500), "evidence": evidence});
+        let (status, v) = s.open_case("long", &id, &case).await;
+        assert_eq!(status, 201, "case {i}: {v}");
+        let cid = v["id"].as_str().unwrap();
+        let note = json!({"decision": "reject", "note": "否".repeat(500)});
+        assert_eq!(
+            s.case("staff-1", true, cid, "review", Some(&note)).await.0,
+            200
+        );
+    }
+    let case = json!({"package_id": own, "kind": "refund_only",
+        "lines": [{"sku": sku(0), "qty": 1}], "reason": "again", "evidence": ["uploads/a.jpg"]});
+    let (status, v) = s.open_case("long", &id, &case).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("too_many_cases"))
+    );
+    let stored = s.stored(&id).await;
+    let bytes = serde_json::to_vec(&stored).unwrap().len();
+    eprintln!("the longest life: {bytes} bytes of order");
+    assert!(bytes < 200_000, "{bytes} bytes");
+}
+
+/// A queue that is down.
+struct Down;
+
+impl domain::messages::Publisher for Down {
+    async fn publish(
+        &self,
+        _: &[domain::messages::Message],
+        _: Timestamp,
+    ) -> Result<(), domain::error::StoreError> {
+        Err(domain::error::StoreError::Failed("queue down".into()))
+    }
+}
+
+/// Hole 8: messages published late, after the order moved on, are taken out
+/// of its outbox, so no later step sends them again.
+#[tokio::test]
+async fn a_message_published_once_is_not_sent_again_by_later_steps() {
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    s.t.sku("TEA", 100, "lock_on_place", 10, None).await;
+    s.t.put_sku("LAMP", json!({"name": "Lamp", "price_cents": 2100, "source": {"kind": "dropship", "supplier": "S-1"}, "stock_policy": "lock_on_place", "available": 10})).await;
+    let order = s
+        .placed(
+            "sam",
+            json!([{"sku": "TEA", "qty": 1}, {"sku": "LAMP", "qty": 1}]),
+        )
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let store = &s.t.app.store;
+    let cfg = &s.t.app.config;
+    let now = Timestamp::now();
+    // Paid while the queue is down: two forward messages wait in the outbox.
+    let notice = domain::pay::PaymentNotice {
+        order_id: OrderId::parse(&id).unwrap(),
+        payment_id: "pay-sam".into(),
+        amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
+        paid_at: now,
+    };
+    let paid = domain::pay::apply_payment(store, &Down, cfg, &notice, now)
+        .await
+        .unwrap()
+        .order;
+    assert_eq!(paid.outbox().len(), 2);
+    // The supplier rejects its package, queue still down: a refund joins them.
+    let lamp = integration_tests::answers::package_of(&order, "dropship");
+    let cb = domain::packages::StatusCallback {
+        package_id: domain::ids::PackageId::parse(&lamp).unwrap(),
+        status: domain::packages::CallbackStatus::Rejected,
+        tracking_no: None,
+        at: None,
+    };
+    domain::packages::supplier_status(store, &Down, cfg, "S-1", &cb, now)
+        .await
+        .unwrap();
+    assert_eq!(s.stored(&id).await.outbox().len(), 3);
+    // The payment's late publication lands after the order moved on.
+    let publisher = &s.forward.publisher;
+    domain::transition::flush_outbox(store, publisher, &paid, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.stored(&id).await.outbox().len(),
+        1,
+        "only the refund is left"
+    );
+    // A later step publishes what is left, not the forwards again.
+    let tea = integration_tests::answers::package_of(&order, "self");
+    assert_eq!(s.ship(&tea, "SF", "SF1").await.0, 200);
+    assert_eq!(s.depth("ForwardQueue").await, 2, "each forward sent once");
+    assert_eq!(s.peek("RefundQueue").await.len(), 1);
+    assert!(s.stored(&id).await.outbox().is_empty());
+    // Nothing is left for the sweep.
+    assert_eq!(
+        s.sweep_at(now.plus_secs(60)).await,
+        domain::sweep::SweepSummary::default()
+    );
 }

@@ -246,3 +246,28 @@ async fn jwt_claims_identify_callers_when_deployed() {
     let (status, _) = integration_tests::call_app(&app, Func::Catalog, staff_put).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_that_is_not_visible_ascii_is_refused_not_ignored() {
+    let t = TestApp::spawn().await;
+    t.sku("TEA", 3900, "lock_on_place", 10, None).await;
+    // "clé-1" arrives as UTF-8 bytes, not visible ASCII; a tab is a control character.
+    for bad in ["clé-1", "k\t1", " "] {
+        for attempt in 0..2 {
+            let (status, v) = t
+                .place("jane", json!([{"sku": "TEA", "qty": 1}]), Some(bad))
+                .await;
+            assert_eq!(
+                (status, v["error"]["code"].as_str()),
+                (400, Some("invalid_idempotency_key")),
+                "{bad:?} attempt {attempt}: {v}"
+            );
+        }
+    }
+    assert_eq!(
+        t.count_entities("order").await,
+        0,
+        "no order, let alone two"
+    );
+    assert_eq!(t.available("TEA").await, 10);
+}

@@ -56,7 +56,7 @@ async fn open(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
         .map_err(|_| ApiError::from(CaseError::OrderNotFound))?;
     let body = OpenCase::parse(http::body(req)?)?;
     let case = after_sales::open_case(
-        &a.app.store,
+        &http::store_for(req, &a.app.store),
         &a.publisher,
         &a.app.config,
         &caller,
@@ -81,7 +81,7 @@ async fn advance(a: &AfterSales, req: &Request, step: &CaseStep) -> Result<Value
     let caller = http::caller(req, a.app.auth)?;
     let id = case_id(req)?;
     let case = after_sales::step_case(
-        &a.app.store,
+        &http::store_for(req, &a.app.store),
         &a.publisher,
         &caller,
         &id,

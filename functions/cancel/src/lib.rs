@@ -29,7 +29,7 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
         .map_err(|_| ApiError::from(CancelError::NotFound))?;
     let reason = parse_reason(http::body(req)?)?;
     let order = cancel_order(
-        &c.app.store,
+        &http::store_for(req, &c.app.store),
         &c.publisher,
         &caller,
         &id,

@@ -28,7 +28,7 @@ async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError>
     let body = http::signed_body(req, &pay.secret)?;
     let notice = PaymentNotice::parse(body)?;
     let paid = apply_payment(
-        &pay.app.store,
+        &http::store_for(req, &pay.app.store),
         &pay.publisher,
         &pay.app.config,
         &notice,

@@ -24,18 +24,22 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
 }
 
+/// The `Idempotency-Key`, if sent. A key that is present but not valid (not
+/// visible ASCII, empty, too long) is 400: taking it for "no key" would let a
+/// retry place a second order.
 fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
-    http::header_value(req, "idempotency-key")
-        .map(|raw| {
-            IdempotencyKey::parse(&raw).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_idempotency_key",
-                    e.to_string(),
-                )
-            })
-        })
-        .transpose()
+    let invalid = |message: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", message)
+    };
+    match http::header_text(req, "idempotency-key") {
+        None => Ok(None),
+        Some(Err(_)) => Err(invalid(
+            "invalid Idempotency-Key: must be printable ASCII without spaces".to_owned(),
+        )),
+        Some(Ok(raw)) => IdempotencyKey::parse(&raw)
+            .map(Some)
+            .map_err(|e| invalid(e.to_string())),
+    }
 }
 
 fn log_placed(placed: &Placed, caller: &Caller) {

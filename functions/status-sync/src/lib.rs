@@ -38,7 +38,7 @@ async fn callback(s: &StatusSync, req: &Request, supplier: &str) -> Result<Value
     let body = http::signed_body(req, &s.secret)?;
     let cb = StatusCallback::parse(body)?;
     let synced = packages::supplier_status(
-        &s.app.store,
+        &http::store_for(req, &s.app.store),
         &s.publisher,
         &s.app.config,
         supplier,
@@ -62,7 +62,7 @@ async fn ship(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     let shipment = Shipment::parse(http::body(req)?)?;
     let now = Timestamp::now();
     let order = packages::ship(
-        &s.app.store,
+        &http::store_for(req, &s.app.store),
         &s.publisher,
         &s.app.config,
         &caller,
@@ -79,7 +79,14 @@ async fn confirm(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     let caller = http::caller(req, s.app.auth)?;
     let id = package_id(req)?;
     let now = Timestamp::now();
-    let order = packages::confirm_receipt(&s.app.store, &s.publisher, &caller, &id, now).await?;
+    let order = packages::confirm_receipt(
+        &http::store_for(req, &s.app.store),
+        &s.publisher,
+        &caller,
+        &id,
+        now,
+    )
+    .await?;
     tracing::info!(package = %id, by = %caller.user, "receipt confirmed");
     Ok(json!(OrderView::new(&order, &caller, &s.app.config, now)))
 }

@@ -61,7 +61,12 @@ impl ApiError {
         if let Some(details) = self.details {
             error["details"] = details;
         }
-        json_response(self.status, &json!({ "error": error }))
+        let mut resp = json_response(self.status, &json!({ "error": error }));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        resp
     }
 }
 
@@ -75,6 +80,14 @@ impl<P: Problem> From<P> for ApiError {
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Busy => {
+                tracing::warn!(error = %p, "busy");
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "too many changes at once, please retry shortly",
+                );
+            }
             ErrorKind::Internal => {
                 tracing::error!(error = %p, "internal error");
                 return ApiError::new(
@@ -118,6 +131,24 @@ fn groups_contain_staff(raw: &str) -> bool {
         .split(|c: char| c == ',' || c.is_whitespace())
         .map(|g| g.trim_matches('"'))
         .any(|g| g == "staff")
+}
+
+/// The store for this request: its retries stop before the invocation's
+/// deadline (none outside Lambda, as in tests).
+pub fn store_for(req: &Request, store: &crate::DynamoStore) -> crate::DynamoStore {
+    match req.lambda_context_ref() {
+        Some(ctx) => store.until(deadline_instant(ctx.deadline)),
+        None => store.clone(),
+    }
+}
+
+/// A Lambda deadline (milliseconds since the epoch) as an `Instant`.
+pub fn deadline_instant(deadline_ms: u64) -> std::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    std::time::Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
 /// Who is calling. Deployed, only the JWT authorizer's claims count; locally
@@ -207,6 +238,18 @@ pub fn header_value(req: &Request, name: &str) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
+/// A header as sent, trimmed: `None` when absent, `Some(Err(_))` when present
+/// but not visible ASCII (e.g. UTF-8 bytes), so that a caller can refuse such
+/// a value instead of taking it for an absent header.
+pub fn header_text(
+    req: &Request,
+    name: &str,
+) -> Option<Result<String, lambda_http::http::header::ToStrError>> {
+    req.headers()
+        .get(name)
+        .map(|v| v.to_str().map(|s| s.trim().to_owned()))
+}
+
 /// Parses a JSON body into `T`: 400 `invalid_json` for broken JSON, 400
 /// `invalid_request` for the wrong shape (missing or unknown fields).
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -224,6 +267,20 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Api
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_is_503_with_retry_after() {
+        let e = ApiError::from(domain::error::StoreError::Busy("secret-detail".into()));
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        assert_eq!(body["error"]["code"], "busy");
+        assert!(
+            !body.to_string().contains("secret-detail"),
+            "internals are not shown"
+        );
+    }
 
     #[test]
     fn staff_group_claim_formats() {

@@ -2,11 +2,14 @@
 //! queue (for the payment integration).
 
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 use domain::error::StoreError;
 use domain::messages::{Message, Publisher, Queue};
 use domain::time::Timestamp;
+
+/// The message attribute carrying [`Message::dedup_id`].
+pub const DEDUP_ATTRIBUTE: &str = "dedup_id";
 
 /// SQS takes at most this many messages in one batch.
 const BATCH: usize = 10;
@@ -54,13 +57,20 @@ impl SqsPublisher {
                 .enumerate()
                 .map(|(i, m)| {
                     let body = serde_json::to_string(m)
-                        .map_err(|e| StoreError(format!("encode message: {e}")))?;
+                        .map_err(|e| StoreError::Failed(format!("encode message: {e}")))?;
+                    // Consumers may drop a message they have seen under this id.
+                    let dedup = MessageAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(m.dedup_id())
+                        .build()
+                        .map_err(|e| StoreError::Failed(DisplayErrorContext(e).to_string()))?;
                     SendMessageBatchRequestEntry::builder()
                         .id(format!("m{i}"))
                         .message_body(body)
                         .delay_seconds(m.delay_secs(now) as i32)
+                        .message_attributes(DEDUP_ATTRIBUTE, dedup)
                         .build()
-                        .map_err(|e| StoreError(DisplayErrorContext(e).to_string()))
+                        .map_err(|e| StoreError::Failed(DisplayErrorContext(e).to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let out = self
@@ -70,9 +80,9 @@ impl SqsPublisher {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| StoreError(DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| StoreError::Failed(DisplayErrorContext(e).to_string()))?;
             if let Some(failed) = out.failed().first() {
-                return Err(StoreError(format!(
+                return Err(StoreError::Failed(format!(
                     "{} of {} messages refused by SQS, first: {} {}",
                     out.failed().len(),
                     chunk.len(),
@@ -165,7 +175,7 @@ impl QueueDef {
         prefix: &str,
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         use aws_sdk_sqs::types::QueueAttributeName;
-        let err = |e: String| StoreError(e);
+        let err = |e: String| StoreError::Failed(e);
         let mut urls = std::collections::HashMap::new();
         let mut arns = std::collections::HashMap::new();
         for def in QueueDef::from_template().map_err(err)? {
@@ -181,26 +191,26 @@ impl QueueDef {
             if let Some((dlq, max)) = &def.redrive {
                 let arn: &String = arns
                     .get(dlq)
-                    .ok_or_else(|| StoreError(format!("{dlq} must be defined")))?;
+                    .ok_or_else(|| StoreError::Failed(format!("{dlq} must be defined")))?;
                 let policy = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max.to_string() });
                 req = req.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
             }
             let url = req
                 .send()
                 .await
-                .map_err(|e| StoreError(DisplayErrorContext(e).to_string()))?
+                .map_err(|e| StoreError::Failed(DisplayErrorContext(e).to_string()))?
                 .queue_url
-                .ok_or_else(|| StoreError("no queue url".into()))?;
+                .ok_or_else(|| StoreError::Failed("no queue url".into()))?;
             let arn = client
                 .get_queue_attributes()
                 .queue_url(&url)
                 .attribute_names(QueueAttributeName::QueueArn)
                 .send()
                 .await
-                .map_err(|e| StoreError(DisplayErrorContext(e).to_string()))?
+                .map_err(|e| StoreError::Failed(DisplayErrorContext(e).to_string()))?
                 .attributes
                 .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-                .ok_or_else(|| StoreError("no queue arn".into()))?;
+                .ok_or_else(|| StoreError::Failed("no queue arn".into()))?;
             arns.insert(def.logical_id.clone(), arn);
             urls.insert(def.logical_id, url);
         }

@@ -22,6 +22,8 @@ pub const MAX_EVIDENCE: usize = 9;
 pub const MAX_EVIDENCE_URL: usize = 1024;
 pub const MAX_STORAGE_KEY: usize = 256;
 pub const MAX_REASON: usize = 500;
+/// Cases one order may have, open or ended: each adds to the order's item.
+pub const MAX_CASES_PER_ORDER: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {
@@ -51,6 +53,10 @@ pub enum CaseError {
     AlreadyOpen,
     #[error("a replacement package is not itself open to after-sales; contact customer service")]
     ExchangePackage,
+    #[error(
+        "this order already has {MAX_CASES_PER_ORDER} after-sales cases; contact customer service"
+    )]
+    TooManyCases,
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
     #[error(transparent)]
@@ -64,11 +70,10 @@ impl Problem for CaseError {
             InvalidJson(_) | InvalidRequest(_) | InvalidEvidence(_) => ErrorKind::BadRequest,
             OrderNotFound | NotFound | PackageNotFound => ErrorKind::NotFound,
             StaffOnly | OwnerOnly => ErrorKind::Forbidden,
-            NotReceived(_) | WindowClosed(_) | AlreadyOpen | ExchangePackage | Illegal(_) => {
-                ErrorKind::Conflict
-            }
+            NotReceived(_) | WindowClosed(_) | AlreadyOpen | ExchangePackage | TooManyCases
+            | Illegal(_) => ErrorKind::Conflict,
             TooMany(_) => ErrorKind::Unprocessable,
-            Store(_) => ErrorKind::Internal,
+            Store(e) => e.kind(),
         }
     }
     fn code(&self) -> &'static str {
@@ -87,8 +92,9 @@ impl Problem for CaseError {
             TooMany(_) => "quantity_exceeds_received",
             AlreadyOpen => "case_already_open",
             ExchangePackage => "not_eligible",
+            TooManyCases => "too_many_cases",
             Illegal(_) => "invalid_case_state",
-            Store(_) => "internal",
+            Store(e) => e.code(),
         }
     }
     fn details(&self) -> Option<serde_json::Value> {
@@ -317,6 +323,9 @@ pub async fn open_case<S: Ledger, P: Publisher>(
             return Err(CaseError::AlreadyOpen);
         }
         eligibility(order, &req.package_id, cfg, now)?;
+        if order.cases().len() >= MAX_CASES_PER_ORDER {
+            return Err(CaseError::TooManyCases);
+        }
         let package = order
             .package(&req.package_id)
             .ok_or(CaseError::PackageNotFound)?;

@@ -36,7 +36,7 @@ impl Problem for CancelError {
             CancelError::UseAfterSales | CancelError::Closed | CancelError::Illegal(_) => {
                 ErrorKind::Conflict
             }
-            CancelError::Store(_) => ErrorKind::Internal,
+            CancelError::Store(e) => e.kind(),
         }
     }
     fn code(&self) -> &'static str {
@@ -47,7 +47,7 @@ impl Problem for CancelError {
             CancelError::UseAfterSales => "use_after_sales",
             CancelError::Closed => "order_closed",
             CancelError::Illegal(_) => "invalid_state",
-            CancelError::Store(_) => "internal",
+            CancelError::Store(e) => e.code(),
         }
     }
 }

@@ -11,6 +11,9 @@ pub enum ErrorKind {
     Conflict,
     Unprocessable,
     PayloadTooLarge,
+    /// The request's retry budget ran out while others held the items it
+    /// needs: worth retrying shortly (503 with `Retry-After`).
+    Busy,
     /// A dependency failed; the message is never shown to clients.
     Internal,
 }
@@ -24,16 +27,33 @@ pub trait Problem: std::fmt::Display {
     }
 }
 
-/// A storage failure that is not a domain conflict (network, throttling...).
+/// A storage failure that is not a domain conflict.
 #[derive(Debug, thiserror::Error)]
-#[error("storage unavailable: {0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// Network, throttling, a malformed item, a broken invariant.
+    #[error("storage unavailable: {0}")]
+    Failed(String),
+    /// The request ran out of time or retries while colliding with others.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// The order would outgrow what one item may hold.
+    #[error("the order has grown too large to change further ({0} bytes)")]
+    TooLarge(usize),
+}
 
 impl Problem for StoreError {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
+        match self {
+            StoreError::Failed(_) => ErrorKind::Internal,
+            StoreError::Busy(_) => ErrorKind::Busy,
+            StoreError::TooLarge(_) => ErrorKind::Conflict,
+        }
     }
     fn code(&self) -> &'static str {
-        "internal"
+        match self {
+            StoreError::Failed(_) => "internal",
+            StoreError::Busy(_) => "busy",
+            StoreError::TooLarge(_) => "order_too_large",
+        }
     }
 }

@@ -160,7 +160,9 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
     };
     transition(store, publisher, Target::Order(&order_id), now, |cur| {
         let Some(order) = &cur.order else {
-            return Err(StoreError("the order of a forwarded package went missing".into()).into());
+            return Err(
+                StoreError::Failed("the order of a forwarded package went missing".into()).into(),
+            );
         };
         let mut next = order.next();
         next.record_forwarded(package_id, supplier_ref.clone(), now)?;

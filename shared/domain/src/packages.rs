@@ -54,7 +54,7 @@ impl Problem for SyncError {
             NotSelfOperated | NotPaid | NotShipped(_) | PackageCancelled | Illegal(_) => {
                 ErrorKind::Conflict
             }
-            Store(_) => ErrorKind::Internal,
+            Store(e) => e.kind(),
         }
     }
     fn code(&self) -> &'static str {
@@ -70,7 +70,7 @@ impl Problem for SyncError {
             NotShipped(_) => "package_not_shipped",
             PackageCancelled => "package_cancelled",
             Illegal(_) => "invalid_state",
-            Store(_) => "internal",
+            Store(e) => e.code(),
         }
     }
 }

@@ -74,7 +74,8 @@ impl Problem for PayError {
             AmountMismatch { .. } | OutOfStock { .. } | OrderClosed { .. } | AlreadyPaid { .. } => {
                 ErrorKind::Conflict
             }
-            Illegal(_) | Store(_) => ErrorKind::Internal,
+            Illegal(_) => ErrorKind::Internal,
+            Store(e) => e.kind(),
         }
     }
     fn code(&self) -> &'static str {
@@ -88,7 +89,8 @@ impl Problem for PayError {
             OutOfStock { .. } => "out_of_stock",
             OrderClosed { .. } => "order_closed",
             AlreadyPaid { .. } => "already_paid",
-            Illegal(_) | Store(_) => "internal",
+            Illegal(_) => "internal",
+            Store(e) => e.code(),
         }
     }
     fn details(&self) -> Option<serde_json::Value> {
@@ -290,12 +292,12 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
             .written
             .clone()
             .map(|w| Box::new(w.order))
-            .ok_or_else(|| StoreError("a payment outcome without its order".into()).into())
+            .ok_or_else(|| StoreError::Failed("a payment outcome without its order".into()).into())
     };
     match outcome.value {
         Applied::Recorded => match store.payment(&n.payment_id).await? {
             Some(rec) => replay(store, &rec, n).await,
-            None => Err(StoreError("a recorded payment went missing".into()).into()),
+            None => Err(StoreError::Failed("a recorded payment went missing".into()).into()),
         },
         Applied::Paid => Ok(Paid {
             order: *order()?,

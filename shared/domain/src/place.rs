@@ -73,7 +73,7 @@ impl Problem for PlaceError {
             | IdempotencyKeyReused => ErrorKind::Unprocessable,
             SkuNotFound(_) => ErrorKind::NotFound,
             OutOfStock(_) => ErrorKind::Conflict,
-            Store(_) => ErrorKind::Internal,
+            Store(e) => e.kind(),
         }
     }
     fn code(&self) -> &'static str {
@@ -90,7 +90,7 @@ impl Problem for PlaceError {
             OutOfStock(_) => "out_of_stock",
             PurchaseLimit(_) => "purchase_limit",
             IdempotencyKeyReused => "idempotency_key_reused",
-            Store(_) => "internal",
+            Store(e) => e.code(),
         }
     }
     fn details(&self) -> Option<serde_json::Value> {
@@ -348,7 +348,20 @@ pub async fn place_order<S: Catalog + Orders>(
             return Ok(found);
         }
     }
+    place_fingerprinted(store, cfg, caller, key, req, &fingerprint, now).await
+}
 
+/// Places `req`, recording `fingerprint` as what the key stands for. The caller
+/// has looked for a replay under that fingerprint already.
+pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
+    store: &S,
+    cfg: &Config,
+    caller: &Caller,
+    key: Option<IdempotencyKey>,
+    req: &PlaceRequest,
+    fingerprint: &str,
+    now: Timestamp,
+) -> Result<Placed, PlaceError> {
     let ids: Vec<SkuId> = req.lines.iter().map(|(s, _)| s.clone()).collect();
     let skus: BTreeMap<SkuId, Sku> = store
         .get_skus(&ids)
@@ -392,7 +405,7 @@ pub async fn place_order<S: Catalog + Orders>(
     let record = key.as_ref().map(|key| IdempotencyRecord {
         user: caller.user.clone(),
         key: key.clone(),
-        request_hash: fingerprint.clone(),
+        request_hash: fingerprint.to_owned(),
         order_id: order.id.clone(),
         expires_at: now.plus_secs(IDEMPOTENCY_TTL_SECS),
     });
@@ -407,14 +420,18 @@ pub async fn place_order<S: Catalog + Orders>(
         Err(CreateOrderError::IdempotencyKeyTaken) => {
             // A concurrent request with the same key won the race.
             let key = key.expect("only keyed placements write a record");
-            replay(store, &caller.user, &key, &fingerprint)
+            replay(store, &caller.user, &key, fingerprint)
                 .await?
-                .ok_or_else(|| PlaceError::Store(StoreError("idempotency record vanished".into())))
+                .ok_or_else(|| {
+                    PlaceError::Store(StoreError::Failed("idempotency record vanished".into()))
+                })
         }
     }
 }
 
-async fn replay<S: Orders>(
+/// The order an earlier request with this key made, if any; a key recorded
+/// for another request (another fingerprint) is refused.
+pub(crate) async fn replay<S: Orders>(
     store: &S,
     user: &UserId,
     key: &IdempotencyKey,
@@ -427,7 +444,7 @@ async fn replay<S: Orders>(
         return Err(PlaceError::IdempotencyKeyReused);
     }
     let order = store.get_order(&record.order_id).await?.ok_or_else(|| {
-        PlaceError::Store(StoreError(
+        PlaceError::Store(StoreError::Failed(
             "order of an idempotency record is missing".into(),
         ))
     })?;

@@ -90,7 +90,9 @@ pub trait Orders: Send + Sync {
         &self,
         id: &OrderId,
     ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
-    /// The user's orders, newest first.
+    /// The user's orders, newest first: `limit` of them, and a cursor exactly
+    /// when older ones exist, however large the orders are (a store that
+    /// reads in pages of bounded size keeps reading until it knows).
     fn list_orders(
         &self,
         user: &UserId,
@@ -220,10 +222,17 @@ pub trait Ledger: Orders {
         now: Timestamp,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<OrderId>, StoreError>> + Send;
-    /// Empties the outbox if the order is still at its version; false if it moved on.
+    /// Removes the messages of `order`'s outbox from the stored order, now
+    /// that they are published, even if the order moved on meanwhile (so no
+    /// later step sends them again); false if it had moved on.
     fn clear_outbox(&self, order: &Order) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn get_case(
         &self,
         id: &CaseId,
     ) -> impl Future<Output = Result<Option<AfterSalesCase>, StoreError>> + Send;
+    /// True once this request's time budget is spent: a change that has to
+    /// be decided again gives up with [`StoreError::Busy`] instead.
+    fn out_of_time(&self) -> bool {
+        false
+    }
 }

@@ -26,7 +26,7 @@ impl Problem for ReadError {
         match self {
             ReadError::NotFound => ErrorKind::NotFound,
             ReadError::InvalidLimit | ReadError::InvalidCursor => ErrorKind::BadRequest,
-            ReadError::Store(_) => ErrorKind::Internal,
+            ReadError::Store(e) => e.kind(),
         }
     }
     fn code(&self) -> &'static str {
@@ -34,7 +34,7 @@ impl Problem for ReadError {
             ReadError::NotFound => "order_not_found",
             ReadError::InvalidLimit => "invalid_limit",
             ReadError::InvalidCursor => "invalid_cursor",
-            ReadError::Store(_) => "internal",
+            ReadError::Store(e) => e.code(),
         }
     }
 }

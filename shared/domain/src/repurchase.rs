@@ -1,15 +1,18 @@
 //! Buying again (SPEC 2.9): check an earlier order's lines against today's
 //! catalog, report what changed, and place what can still be bought.
 
+use crate::catalog::Sku;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::{Caller, IdempotencyKey, OrderId, SkuId};
 use crate::money::Cents;
-use crate::place::{place_order, PlaceError, PlaceRequest, Placed};
+use crate::order::Order;
+use crate::place::{place_fingerprinted, replay, PlaceError, PlaceRequest, Placed};
 use crate::ports::{Catalog, Orders};
 use crate::read::{get_order, ReadError};
 use crate::time::Timestamp;
 use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,7 +76,17 @@ impl Problem for RepurchaseError {
     }
 }
 
-/// The report, and the new order unless `dry_run`.
+/// What an `Idempotency-Key` stands for in a buy-again: buying `source` again.
+/// Not the placed lines, which depend on the stock at the time (the first call
+/// may itself take the last units); never equal to a placement's fingerprint.
+pub fn fingerprint(source: &OrderId) -> String {
+    let digest = Sha256::digest(format!("repurchase:v1:{source}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The report, and the new order unless `dry_run`. With an Idempotency-Key a
+/// retry returns the order the first call made, before anything is checked
+/// against today's stock (which that order itself has reduced).
 pub async fn repurchase<S: Catalog + Orders>(
     store: &S,
     cfg: &crate::config::Config,
@@ -89,43 +102,17 @@ pub async fn repurchase<S: Catalog + Orders>(
             ReadError::Store(s) => RepurchaseError::from(s),
             _ => RepurchaseError::NotFound,
         })?;
-    let ids: Vec<SkuId> = earlier.lines.iter().map(|l| l.sku.clone()).collect();
-    let catalog: HashMap<SkuId, _> = store
-        .get_skus(&ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.sku.clone(), s))
-        .collect();
-
-    let mut report = RepurchaseReport::default();
-    let mut lines = Vec::new();
-    for line in &earlier.lines {
-        let Some(sku) = catalog.get(&line.sku).filter(|s| s.listed) else {
-            report.unavailable.push(Unavailable {
-                sku: line.sku.clone(),
-                reason: "delisted",
-                available: None,
-            });
-            continue;
-        };
-        if sku.price_cents != line.unit_price_cents {
-            report.price_changes.push(PriceChange {
-                sku: line.sku.clone(),
-                old_price_cents: line.unit_price_cents,
-                new_price_cents: sku.price_cents,
-            });
+    let fingerprint = fingerprint(order_id);
+    // The key is checked first; a dry run writes nothing and only reports.
+    if let Some(key) = key.as_ref().filter(|_| !dry_run) {
+        if let Some(placed) = replay(store, &caller.user, key, &fingerprint).await? {
+            let report = replayed_report(store, &earlier, &placed.order).await?;
+            return Ok((report, Some(placed)));
         }
-        if sku.available < u64::from(line.qty) {
-            report.unavailable.push(Unavailable {
-                sku: line.sku.clone(),
-                reason: "insufficient_stock",
-                available: Some(sku.available),
-            });
-            continue;
-        }
-        lines.push((line.sku.clone(), line.qty));
     }
 
+    let catalog = skus_of(store, earlier.lines.iter().map(|l| &l.sku)).await?;
+    let (report, lines) = check(&earlier, &catalog, None);
     if dry_run {
         return Ok((report, None));
     }
@@ -137,6 +124,89 @@ pub async fn repurchase<S: Catalog + Orders>(
         address: earlier.address.clone(),
         note: None,
     };
-    let placed = place_order(store, cfg, caller, key, &request, now).await?;
+    let placed = place_fingerprinted(store, cfg, caller, key, &request, &fingerprint, now).await?;
     Ok((report, Some(placed)))
+}
+
+/// The report a replay answers with. What the first call reported is not
+/// stored, so it is rebuilt from what is: a line the replayed order holds was
+/// bought, and reports only its price change (the earlier order's price against
+/// the one it was bought at, exactly as first reported); a line it lacks was
+/// left out, and is checked against today's catalog like any line, since why
+/// it was left out (delisted or short, and how short) was not kept.
+async fn replayed_report<S: Catalog>(
+    store: &S,
+    earlier: &Order,
+    bought: &Order,
+) -> Result<RepurchaseReport, RepurchaseError> {
+    let left_out = earlier
+        .lines
+        .iter()
+        .map(|l| &l.sku)
+        .filter(|sku| !bought.lines.iter().any(|b| &b.sku == *sku));
+    let catalog = skus_of(store, left_out).await?;
+    Ok(check(earlier, &catalog, Some(bought)).0)
+}
+
+async fn skus_of<'a, S: Catalog>(
+    store: &S,
+    ids: impl Iterator<Item = &'a SkuId>,
+) -> Result<HashMap<SkuId, Sku>, StoreError> {
+    let ids: Vec<SkuId> = ids.cloned().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(store
+        .get_skus(&ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.sku.clone(), s))
+        .collect())
+}
+
+/// Checks each line of the earlier order: the report, and the lines that can
+/// be bought. A line of `bought` (the order a replayed key made) counts as
+/// bought at that order's price; any other line is checked against `catalog`.
+fn check(
+    earlier: &Order,
+    catalog: &HashMap<SkuId, Sku>,
+    bought: Option<&Order>,
+) -> (RepurchaseReport, Vec<(SkuId, u32)>) {
+    let mut report = RepurchaseReport::default();
+    let mut lines = Vec::new();
+    for line in &earlier.lines {
+        let price_change = |new_price_cents: Cents| {
+            (new_price_cents != line.unit_price_cents).then(|| PriceChange {
+                sku: line.sku.clone(),
+                old_price_cents: line.unit_price_cents,
+                new_price_cents,
+            })
+        };
+        if let Some(b) = bought.and_then(|o| o.lines.iter().find(|b| b.sku == line.sku)) {
+            report
+                .price_changes
+                .extend(price_change(b.unit_price_cents));
+            lines.push((line.sku.clone(), b.qty));
+            continue;
+        }
+        let Some(sku) = catalog.get(&line.sku).filter(|s| s.listed) else {
+            report.unavailable.push(Unavailable {
+                sku: line.sku.clone(),
+                reason: "delisted",
+                available: None,
+            });
+            continue;
+        };
+        report.price_changes.extend(price_change(sku.price_cents));
+        if sku.available < u64::from(line.qty) {
+            report.unavailable.push(Unavailable {
+                sku: line.sku.clone(),
+                reason: "insufficient_stock",
+                available: Some(sku.available),
+            });
+            continue;
+        }
+        lines.push((line.sku.clone(), line.qty));
+    }
+    (report, lines)
 }

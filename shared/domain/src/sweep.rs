@@ -35,6 +35,8 @@ struct Tended {
     confirmed: u32,
     /// Nothing else was due, but messages of an earlier write are unpublished.
     leftover: Option<crate::order::Order>,
+    /// Nothing was due: only its due slot was written again.
+    refreshed: bool,
 }
 
 /// Runs once per schedule tick, handling at most `budget` due orders.
@@ -79,7 +81,7 @@ async fn tend<S: Ledger, P: Publisher>(
         let Some(order) = &cur.order else {
             return Ok(Decision::Done(Tended::default()));
         };
-        let illegal = |e: crate::order::IllegalTransition| StoreError(e.to_string());
+        let illegal = |e: crate::order::IllegalTransition| StoreError::Failed(e.to_string());
         let mut next = order.next();
         let mut t = Tended::default();
         if order.status() == OrderStatus::PendingPayment && order.payment_deadline <= now {
@@ -107,6 +109,13 @@ async fn tend<S: Ledger, P: Publisher>(
                 .is_some_and(|at| at.plus_secs(OUTBOX_GRACE_SECS) <= now);
             if stale && !order.outbox().is_empty() {
                 t.leftover = Some(order.clone());
+                return Ok(Decision::Done(t));
+            }
+            // Listed as due with nothing due: its slot is stale (messages
+            // were removed after it moved on). Writing it sets the slot right.
+            if order.due_at().is_none_or(|at| at > now) {
+                t.refreshed = true;
+                return Ok(Decision::write(Write::order(order.next()), t));
             }
             return Ok(Decision::Done(t));
         }

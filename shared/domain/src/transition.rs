@@ -104,7 +104,10 @@ where
 {
     let mut refusal: Option<CommitError> = None;
     let mut refused_before = false;
-    for _ in 0..STALE_RETRIES {
+    for attempt in 0..STALE_RETRIES {
+        if attempt > 0 && store.out_of_time() {
+            return Err(StoreError::Busy("out of time deciding a change again".into()).into());
+        }
         let (order, case) = load(store, target).await?;
         let current = Current {
             order,
@@ -123,10 +126,13 @@ where
         let before = current
             .order
             .as_ref()
-            .ok_or_else(|| StoreError("a change needs a stored order".into()))?;
+            .ok_or_else(|| StoreError::Failed("a change needs a stored order".into()))?;
         if write.order.version() != before.version() + 1 {
-            return Err(StoreError("a change must be exactly one version up".into()).into());
+            return Err(
+                StoreError::Failed("a change must be exactly one version up".into()).into(),
+            );
         }
+        write.order.check_size()?;
         let (stock, limit_releases) = moves_between(before, &write.order);
         let change = Change {
             order: &write.order,
@@ -150,13 +156,14 @@ where
                 refusal = Some(other);
             }
             Err(other) => {
-                return Err(
-                    StoreError(format!("refused again after deciding anew: {other}")).into(),
-                )
+                return Err(StoreError::Failed(format!(
+                    "refused again after deciding anew: {other}"
+                ))
+                .into())
             }
         }
     }
-    Err(StoreError("the change kept colliding with other changes".into()).into())
+    Err(StoreError::Busy("the change kept colliding with other changes".into()).into())
 }
 
 /// Publishes what a committed order owes the queues, then clears its outbox.
@@ -169,7 +176,8 @@ pub async fn flush_outbox<S: Ledger, P: Publisher>(
     if order.outbox().is_empty() {
         return Ok(());
     }
-    publisher.publish(order.outbox(), now).await?;
+    let messages: Vec<_> = order.outbox().values().cloned().collect();
+    publisher.publish(&messages, now).await?;
     store.clear_outbox(order).await?;
     Ok(())
 }

@@ -7,6 +7,9 @@ use domain::error::StoreError;
 use domain::ids::SkuId;
 use domain::ports::Catalog;
 
+/// Rounds of a batch read whose keys DynamoDB left unprocessed (throttling).
+const UNPROCESSED_ATTEMPTS: u32 = 8;
+
 impl Catalog for DynamoStore {
     async fn get_sku(&self, sku: &SkuId) -> Result<Option<Sku>, StoreError> {
         match self.get(keys::sku(sku)).await? {
@@ -46,6 +49,9 @@ impl Catalog for DynamoStore {
                 request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
                 if request.is_some() {
                     attempt += 1;
+                    if attempt > UNPROCESSED_ATTEMPTS || self.out_of_time() {
+                        return Err(self.busy("reading SKUs"));
+                    }
                     backoff(attempt).await;
                 }
             }
@@ -55,9 +61,9 @@ impl Catalog for DynamoStore {
 
     async fn put_sku(&self, u: &SkuUpdate) -> Result<Sku, StoreError> {
         let source = serde_dynamo::to_attribute_value(&u.source)
-            .map_err(|e| StoreError(format!("encode source: {e}")))?;
+            .map_err(|e| StoreError::Failed(format!("encode source: {e}")))?;
         let policy = serde_dynamo::to_attribute_value(u.stock_policy)
-            .map_err(|e| StoreError(format!("encode policy: {e}")))?;
+            .map_err(|e| StoreError::Failed(format!("encode policy: {e}")))?;
         let mut set = vec![
             "entity = :entity",
             "sku = :sku",

@@ -8,8 +8,8 @@ use domain::order::Order;
 /// The full item of an order: its document plus keys and index attributes.
 /// The due index holds one slot per order, at the first thing due.
 pub fn order_item(order: &Order) -> Result<Item, StoreError> {
-    let mut item: Item =
-        serde_dynamo::to_item(order).map_err(|e| StoreError(format!("encode order: {e}")))?;
+    let mut item: Item = serde_dynamo::to_item(order)
+        .map_err(|e| StoreError::Failed(format!("encode order: {e}")))?;
     item.extend(key_map(keys::order(&order.id)));
     item.insert(keys::ENTITY.to_owned(), s("order"));
     item.insert(
@@ -27,7 +27,7 @@ pub fn order_item(order: &Order) -> Result<Item, StoreError> {
 
 pub fn case_item(case: &AfterSalesCase) -> Result<Item, StoreError> {
     let mut item: Item =
-        serde_dynamo::to_item(case).map_err(|e| StoreError(format!("encode case: {e}")))?;
+        serde_dynamo::to_item(case).map_err(|e| StoreError::Failed(format!("encode case: {e}")))?;
     item.extend(key_map(keys::case(&case.id)));
     item.insert(keys::ENTITY.to_owned(), s("case"));
     Ok(item)

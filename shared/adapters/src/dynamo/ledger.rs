@@ -8,7 +8,7 @@ use super::{
     accepted, decode_error, key_map, keys, n, number, s, sdk_error, string, update, DynamoStore,
     Item,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use domain::case::AfterSalesCase;
 use domain::error::StoreError;
 use domain::ids::{CaseId, OrderId, SkuId};
@@ -86,8 +86,8 @@ impl DynamoStore {
 
         let mut payment = None;
         if let Some(p) = &c.payment {
-            let mut item: Item =
-                serde_dynamo::to_item(p).map_err(|e| StoreError(format!("encode payment: {e}")))?;
+            let mut item: Item = serde_dynamo::to_item(p)
+                .map_err(|e| StoreError::Failed(format!("encode payment: {e}")))?;
             item.extend(key_map(keys::payment(&p.payment_id)));
             item.insert(keys::ENTITY.to_owned(), s("payment"));
             let put = Put::builder()
@@ -199,7 +199,7 @@ impl Ledger for DynamoStore {
                 )
                 .collect();
             if !broken.is_empty() {
-                return Some(CommitError::Store(StoreError(format!(
+                return Some(CommitError::Store(StoreError::Failed(format!(
                     "refused to break an invariant: {}",
                     broken.join("; ")
                 ))));
@@ -262,31 +262,68 @@ impl Ledger for DynamoStore {
     }
 
     async fn clear_outbox(&self, order: &Order) -> Result<bool, StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::order(&order.id))))
+        if order.outbox().is_empty() {
+            return Ok(true);
+        }
+        let names: Vec<(String, String)> = order
+            .outbox()
+            .keys()
+            .enumerate()
+            .map(|(i, id)| (format!("#m{i}"), id.clone()))
+            .collect();
+        let removals = names
+            .iter()
+            .map(|(name, _)| format!("outbox.{name}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let update = || {
+            let mut req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_map(keys::order(&order.id))));
+            for (name, id) in &names {
+                req = req.expression_attribute_names(name, id);
+            }
+            req
+        };
+        // Still at its version: the outbox empties and the due slot moves to
+        // whatever else is due, or leaves the index.
+        let req = update()
             .condition_expression("version = :v")
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":v", n(order.version()));
-        // The due slot moves to whatever else is due, or leaves the index.
         let req = match order.due_at_once_published() {
             Some(at) => {
                 let (due_pk, due_sk) = keys::due(&order.id, &at);
-                req.update_expression(
-                    "SET outbox = :empty, due_pk = :due_pk, due_sk = :due_sk REMOVE outbox_since",
-                )
+                req.update_expression(format!(
+                    "SET due_pk = :due_pk, due_sk = :due_sk REMOVE outbox_since, {removals}"
+                ))
                 .expression_attribute_values(":due_pk", s(due_pk))
                 .expression_attribute_values(":due_sk", s(due_sk))
             }
             None => {
-                req.update_expression("SET outbox = :empty REMOVE outbox_since, due_pk, due_sk")
+                req.update_expression(format!("REMOVE outbox_since, due_pk, due_sk, {removals}"))
             }
         };
+        if accepted(req.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })? {
+            return Ok(true);
+        }
+        // It moved on, carrying these messages: take out just them. Its due
+        // slot is left as it is; the sweep sets it right when it finds nothing due.
+        let req = update()
+            .update_expression(format!("REMOVE {removals}"))
+            .condition_expression("attribute_type(outbox, :map)")
+            .expression_attribute_values(":map", s("M"));
         accepted(req.send().await, |e| {
             e.is_conditional_check_failed_exception()
-        })
+        })?;
+        Ok(false)
+    }
+
+    fn out_of_time(&self) -> bool {
+        DynamoStore::out_of_time(self)
     }
 
     async fn get_case(&self, id: &CaseId) -> Result<Option<AfterSalesCase>, StoreError> {

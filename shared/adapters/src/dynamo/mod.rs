@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use domain::error::StoreError;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use item::order_item;
 
@@ -29,12 +29,16 @@ pub type Item = HashMap<String, AttributeValue>;
 /// DynamoDB's limit on items in one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Attempts of a transaction that keeps colliding with concurrent ones.
-const CONFLICT_ATTEMPTS: u32 = 30;
+const CONFLICT_ATTEMPTS: u32 = 12;
+/// Time kept back from a request's deadline to answer "busy" in.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// When this request's retries must stop (its invocation's deadline).
+    deadline: Option<Instant>,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -46,11 +50,11 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 fn sdk_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError(DisplayErrorContext(e).to_string())
+    StoreError::Failed(DisplayErrorContext(e).to_string())
 }
 
 fn decode_error(what: &str, e: serde_dynamo::Error) -> StoreError {
-    StoreError(format!("stored {what} is malformed: {e}"))
+    StoreError::Failed(format!("stored {what} is malformed: {e}"))
 }
 
 fn key_map((pk, sk): (String, String)) -> Item {
@@ -81,7 +85,28 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            deadline: None,
         }
+    }
+
+    /// The same store for one request that must answer by `deadline`: every
+    /// retry loop (transaction conflicts, unprocessed keys, a change decided
+    /// again) stops in time and answers busy.
+    pub fn until(&self, deadline: Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
+    }
+
+    /// True when a retry would run past the request's deadline.
+    pub fn out_of_time(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| Instant::now() + ANSWER_MARGIN >= d)
+    }
+
+    fn busy(&self, what: &str) -> StoreError {
+        StoreError::Busy(format!("{what}: gave up retrying"))
     }
 
     pub fn client(&self) -> &Client {
@@ -114,7 +139,11 @@ impl DynamoStore {
         refused: impl Fn(&[CancellationReason]) -> Option<E>,
     ) -> Result<(), E> {
         if items.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError(format!("{} items exceed one transaction", items.len())).into());
+            return Err(StoreError::Failed(format!(
+                "{} items exceed one transaction",
+                items.len()
+            ))
+            .into());
         }
         let mut attempt = 0;
         loop {
@@ -143,8 +172,11 @@ impl DynamoStore {
                 Some(other) => other.code() == Some("TransactionConflict"),
                 None => false,
             };
-            if !retryable || attempt >= CONFLICT_ATTEMPTS {
+            if !retryable {
                 return Err(sdk_error(err).into());
+            }
+            if attempt >= CONFLICT_ATTEMPTS || self.out_of_time() {
+                return Err(self.busy("a transaction kept colliding").into());
             }
             backoff(attempt).await;
         }

@@ -149,7 +149,7 @@ impl Orders for DynamoStore {
         if expires < Timestamp::now().unix() {
             return Ok(None);
         }
-        let malformed = || StoreError("stored idempotency record is malformed".into());
+        let malformed = || StoreError::Failed("stored idempotency record is malformed".into());
         let order_id = string(&item, "order_id")
             .and_then(|s| OrderId::parse(s).ok())
             .ok_or_else(malformed)?;
@@ -193,34 +193,42 @@ impl Orders for DynamoStore {
         cursor: Option<&str>,
     ) -> Result<OrderPage, ListError> {
         let user_pk = keys::user_orders(user);
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::USER_ORDERS_INDEX)
-            .key_condition_expression("user_pk = :u")
-            .expression_attribute_values(":u", s(&user_pk))
-            .scan_index_forward(false)
-            // One more than asked tells whether another page exists.
-            .limit(limit as i32 + 1);
+        let mut start = None;
         if let Some(cursor) = cursor {
             // The cursor is the last order id shown; it only ever resumes the caller's own list.
             let after = decode_cursor(cursor).ok_or(ListError::BadCursor)?;
-            let mut start = key_map(keys::order(&after));
-            start.insert(keys::USER_PK.to_owned(), s(&user_pk));
-            start.insert(keys::USER_SK.to_owned(), s(after.as_str()));
-            query = query.set_exclusive_start_key(Some(start));
+            let mut key = key_map(keys::order(&after));
+            key.insert(keys::USER_PK.to_owned(), s(&user_pk));
+            key.insert(keys::USER_SK.to_owned(), s(after.as_str()));
+            start = Some(key);
         }
-        let out = query
-            .send()
-            .await
-            .map_err(|e| ListError::Store(sdk_error(e)))?;
-        let mut orders: Vec<Order> = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(|e| decode_error("order", e)))
-            .collect::<Result<_, _>>()?;
+        // One more than asked tells whether another page exists. The index
+        // holds whole orders, so one query answers at most 1 MB of them:
+        // keep reading until that many are found or the index ends.
+        let wanted = limit as usize + 1;
+        let mut orders: Vec<Order> = Vec::with_capacity(wanted);
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::USER_ORDERS_INDEX)
+                .key_condition_expression("user_pk = :u")
+                .expression_attribute_values(":u", s(&user_pk))
+                .scan_index_forward(false)
+                .limit((wanted - orders.len()) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| ListError::Store(sdk_error(e)))?;
+            for item in out.items.unwrap_or_default() {
+                orders.push(serde_dynamo::from_item(item).map_err(|e| decode_error("order", e))?);
+            }
+            start = out.last_evaluated_key;
+            if orders.len() >= wanted || start.is_none() {
+                break;
+            }
+        }
         let next_cursor = if orders.len() > limit as usize {
             orders.truncate(limit as usize);
             orders.last().map(|o| encode_cursor(&o.id))

@@ -44,7 +44,7 @@ impl Order {
 
     fn send(&mut self, message: Message, now: Timestamp) {
         self.outbox_since.get_or_insert(now);
-        self.outbox.push(message);
+        self.outbox.insert(message.dedup_id(), message);
     }
 
     fn set_status(&mut self, to: OrderStatus) -> Result<(), IllegalTransition> {

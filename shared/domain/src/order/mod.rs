@@ -11,7 +11,8 @@ use crate::messages::Message;
 use crate::money::Cents;
 use crate::split::FreightPolicy;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
 
 pub use machine::{derive_paid_status, IllegalTransition, OrderStatus, PackageStatus, Step};
 
@@ -179,6 +180,11 @@ pub struct TimelineEntry {
     pub cause: Option<String>,
 }
 
+/// The most an order may weigh as JSON. DynamoDB holds 400 KB per item; this
+/// leaves room for attribute names and index keys. Every external string is
+/// capped where it is parsed; this is the last guard.
+pub const MAX_ORDER_BYTES: usize = 300_000;
+
 /// How long a freshly written outbox is left to its writer before the sweep
 /// publishes it.
 pub const OUTBOX_GRACE_SECS: u64 = 30;
@@ -229,16 +235,31 @@ pub struct Order {
     received_cents: Cents,
     #[serde(default)]
     cases: Vec<CaseSummary>,
-    /// Messages this order's last transitions still owe to the queues. They are
-    /// written in the same transaction as the transition, published right after
-    /// it, cleared once published, and re-published by the sweep if that failed.
-    #[serde(default)]
-    outbox: Vec<Message>,
+    /// Messages this order's last transitions still owe to the queues, by
+    /// their de-duplication id. They are written in the same transaction as
+    /// the transition, published right after it, removed once published, and
+    /// re-published by the sweep if that failed.
+    #[serde(default, deserialize_with = "outbox_entries")]
+    outbox: BTreeMap<String, Message>,
     /// When the oldest unpublished message was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     outbox_since: Option<Timestamp>,
     /// Optimistic-concurrency version: every write is conditional on it.
     version: u64,
+}
+
+/// Reads an outbox stored by id, or as the list earlier versions wrote.
+fn outbox_entries<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Message>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        ById(BTreeMap<String, Message>),
+        List(Vec<Message>),
+    }
+    Ok(match Stored::deserialize(d)? {
+        Stored::ById(map) => map,
+        Stored::List(list) => list.into_iter().map(|m| (m.dedup_id(), m)).collect(),
+    })
 }
 
 /// A priced, split order about to be written for the first time.
@@ -290,7 +311,7 @@ impl Order {
             payment: None,
             received_cents: Cents::ZERO,
             cases: Vec::new(),
-            outbox: Vec::new(),
+            outbox: BTreeMap::new(),
             outbox_since: None,
             version: 1,
         }
@@ -323,7 +344,8 @@ impl Order {
     pub fn cases(&self) -> &[CaseSummary] {
         &self.cases
     }
-    pub fn outbox(&self) -> &[Message] {
+    /// Unpublished messages, by de-duplication id.
+    pub fn outbox(&self) -> &BTreeMap<String, Message> {
         &self.outbox
     }
     pub fn outbox_since(&self) -> Option<Timestamp> {
@@ -351,6 +373,15 @@ impl Order {
             .iter()
             .filter_map(|l| l.per_user_limit.map(|lim| (l.sku.clone(), l.qty, lim)))
             .collect()
+    }
+
+    /// Refuses an order that would outgrow one item.
+    pub fn check_size(&self) -> Result<(), crate::error::StoreError> {
+        let bytes = serde_json::to_vec(self).map_or(usize::MAX, |b| b.len());
+        if bytes > MAX_ORDER_BYTES {
+            return Err(crate::error::StoreError::TooLarge(bytes));
+        }
+        Ok(())
     }
 
     /// Items in the largest transaction this order will ever need, so that
@@ -408,5 +439,42 @@ impl Order {
         published.outbox.clear();
         published.outbox_since = None;
         published.due_at()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_past_the_item_limit_is_refused() {
+        let now = Timestamp::from_unix(1_800_000_000);
+        let id = OrderId::generate(&now);
+        let order = |note: &str| {
+            Order::place(NewOrder {
+                id: id.clone(),
+                user_id: UserId::parse("u").unwrap(),
+                lines: Vec::new(),
+                packages: Vec::new(),
+                freight_cents: Cents::ZERO,
+                freight_policy: FreightPolicy::Single,
+                address: Address {
+                    name: "n".into(),
+                    phone: "p".into(),
+                    line1: "l".into(),
+                    city: "c".into(),
+                    postcode: "0".into(),
+                },
+                note: Some(note.to_owned()),
+                warnings: Vec::new(),
+                created_at: now,
+                payment_deadline: now,
+            })
+        };
+        assert!(order("small").check_size().is_ok());
+        let err = order(&"x".repeat(MAX_ORDER_BYTES))
+            .check_size()
+            .unwrap_err();
+        assert!(matches!(err, crate::error::StoreError::TooLarge(n) if n > MAX_ORDER_BYTES));
     }
 }
