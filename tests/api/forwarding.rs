@@ -5,7 +5,7 @@ use domain::config::Config;
 use domain::messages::{Message, Publisher};
 use domain::time::Timestamp;
 use integration_tests::stack::Stack;
-use serde_json::json;
+use serde_json::{json, Value};
 
 async fn paid_order(s: &Stack, user: &str) -> serde_json::Value {
     s.t.put_sku("LAMP", json!({"name": "Lamp", "price_cents": 12900, "source": {"kind": "dropship", "supplier": "S-1"}, "stock_policy": "lock_on_place", "available": 10})).await;
@@ -223,9 +223,44 @@ async fn a_supplier_that_keeps_failing_ends_in_the_dead_letter_queue() {
         .filter(|r| r.package_id == pkgs[1])
         .count();
     assert_eq!(attempts, 5, "tried once per receive");
-    let stored = s.order("oli", order["id"].as_str().unwrap()).await;
+    let id = order["id"].as_str().unwrap();
+    let stored = s.order("oli", id).await;
     assert_eq!(
         stored["packages"][1]["status"], "pending",
         "left for an operator to redrive"
+    );
+    // The order says so, once, and staff may cancel and refund that package.
+    let failed: Vec<&Value> = stored["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "package_forward_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", stored["timeline"]);
+    assert_eq!(failed[0]["package_id"], pkgs[1].as_str());
+    let staff_view = s.order_as_staff(id).await;
+    assert!(
+        staff_view["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"action": "cancel_package", "package_id": pkgs[1]})),
+        "{}",
+        staff_view["actions"]
+    );
+    let body = json!({"package_id": pkgs[1], "reason": "supplier unreachable"});
+    let (status, v) = s.cancel_as("oli", false, id, &body).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, v) = s.cancel_as("staff-1", true, id, &body).await;
+    assert_eq!(status, 200, "{v}");
+    let p = integration_tests::answers::package(&v, &pkgs[1]);
+    assert_eq!(p["status"], "cancelled");
+    let refund = &v["refunds"][0];
+    assert_eq!(refund["package_id"], pkgs[1].as_str());
+    assert_eq!(
+        refund["amount_cents"].as_i64().unwrap(),
+        p["goods_cents"].as_i64().unwrap() + p["freight_cents"].as_i64().unwrap()
     );
 }

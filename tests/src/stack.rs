@@ -104,6 +104,7 @@ impl Stack {
                 app: t.app.clone(),
                 publisher,
                 suppliers,
+                max_receives: forward::DEFAULT_MAX_RECEIVES,
             },
             t,
             sqs,
@@ -419,5 +420,33 @@ impl Stack {
             .await
             .expect("read")
             .expect("stored")
+    }
+
+    /// `GET /orders/{id}` as staff.
+    pub async fn order_as_staff(&self, id: &str) -> Value {
+        let req = Event::new("GET", "/orders/{id}", &format!("/orders/{id}"))
+            .path_param("id", id)
+            .user("staff-1")
+            .staff()
+            .build();
+        let (status, v) = self.call(Func::Orders, req).await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    /// `POST /orders/{id}/cancel` with a body, as `user` (staff or not).
+    pub async fn cancel_as(&self, user: &str, staff: bool, id: &str, body: &Value) -> (u16, Value) {
+        let mut e = Event::new(
+            "POST",
+            "/orders/{id}/cancel",
+            &format!("/orders/{id}/cancel"),
+        )
+        .path_param("id", id)
+        .user(user)
+        .json(body);
+        if staff {
+            e = e.staff();
+        }
+        crate::decode(cancel::handle(&self.cancel, e.build()).await)
     }
 }

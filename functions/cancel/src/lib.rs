@@ -3,7 +3,7 @@
 use adapters::http::{self, ApiError};
 use adapters::sqs::SqsPublisher;
 use adapters::App;
-use domain::cancel::{cancel_order, parse_reason, CancelError};
+use domain::cancel::{cancel_order, cancel_package, parse_body, CancelError};
 use domain::read::parse_order_id;
 use domain::time::Timestamp;
 use domain::view::OrderView;
@@ -27,16 +27,24 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
     let caller = http::caller(req, c.app.auth)?;
     let id = parse_order_id(http::path_param(req, "id").as_deref())
         .map_err(|_| ApiError::from(CancelError::NotFound))?;
-    let reason = parse_reason(http::body(req)?)?;
-    let order = cancel_order(
-        &http::store_for(req, &c.app.store),
-        &c.publisher,
-        &caller,
-        &id,
-        reason,
-        Timestamp::now(),
-    )
-    .await?;
+    let body = parse_body(http::body(req)?)?;
+    let store = http::store_for(req, &c.app.store);
+    let now = Timestamp::now();
+    let order = match &body.package_id {
+        Some(package) => {
+            cancel_package(
+                &store,
+                &c.publisher,
+                &caller,
+                &id,
+                package,
+                body.reason,
+                now,
+            )
+            .await?
+        }
+        None => cancel_order(&store, &c.publisher, &caller, &id, body.reason, now).await?,
+    };
     tracing::info!(order = %order.id, status = order.status().as_str(), by = %caller.user, "cancel");
     Ok(json!(OrderView::new(
         &order,

@@ -5,7 +5,7 @@
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use domain::fulfil::{handle as handle_message, parse_message, FulfilError, Handled};
+use domain::fulfil::{give_up, handle as handle_message, parse_message, FulfilError, Handled};
 use domain::time::Timestamp;
 use suppliers::SupplierRouter;
 
@@ -13,18 +13,32 @@ pub struct Forward {
     pub app: App,
     pub publisher: SqsPublisher,
     pub suppliers: SupplierRouter,
+    /// The queue's `maxReceiveCount`: a message failing on its last receive
+    /// goes to the dead-letter queue, so its order is told first.
+    pub max_receives: u32,
 }
+
+/// `FORWARD_MAX_RECEIVES`, as the template's redrive policy says (5).
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 
 async fn one(f: &Forward, m: &SqsMessage) -> Result<Handled, FulfilError> {
     let message = parse_message(m.body.as_deref().unwrap_or_default())?;
-    handle_message(
-        &f.app.store,
-        &f.publisher,
-        &f.suppliers,
-        &message,
-        Timestamp::now(),
-    )
-    .await
+    let now = Timestamp::now();
+    let result = handle_message(&f.app.store, &f.publisher, &f.suppliers, &message, now).await;
+    if let Err(e) = &result {
+        let receives: u32 = m
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        if receives >= f.max_receives {
+            let cause = format!("gave up after {receives} attempts: {e}");
+            if let Err(e) = give_up(&f.app.store, &f.publisher, &message, &cause, now).await {
+                tracing::error!(error = %e, "could not record a message given up");
+            }
+        }
+    }
+    result
 }
 
 pub async fn handle(f: &Forward, event: SqsEvent) -> SqsBatchResponse {

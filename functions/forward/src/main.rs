@@ -11,6 +11,12 @@ async fn main() -> Result<(), Error> {
         app: adapters::App::from_sdk(&sdk)?,
         publisher: adapters::app::publisher_from_env(&sdk)?,
         suppliers: suppliers::SupplierRouter::from_env()?,
+        max_receives: match std::env::var("FORWARD_MAX_RECEIVES") {
+            Ok(v) => v
+                .parse()
+                .map_err(|_| format!("FORWARD_MAX_RECEIVES={v:?} is not a number"))?,
+            Err(_) => forward::DEFAULT_MAX_RECEIVES,
+        },
     };
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let f = &f;

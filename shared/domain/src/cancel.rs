@@ -2,8 +2,9 @@
 //! back in the same transaction as the status change, so exactly once.
 
 use crate::error::{ErrorKind, Problem, StoreError};
-use crate::ids::{Caller, OrderId};
+use crate::ids::{Caller, OrderId, PackageId};
 use crate::messages::Publisher;
+use crate::order::change::PackageEvent;
 use crate::order::{IllegalTransition, Order, OrderStatus, PackageStatus};
 use crate::ports::Ledger;
 use crate::time::Timestamp;
@@ -22,6 +23,10 @@ pub enum CancelError {
     UseAfterSales,
     #[error("the order is closed")]
     Closed,
+    #[error("staff only")]
+    StaffOnly,
+    #[error("the package is {0}: only a package not yet with its supplier is cancelled alone")]
+    PackageNotCancellable(&'static str),
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
     #[error(transparent)]
@@ -33,9 +38,11 @@ impl Problem for CancelError {
         match self {
             CancelError::InvalidJson(_) | CancelError::InvalidRequest(_) => ErrorKind::BadRequest,
             CancelError::NotFound => ErrorKind::NotFound,
-            CancelError::UseAfterSales | CancelError::Closed | CancelError::Illegal(_) => {
-                ErrorKind::Conflict
-            }
+            CancelError::UseAfterSales
+            | CancelError::Closed
+            | CancelError::Illegal(_)
+            | CancelError::PackageNotCancellable(_) => ErrorKind::Conflict,
+            CancelError::StaffOnly => ErrorKind::Forbidden,
             CancelError::Store(e) => e.kind(),
         }
     }
@@ -47,6 +54,8 @@ impl Problem for CancelError {
             CancelError::UseAfterSales => "use_after_sales",
             CancelError::Closed => "order_closed",
             CancelError::Illegal(_) => "invalid_state",
+            CancelError::StaffOnly => "forbidden",
+            CancelError::PackageNotCancellable(_) => "package_not_cancellable",
             CancelError::Store(e) => e.code(),
         }
     }
@@ -57,24 +66,80 @@ impl Problem for CancelError {
 struct RawCancel {
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    package_id: Option<String>,
 }
 
-/// Parses the optional `{"reason"?}` body; an empty body is fine.
-pub fn parse_reason(body: &[u8]) -> Result<Option<String>, CancelError> {
+/// A parsed `{"reason"?, "package_id"?}` cancel body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CancelBody {
+    pub reason: Option<String>,
+    /// Staff only: cancel and refund this one package (one the queue gave
+    /// up forwarding), not the whole order.
+    pub package_id: Option<PackageId>,
+}
+
+/// Parses the optional cancel body; an empty body is fine.
+pub fn parse_body(body: &[u8]) -> Result<CancelBody, CancelError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(CancelBody::default());
     }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| CancelError::InvalidJson(e.to_string()))?;
     let raw: RawCancel =
         serde_json::from_value(value).map_err(|e| CancelError::InvalidRequest(e.to_string()))?;
-    match raw.reason.map(|r| r.trim().to_owned()) {
-        Some(r) if r.chars().count() > 500 => Err(CancelError::InvalidRequest(
-            "reason must be at most 500 characters".into(),
-        )),
-        Some(r) if r.is_empty() => Ok(None),
-        r => Ok(r),
+    let package_id = raw
+        .package_id
+        .map(|p| PackageId::parse(&p).map_err(|e| CancelError::InvalidRequest(e.to_string())))
+        .transpose()?;
+    let reason = match raw.reason.map(|r| r.trim().to_owned()) {
+        Some(r) if r.chars().count() > 500 => {
+            return Err(CancelError::InvalidRequest(
+                "reason must be at most 500 characters".into(),
+            ))
+        }
+        Some(r) if r.is_empty() => None,
+        r => r,
+    };
+    Ok(CancelBody { reason, package_id })
+}
+
+/// Staff cancel one package that has not reached its supplier (typically one
+/// whose forwarding the queue gave up on): its goods and freight share are
+/// refunded, its stock given back, and the order's status derived again.
+pub async fn cancel_package<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    caller: &Caller,
+    id: &OrderId,
+    package_id: &PackageId,
+    reason: Option<String>,
+    now: Timestamp,
+) -> Result<Order, CancelError> {
+    if !caller.is_staff {
+        return Err(CancelError::StaffOnly);
     }
+    let actor = caller.actor();
+    let outcome = transition(store, publisher, Target::Order(id), now, |cur| {
+        let order = cur.order.as_ref().ok_or(CancelError::NotFound)?;
+        let p = order.package(package_id).ok_or(CancelError::NotFound)?;
+        match p.status() {
+            PackageStatus::Cancelled => return Ok(Decision::Done(order.clone())),
+            PackageStatus::Pending if order.is_paid() && !p.is_being_forwarded(now) => {}
+            other => return Err(CancelError::PackageNotCancellable(other.as_str())),
+        }
+        let mut next = order.next();
+        let mut event = PackageEvent::now(PackageStatus::Cancelled, &actor, now);
+        event.tracking_no = None;
+        next.move_package(package_id, &event)?;
+        if let Some(r) = &reason {
+            next.log(now, "package_cancelled_by_staff", &actor).cause = Some(r.clone());
+        }
+        let value = next.clone();
+        Ok(Decision::write(Write::order(next), value))
+    })
+    .await?;
+    Ok(outcome.value)
 }
 
 /// Cancels the order for `caller` (its owner, or staff).

@@ -218,3 +218,43 @@ async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
         Handled::InterceptRefused
     })
 }
+
+/// The queue is about to give up on `message` (its last receive failed too):
+/// the order's timeline says so, so that staff see the package stuck and can
+/// cancel and refund it, or redrive the dead-letter queue. Returns whether
+/// this recorded it (false: already recorded, or nothing to record).
+pub async fn give_up<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    message: &Message,
+    cause: &str,
+    now: Timestamp,
+) -> Result<bool, FulfilError> {
+    let (package_id, intercept) = match message {
+        Message::Forward { package_id, .. } => (package_id, false),
+        Message::Intercept { package_id } => (package_id, true),
+        Message::Refund { .. } => return Ok(false),
+    };
+    let outcome = transition(
+        store,
+        publisher,
+        Target::Order(&package_id.order_id()),
+        now,
+        |cur| {
+            let Some(order) = &cur.order else {
+                return Ok(Decision::Done(false));
+            };
+            if order.package(package_id).is_none() {
+                return Ok(Decision::Done(false));
+            }
+            let mut next = order.next();
+            if next.record_queue_failure(package_id, intercept, cause, now)? {
+                Ok::<_, FulfilError>(Decision::write(Write::order(next), true))
+            } else {
+                Ok(Decision::Done(false))
+            }
+        },
+    )
+    .await?;
+    Ok(outcome.value)
+}

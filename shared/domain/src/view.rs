@@ -95,6 +95,9 @@ pub struct PackageView<'a> {
     pub auto_confirm_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exchange_for: Option<&'a CaseId>,
+    /// When the queue gave up handing it to its supplier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_failed_at: Option<Timestamp>,
 }
 
 impl<'a> OrderView<'a> {
@@ -150,6 +153,7 @@ impl<'a> OrderView<'a> {
                         .auto_confirm_at()
                         .filter(|_| p.status() == PackageStatus::Shipped),
                     exchange_for: p.exchange_for(),
+                    forward_failed_at: p.forward_failed_at(),
                 })
                 .collect(),
             goods_cents: order.goods_cents,
@@ -189,6 +193,9 @@ pub fn actions(order: &Order, caller: &Caller, cfg: &Config, now: Timestamp) -> 
         out.push(Action::order("cancel"));
     }
     for p in order.packages() {
+        if staff && p.status() == PackageStatus::Pending && p.forward_failed_at().is_some() {
+            out.push(Action::package("cancel_package", &p.id));
+        }
         if (owner || staff) && p.status() == PackageStatus::Shipped {
             out.push(Action::package("confirm_receipt", &p.id));
         }

@@ -339,6 +339,7 @@ impl Order {
         let i = self.index_of(id)?;
         self.packages[i].supplier_ref = Some(supplier_ref.clone());
         self.packages[i].forwarding_until = None;
+        self.packages[i].forward_failed_at = None;
         if self.packages[i].status == PackageStatus::Pending {
             self.move_package(
                 id,
@@ -353,6 +354,39 @@ impl Order {
             entry.cause = Some(supplier_ref);
         }
         Ok(())
+    }
+
+    /// The queue gave up on a package's message (forward or intercept) after
+    /// its last retry: the timeline says so, once. False if already said, or
+    /// the package has moved on.
+    pub fn record_queue_failure(
+        &mut self,
+        id: &PackageId,
+        intercept: bool,
+        cause: &str,
+        now: Timestamp,
+    ) -> Result<bool, IllegalTransition> {
+        let i = self.index_of(id)?;
+        let p = &mut self.packages[i];
+        let waiting = if intercept {
+            PackageStatus::InterceptRequested
+        } else {
+            PackageStatus::Pending
+        };
+        if p.status != waiting || p.forward_failed_at.is_some() {
+            return Ok(false);
+        }
+        p.forward_failed_at = Some(now);
+        p.forwarding_until = None;
+        let event = if intercept {
+            "package_intercept_failed"
+        } else {
+            "package_forward_failed"
+        };
+        let entry = self.log(now, event, "system");
+        entry.package_id = Some(id.clone());
+        entry.cause = Some(cause.chars().take(200).collect());
+        Ok(true)
     }
 
     /// Asks the forward queue to (re)send an intercept for a package.

@@ -70,6 +70,10 @@ pub struct Package {
     /// must intercept rather than drop the package.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     forwarding_until: Option<Timestamp>,
+    /// The queue gave up handing it to its supplier (its message went to the
+    /// dead-letter queue): staff may cancel and refund it, or redrive it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    forward_failed_at: Option<Timestamp>,
     /// Set on a replacement package sent by an after-sales exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     exchange_for: Option<CaseId>,
@@ -98,6 +102,7 @@ impl Package {
             rejected_at: None,
             auto_confirm_at: None,
             forwarding_until: None,
+            forward_failed_at: None,
             exchange_for: None,
         }
     }
@@ -124,6 +129,9 @@ impl Package {
     }
     pub fn auto_confirm_at(&self) -> Option<Timestamp> {
         self.auto_confirm_at
+    }
+    pub fn forward_failed_at(&self) -> Option<Timestamp> {
+        self.forward_failed_at
     }
     pub fn exchange_for(&self) -> Option<&CaseId> {
         self.exchange_for.as_ref()
