@@ -426,3 +426,71 @@ async fn a_message_published_once_is_not_sent_again_by_later_steps() {
         domain::sweep::SweepSummary::default()
     );
 }
+
+/// Hole 12: deployed, secrets come from Secrets Manager (here the emulator);
+/// a JSON secret may hold several; locally the environment stands in.
+#[tokio::test]
+async fn secrets_are_read_from_the_secret_store_at_cold_start() {
+    use adapters::secrets::Secrets;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_SQS").expect("the emulator");
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            aws_sdk_sqs::config::Credentials::new("local", "local", None, None, "tests"),
+        ))
+        .build();
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let unique = ulid::Ulid::new().to_string();
+    let plain = client
+        .create_secret()
+        .name(format!("payment-{unique}"))
+        .secret_string("s3cret-from-the-store")
+        .send()
+        .await
+        .unwrap();
+    let jd = client
+        .create_secret()
+        .name(format!("jd-{unique}"))
+        .secret_string(r#"{"JD_APP_SECRET": "app-s", "JD_ACCESS_TOKEN": "tok"}"#)
+        .send()
+        .await
+        .unwrap();
+    let env = |k: &str| match k {
+        "PAYMENT_WEBHOOK_SECRET_ARN" => plain.arn().map(str::to_owned),
+        "PAYMENT_WEBHOOK_SECRET" => Some("ignored when the ARN is set".into()),
+        "JD_APP_SECRET_ARN" | "JD_ACCESS_TOKEN_ARN" => jd.arn().map(str::to_owned),
+        "SUPPLIER_WEBHOOK_SECRET" => Some("local-fallback".into()),
+        _ => None,
+    };
+    let names = [
+        "PAYMENT_WEBHOOK_SECRET",
+        "JD_APP_SECRET",
+        "JD_ACCESS_TOKEN",
+        "SUPPLIER_WEBHOOK_SECRET",
+        "MISSING_SECRET",
+    ];
+    let secrets = Secrets::load_with(&sdk, &names, env).await.unwrap();
+    assert_eq!(
+        secrets.get("PAYMENT_WEBHOOK_SECRET"),
+        Some("s3cret-from-the-store")
+    );
+    assert_eq!(secrets.get("JD_APP_SECRET"), Some("app-s"));
+    assert_eq!(secrets.get("JD_ACCESS_TOKEN"), Some("tok"));
+    assert_eq!(
+        secrets.get("SUPPLIER_WEBHOOK_SECRET"),
+        Some("local-fallback")
+    );
+    assert!(secrets.required("MISSING_SECRET").is_err());
+    assert!(!format!("{secrets:?}").contains("s3cret"), "never printed");
+    // A secret that cannot be read stops the cold start with its name.
+    let broken = |k: &str| {
+        (k == "PAYMENT_WEBHOOK_SECRET_ARN")
+            .then(|| "arn:aws:secretsmanager:us-east-1:000000000000:secret:nope".to_owned())
+    };
+    let err = Secrets::load_with(&sdk, &["PAYMENT_WEBHOOK_SECRET"], broken)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("PAYMENT_WEBHOOK_SECRET"), "{err}");
+}

@@ -1,5 +1,6 @@
 //! Lambda entry point: builds the clients once, then consumes SQS batches.
 
+use adapters::secrets::Secrets;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -10,7 +11,16 @@ async fn main() -> Result<(), Error> {
     let f = forward::Forward {
         app: adapters::App::from_sdk(&sdk)?,
         publisher: adapters::app::publisher_from_env(&sdk)?,
-        suppliers: suppliers::SupplierRouter::from_env()?,
+        suppliers: {
+            let secrets = Secrets::load(&sdk, &["JD_APP_SECRET", "JD_ACCESS_TOKEN"]).await?;
+            let config = suppliers::SupplierConfig::from_lookup(|name| {
+                secrets
+                    .get(name)
+                    .map(str::to_owned)
+                    .or_else(|| std::env::var(name).ok())
+            })?;
+            suppliers::SupplierRouter::new(config)?
+        },
         max_receives: match std::env::var("FORWARD_MAX_RECEIVES") {
             Ok(v) => v
                 .parse()

@@ -1,5 +1,6 @@
 //! Lambda entry point: builds the clients once, then serves requests.
 
+use adapters::secrets::Secrets;
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
@@ -9,7 +10,9 @@ async fn main() -> Result<(), Error> {
     let s = status_sync::StatusSync {
         app: adapters::App::from_sdk(&sdk)?,
         publisher: adapters::app::publisher_from_env(&sdk)?,
-        secret: adapters::app::required("SUPPLIER_WEBHOOK_SECRET")?,
+        secret: Secrets::load(&sdk, &["SUPPLIER_WEBHOOK_SECRET"])
+            .await?
+            .required("SUPPLIER_WEBHOOK_SECRET")?,
     };
     run(service_fn(|req: Request| {
         let s = &s;

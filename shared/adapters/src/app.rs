@@ -14,8 +14,10 @@ pub enum AuthMode {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("environment variable {0} is required")]
+    #[error("environment variable {0} (or the secret {0}_ARN names) is required")]
     Missing(&'static str),
+    #[error("secret {0}: {1}")]
+    Secret(&'static str, String),
     #[error("AUTH_MODE={0:?} is not understood (use dev-headers, or leave it unset)")]
     AuthMode(String),
     #[error("AUTH_MODE=dev-headers is refused in a deployed Lambda ({0}): it would let any caller claim to be staff")]

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod dynamo;
 pub mod http;
+pub mod secrets;
 pub mod sqs;
 pub mod telemetry;
 

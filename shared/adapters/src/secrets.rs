@@ -1,0 +1,93 @@
+//! Secrets read once at cold start. Deployed, `<NAME>_ARN` names a Secrets
+//! Manager secret whose string is the value, or a JSON object holding it
+//! under `<NAME>` (one secret may hold several, e.g. JD's app secret and
+//! access token). Locally (the dev stack, tests), `<NAME>` itself is the
+//! value, as documented in README.
+
+use crate::app::StartupError;
+use std::collections::HashMap;
+
+/// The values of the secrets a function asked for, by name.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    values: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.values.keys().collect();
+        names.sort();
+        f.debug_struct("Secrets").field("names", &names).finish()
+    }
+}
+
+impl Secrets {
+    /// Loads `names`: each from the secret its `<NAME>_ARN` names, or else
+    /// from the environment. A name found nowhere is left out.
+    pub async fn load(
+        sdk: &aws_config::SdkConfig,
+        names: &[&'static str],
+    ) -> Result<Self, StartupError> {
+        Self::load_with(sdk, names, |k| std::env::var(k).ok()).await
+    }
+
+    pub async fn load_with(
+        sdk: &aws_config::SdkConfig,
+        names: &[&'static str],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, StartupError> {
+        let mut values = HashMap::new();
+        let mut fetched: HashMap<String, String> = HashMap::new();
+        let mut client = None;
+        for &name in names {
+            let Some(arn) = env(&format!("{name}_ARN")).filter(|a| !a.is_empty()) else {
+                if let Some(v) = env(name).filter(|v| !v.is_empty()) {
+                    values.insert(name.to_owned(), v);
+                }
+                continue;
+            };
+            if !fetched.contains_key(&arn) {
+                let client = client.get_or_insert_with(|| aws_sdk_secretsmanager::Client::new(sdk));
+                let out = client
+                    .get_secret_value()
+                    .secret_id(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        StartupError::Secret(
+                            name,
+                            aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                        )
+                    })?;
+                let text = out.secret_string().ok_or_else(|| {
+                    StartupError::Secret(name, "the secret holds no string".into())
+                })?;
+                fetched.insert(arn.clone(), text.to_owned());
+            }
+            let text = &fetched[&arn];
+            let value = match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(map)) => map
+                    .get(name)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        StartupError::Secret(name, format!("no {name} in the secret"))
+                    })?,
+                _ => text.clone(),
+            };
+            values.insert(name.to_owned(), value);
+        }
+        Ok(Self { values })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// A secret the function cannot run without.
+    pub fn required(&self, name: &'static str) -> Result<String, StartupError> {
+        self.get(name)
+            .map(str::to_owned)
+            .ok_or(StartupError::Missing(name))
+    }
+}
