@@ -1,6 +1,7 @@
 //! Lambda entry point: builds the clients once, then serves requests.
 
 use lambda_http::{run, service_fn, Error, Request};
+use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,7 +13,8 @@ async fn main() -> Result<(), Error> {
     };
     run(service_fn(|req: Request| {
         let a = &a;
-        async move { Ok::<_, Error>(after_sales::handle(a, req).await) }
+        let span = adapters::http::request_span(&req);
+        async move { Ok::<_, Error>(after_sales::handle(a, req).await) }.instrument(span)
     }))
     .await
 }

@@ -2,6 +2,7 @@
 
 use adapters::secrets::Secrets;
 use lambda_http::{run, service_fn, Error, Request};
+use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,7 +17,8 @@ async fn main() -> Result<(), Error> {
     };
     run(service_fn(|req: Request| {
         let pay = &pay;
-        async move { Ok::<_, Error>(pay::handle(pay, req).await) }
+        let span = adapters::http::request_span(&req);
+        async move { Ok::<_, Error>(pay::handle(pay, req).await) }.instrument(span)
     }))
     .await
 }

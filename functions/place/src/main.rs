@@ -1,6 +1,7 @@
 //! Lambda entry point: builds the clients once, then serves requests.
 
 use lambda_http::{run, service_fn, Error, Request};
+use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -8,7 +9,8 @@ async fn main() -> Result<(), Error> {
     let app = adapters::App::from_env().await?;
     run(service_fn(|req: Request| {
         let app = &app;
-        async move { Ok::<_, Error>(place::handle(app, req).await) }
+        let span = adapters::http::request_span(&req);
+        async move { Ok::<_, Error>(place::handle(app, req).await) }.instrument(span)
     }))
     .await
 }

@@ -151,6 +151,38 @@ pub fn deadline_instant(deadline_ms: u64) -> std::time::Instant {
     std::time::Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
+/// The span of one API request: every log line inside it names the request,
+/// the order, package or case it is about, and (once identified) the user.
+pub fn request_span(req: &Request) -> tracing::Span {
+    let route = req
+        .request_context_ref()
+        .and_then(|c| match c {
+            RequestContext::ApiGatewayV2(ctx) => ctx.route_key.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| format!("{} {}", req.method(), req.uri().path()));
+    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone());
+    let param = |name: &str| path_param(req, name).map(|p| p.chars().take(64).collect::<String>());
+    let package = param("package_id");
+    let case = param("case_id");
+    let order = param("id").or_else(|| {
+        package
+            .as_deref()
+            .or(case.as_deref())
+            .and_then(|p| p.get(..26))
+            .map(str::to_owned)
+    });
+    tracing::info_span!(
+        "request",
+        %route,
+        request_id = request_id.as_deref(),
+        order = order.as_deref(),
+        package = package.as_deref(),
+        case = case.as_deref(),
+        user = tracing::field::Empty,
+    )
+}
+
 /// Who is calling. Deployed, only the JWT authorizer's claims count; locally
 /// (`AUTH_MODE=dev-headers`) the `x-user-id`/`x-user-role` headers stand in.
 pub fn caller(req: &Request, mode: AuthMode) -> Result<Caller, ApiError> {
@@ -167,6 +199,7 @@ pub fn caller(req: &Request, mode: AuthMode) -> Result<Caller, ApiError> {
                 .get("x-user-role")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("staff"));
+            tracing::Span::current().record("user", user.as_str());
             Ok(Caller { user, is_staff })
         }
         AuthMode::Jwt => {
@@ -186,6 +219,7 @@ pub fn caller(req: &Request, mode: AuthMode) -> Result<Caller, ApiError> {
             let is_staff = claims
                 .get("cognito:groups")
                 .is_some_and(|g| groups_contain_staff(g));
+            tracing::Span::current().record("user", user.as_str());
             Ok(Caller { user, is_staff })
         }
     }
