@@ -5,7 +5,8 @@
 //! event source would: successes deleted, failures left to come back.
 
 use crate::{call_app, Event, Func, TestApp};
-use adapters::sqs::{lambda_event, QueueDef, SqsPublisher};
+use adapters::local_queues::{lambda_event, QueueDef};
+use adapters::sqs::SqsPublisher;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};

@@ -3,7 +3,7 @@
 
 use crate::Error;
 use adapters::dynamo::schema::TableDef;
-use adapters::sqs::QueueDef;
+use adapters::local_queues::QueueDef;
 use adapters::DynamoStore;
 use domain::catalog::{SkuUpdate, Source, StockPolicy};
 use domain::ids::{SkuId, SupplierId, WarehouseId};

@@ -13,7 +13,7 @@
 
 use crate::invoke::{snippet, InvokeError, Invoker};
 use crate::Error;
-use adapters::sqs::lambda_event;
+use adapters::local_queues::lambda_event;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,

@@ -3,7 +3,10 @@
 
 pub mod app;
 pub mod dynamo;
+#[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "local")]
+pub mod local_queues;
 pub mod secrets;
 pub mod sqs;
 pub mod telemetry;

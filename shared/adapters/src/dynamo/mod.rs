@@ -9,6 +9,7 @@ pub mod item;
 pub mod keys;
 pub mod ledger;
 pub mod orders;
+#[cfg(feature = "local")]
 pub mod schema;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
