@@ -107,6 +107,7 @@ async fn a_limit_release_never_goes_below_zero() {
         order: &next,
         stock: vec![StockMove {
             sku: tea.clone(),
+            shard: None,
             delta: 2,
         }],
         limit_releases: vec![(tea, 3)],

@@ -7,6 +7,7 @@ mod cancelling;
 mod catalog;
 mod concurrency;
 mod expiry;
+mod flash_sale;
 mod forwarding;
 mod hardening;
 mod intercepts;

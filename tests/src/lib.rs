@@ -351,3 +351,75 @@ impl Event {
         lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
     }
 }
+
+impl Event {
+    /// The API Gateway v2 event as JSON, exactly as [`Event::build`] sends it.
+    pub fn event_json(&self) -> Value {
+        let raw_query = self
+            .query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let query: serde_json::Map<String, Value> = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let mut ctx = json!({
+            "accountId": "123456789012",
+            "apiId": "test",
+            "domainName": "test.execute-api.local",
+            "domainPrefix": "test",
+            "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
+            "requestId": ulid::Ulid::new().to_string(),
+            "routeKey": format!("{} {}", self.method, self.route),
+            "stage": "$default",
+            "time": "25/Nov/2026:03:12:00 +0000",
+            "timeEpoch": 1_795_576_320_000_i64,
+        });
+        if let Some(claims) = &self.claims {
+            ctx["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+        }
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": format!("{} {}", self.method, self.route),
+            "rawPath": self.path,
+            "rawQueryString": raw_query,
+            "headers": self.headers,
+            "requestContext": ctx,
+            "isBase64Encoded": false,
+        });
+        if !query.is_empty() {
+            event["queryStringParameters"] = Value::Object(query);
+        }
+        if !self.path_params.is_empty() {
+            event["pathParameters"] = Value::Object(self.path_params.clone());
+        }
+        if let Some(body) = &self.body {
+            event["body"] = json!(body);
+        }
+        event
+    }
+
+    /// The event with `isBase64Encoded: true` and `bytes` (any bytes, not
+    /// only UTF-8) as its base64 body, as API Gateway sends binary bodies.
+    pub fn base64_json(&self, bytes: &[u8]) -> Value {
+        use base64::Engine as _;
+        let mut event = self.event_json();
+        event["isBase64Encoded"] = json!(true);
+        event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+        event
+    }
+
+    /// [`Event::build`] with a base64 body.
+    pub fn build_base64(self, bytes: &[u8]) -> Request {
+        request_from_json(&self.base64_json(bytes)).expect("a valid API Gateway v2 event")
+    }
+}
+
+/// A Lambda HTTP request from an API Gateway v2 event; `Err` for an event
+/// API Gateway could never send (e.g. a header value with control bytes).
+pub fn request_from_json(event: &Value) -> Result<Request, String> {
+    lambda_http::request::from_str(&event.to_string()).map_err(|e| e.to_string())
+}

@@ -450,4 +450,158 @@ impl Stack {
         }
         crate::decode(cancel::handle(&self.cancel, e.build()).await)
     }
+
+    /// Who placed a stored order.
+    pub async fn stored_user(&self, id: &str) -> String {
+        self.stored(id).await.user_id.to_string()
+    }
+}
+
+/// What one delivery with duplicates did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Copies {
+    /// Distinct messages received from the queue.
+    pub received: usize,
+    /// Deliveries made (each message handed to `forward` 1 or more times).
+    pub delivered: usize,
+    /// Deliveries that reported a failure (the message is retried).
+    pub failed: usize,
+}
+
+impl Stack {
+    /// Receives up to 10 forward-queue messages and hands each to `forward`
+    /// `copies()` times at once, in separate batches (as when two Lambda
+    /// instances got the same message): at-least-once delivery at its worst.
+    /// A message is deleted once any of its copies succeeded.
+    pub async fn deliver_copies(&self, wait_secs: i32, mut copies: impl FnMut() -> usize) -> Copies {
+        let url = &self.queues["ForwardQueue"];
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_secs)
+            .visibility_timeout(2)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Copies::default();
+        }
+        let counts: Vec<usize> = messages.iter().map(|_| copies().max(1)).collect();
+        let most = counts.iter().copied().max().unwrap_or(1);
+        let events: Vec<SqsEvent> = (0..most)
+            .map(|j| {
+                let batch: Vec<_> = messages
+                    .iter()
+                    .zip(&counts)
+                    .filter(|(_, n)| **n > j)
+                    .map(|(m, _)| m.clone())
+                    .collect();
+                serde_json::from_value(lambda_event(
+                    &batch,
+                    "arn:aws:sqs:us-east-1:000000000000:forward",
+                ))
+                .expect("an SQS event")
+            })
+            .collect();
+        let responses =
+            futures::future::join_all(events.into_iter().map(|e| forward::handle(&self.forward, e)))
+                .await;
+        let mut result = Copies {
+            received: messages.len(),
+            delivered: counts.iter().sum(),
+            failed: 0,
+        };
+        for (m, n) in messages.iter().zip(&counts) {
+            let id = m.message_id().unwrap_or_default();
+            let failures = responses
+                .iter()
+                .take(*n)
+                .filter(|r| r.batch_item_failures.iter().any(|f| f.item_identifier == id))
+                .count();
+            result.failed += failures;
+            if failures < *n {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        result
+    }
+
+    /// [`Stack::deliver_copies`] until the queue stays empty for `quiet_secs`.
+    pub async fn drain_copies(&self, quiet_secs: i32, mut copies: impl FnMut() -> usize) -> Copies {
+        let mut total = Copies::default();
+        loop {
+            let c = self.deliver_copies(quiet_secs, &mut copies).await;
+            if c.received == 0 {
+                return total;
+            }
+            total.received += c.received;
+            total.delivered += c.delivered;
+            total.failed += c.failed;
+        }
+    }
+
+    /// Takes every message out of a queue nobody consumes here (refunds,
+    /// dead letters) and returns their bodies.
+    pub async fn take_all(&self, logical_id: &str) -> Vec<Value> {
+        let url = &self.queues[logical_id];
+        let mut bodies = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(300)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return bodies;
+            }
+            for m in &messages {
+                bodies.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null));
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    /// The per-user limit counter `LIMIT#<user>#<sku>` (units held), 0 if absent.
+    pub async fn limit_held(&self, user: &str, sku: &str) -> i64 {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let out = self
+            .t
+            .app
+            .store
+            .client()
+            .get_item()
+            .table_name(self.t.app.store.table())
+            .key("pk", AttributeValue::S(format!("LIMIT#{user}#{sku}")))
+            .key("sk", AttributeValue::S("LIMIT".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get limit");
+        out.item
+            .and_then(|i| i.get("held").cloned())
+            .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
+            .unwrap_or(0)
+    }
 }

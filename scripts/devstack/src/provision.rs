@@ -35,6 +35,7 @@ fn demo_catalog() -> Vec<SkuUpdate> {
         listed,
         per_user_limit: limit,
         available: Some(available),
+        stock_shards: None,
     };
     use StockPolicy::*;
     vec![

@@ -151,6 +151,11 @@ fn evidence_item(raw: &str) -> Result<String, CaseError> {
 
 /// A parsed `{package_id, kind, lines, reason, evidence}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::OpenApi),
+    openapi(components(schemas(RawOpen, RawReview, RawReturn)))
+)]
 pub struct OpenCase {
     pub package_id: PackageId,
     pub kind: CaseKind,
@@ -161,18 +166,26 @@ pub struct OpenCase {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = CaseLineInput))]
 struct RawLine {
+    #[cfg_attr(feature = "openapi", schema(value_type = SkuId))]
     sku: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 999))]
     qty: i64,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OpenCaseRequest))]
 struct RawOpen {
+    #[cfg_attr(feature = "openapi", schema(value_type = PackageId))]
     package_id: String,
     kind: CaseKind,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50))]
     lines: Vec<RawLine>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     reason: String,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 9))]
     evidence: Vec<String>,
 }
 
@@ -237,16 +250,21 @@ pub enum CaseStep {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ReviewRequest))]
 struct RawReview {
     decision: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     note: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ReturnShipmentRequest))]
 struct RawReturn {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     carrier: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     tracking_no: String,
 }
 

@@ -63,15 +63,23 @@ impl Problem for CancelError {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = CancelRequest))]
 struct RawCancel {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     reason: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<PackageId>))]
     package_id: Option<String>,
 }
 
 /// A parsed `{"reason"?, "package_id"?}` cancel body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::OpenApi),
+    openapi(components(schemas(RawCancel)))
+)]
 pub struct CancelBody {
     pub reason: Option<String>,
     /// Staff only: cancel and refund this one package (one the queue gave

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CaseKind {
     RefundOnly,
     ReturnRefund,
@@ -15,6 +16,7 @@ pub enum CaseKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CaseStatus {
     Requested,
     Approved,
@@ -90,20 +92,24 @@ impl CaseStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseLine {
     pub sku: SkuId,
     pub qty: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseHistoryEntry {
     pub at: Timestamp,
     pub status: CaseStatus,
     pub actor: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AfterSalesCase {
     pub id: CaseId,
     pub order_id: OrderId,
@@ -116,9 +122,13 @@ pub struct AfterSalesCase {
     pub evidence: Vec<String>,
     pub customer_service_phone: String,
     history: Vec<CaseHistoryEntry>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     return_carrier: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     return_tracking_no: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     refund_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     exchange_package_id: Option<PackageId>,
     pub created_at: Timestamp,
     version: u64,

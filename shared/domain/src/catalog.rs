@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Who fulfils a SKU.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Source {
     #[serde(rename = "self")]
     SelfOperated {
@@ -32,6 +33,7 @@ impl Source {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StockPolicy {
     /// Reserved when the order is placed.
     LockOnPlace,
@@ -41,6 +43,7 @@ pub enum StockPolicy {
 
 /// A catalog entry as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sku {
     pub sku: SkuId,
     pub name: String,
@@ -48,8 +51,28 @@ pub struct Sku {
     pub source: Source,
     pub stock_policy: StockPolicy,
     pub listed: bool,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub per_user_limit: Option<u32>,
+    /// The sum of the shards when the stock is sharded.
     pub available: u64,
+    /// Items the stock is held in (SPEC 2.1: 1..=64; more let more orders a
+    /// second take it, for a flash sale).
+    #[serde(default = "one_shard")]
+    pub stock_shards: u8,
+}
+
+/// The most shard items one SKU's stock may be spread over.
+pub const MAX_SHARDS: u8 = 64;
+
+fn one_shard() -> u8 {
+    1
+}
+
+/// A shard to start from: placements spread over the shards at random, and
+/// fall over to the next one when it is short.
+pub fn random_shard(shards: u8) -> u8 {
+    let r = ulid::Ulid::new().random();
+    (r % u128::from(shards.max(1))) as u8
 }
 
 impl Sku {
@@ -62,17 +85,27 @@ impl Sku {
 /// Body of `PUT /skus/{sku}`. `available` may be left out to keep the current stock.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkuInput {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10000000000_i64))]
     pub price_cents: i64,
     pub source: Source,
     pub stock_policy: StockPolicy,
     #[serde(default = "yes")]
+    #[cfg_attr(feature = "openapi", schema(default = true))]
     pub listed: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 999))]
     pub per_user_limit: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub available: Option<i64>,
+    /// Left out: kept as it is.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
+    pub stock_shards: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -90,6 +123,8 @@ pub struct SkuUpdate {
     pub listed: bool,
     pub per_user_limit: Option<u32>,
     pub available: Option<u64>,
+    /// `None` keeps the stored shard count.
+    pub stock_shards: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,7 +180,13 @@ impl SkuInput {
             Some(n) if (0..=1_000_000_000).contains(&n) => Some(n as u64),
             Some(_) => return invalid("available must be between 0 and 1000000000"),
         };
+        let stock_shards = match self.stock_shards {
+            None => None,
+            Some(n) if (1..=i64::from(MAX_SHARDS)).contains(&n) => Some(n as u8),
+            Some(_) => return invalid("stock_shards must be between 1 and 64"),
+        };
         Ok(SkuUpdate {
+            stock_shards,
             sku,
             name,
             price_cents: Cents(self.price_cents as u64),
@@ -187,6 +228,7 @@ mod tests {
             listed: true,
             per_user_limit: None,
             available: 9,
+            stock_shards: 1,
         };
         assert!(s.is_scarce_for(1));
         s.available = 10;

@@ -69,20 +69,28 @@ macro_rules! token_id {
 
 token_id!(
     /// A catalog SKU id such as `TEA-100`.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = "TEA-100"))]
     SkuId, "sku", 64
 );
 token_id!(
     /// A warehouse of our own.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = "WH-1"))]
     WarehouseId, "warehouse", 64
 );
 token_id!(
     /// A dropship supplier.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = "S-1"))]
     SupplierId, "supplier", 64
 );
 
 /// The caller: JWT `sub` deployed, `x-user-id` locally.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(example = "alice")
+)]
 pub struct UserId(String);
 
 impl UserId {
@@ -132,6 +140,11 @@ impl<'de> Deserialize<'de> for UserId {
 /// An order id: a ULID, so ids sort by creation time.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(example = "01KB2R5TQ7X3M9Y0ZB1C2D3E4F")
+)]
 pub struct OrderId(String);
 
 impl OrderId {
@@ -226,10 +239,12 @@ macro_rules! order_child_id {
 
 order_child_id!(
     /// A package: `<order id>-P<nn>`.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = "01KB2R5TQ7X3M9Y0ZB1C2D3E4F-P01"))]
     PackageId, "package id", "P"
 );
 order_child_id!(
     /// An after-sales case: `<order id>-C<nn>`.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = "01KB2R5TQ7X3M9Y0ZB1C2D3E4F-C01"))]
     CaseId, "case id", "C"
 );
 

@@ -11,6 +11,7 @@ use std::ops::Add;
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(example = 1990))]
 pub struct Cents(pub u64);
 
 impl Cents {

@@ -78,6 +78,7 @@ impl Problem for SyncError {
 /// What a supplier may report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CallbackStatus {
     /// JD's "awaiting receipt" is accepted as `awaiting_receipt` too.
     #[serde(alias = "awaiting_receipt")]
@@ -90,6 +91,11 @@ pub enum CallbackStatus {
 
 /// A parsed supplier callback `{package_id, status, tracking_no?, at}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::OpenApi),
+    openapi(components(schemas(RawCallback, RawShipment)))
+)]
 pub struct StatusCallback {
     pub package_id: PackageId,
     pub status: CallbackStatus,
@@ -99,12 +105,16 @@ pub struct StatusCallback {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PackageStatusCallback))]
 struct RawCallback {
+    #[cfg_attr(feature = "openapi", schema(value_type = PackageId))]
     package_id: String,
     status: CallbackStatus,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     tracking_no: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Timestamp>))]
     at: Option<String>,
 }
 
@@ -158,8 +168,11 @@ pub struct Shipment {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ShipRequest))]
 struct RawShipment {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     carrier: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     tracking_no: String,
 }
 
@@ -176,6 +189,7 @@ impl Shipment {
 
 /// The answer to a supplier: where the package and its order stand now.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Synced {
     pub package_id: PackageId,
     pub package_status: PackageStatus,

@@ -16,6 +16,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::OpenApi),
+    openapi(components(schemas(RawNotice)))
+)]
 pub struct PaymentNotice {
     pub order_id: OrderId,
     pub payment_id: String,
@@ -24,10 +29,15 @@ pub struct PaymentNotice {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PaymentNotice))]
 struct RawNotice {
+    #[cfg_attr(feature = "openapi", schema(value_type = OrderId))]
     order_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     payment_id: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     amount_cents: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Timestamp))]
     paid_at: String,
 }
 
@@ -210,6 +220,74 @@ async fn replay<S: Ledger>(
     }
 }
 
+/// The shards of `deduct_on_pay` SKUs tried at payment, with what each had.
+#[derive(Default)]
+struct ShardsTried {
+    short: std::collections::BTreeMap<(crate::ids::SkuId, u8), u64>,
+}
+
+impl ShardsTried {
+    /// Records the short shards; true while every short SKU is sharded and
+    /// has a shard not tried yet.
+    fn fall_over(&mut self, order: &Order, shortages: &[Shortage]) -> bool {
+        let mut again = true;
+        for s in shortages {
+            let Some(shard) = s.shard else { return false };
+            self.short.insert((s.sku.clone(), shard), s.available);
+            let shards = order
+                .lines
+                .iter()
+                .find(|l| l.sku == s.sku)
+                .map_or(1, |l| l.stock_shards);
+            let tried = self.short.keys().filter(|(sku, _)| *sku == s.sku).count();
+            again &= tried < usize::from(shards);
+        }
+        again
+    }
+
+    /// Picks the shard of each sharded `deduct_on_pay` line: one not found
+    /// short yet, starting at random.
+    fn choose(&self, next: &mut Order) {
+        let picks: Vec<(crate::ids::SkuId, u8)> = next
+            .lines
+            .iter()
+            .filter(|l| l.stock_policy == crate::catalog::StockPolicy::DeductOnPay)
+            .filter(|l| l.stock_shards > 1)
+            .map(|l| {
+                let start = crate::catalog::random_shard(l.stock_shards);
+                let shard = (0..l.stock_shards)
+                    .map(|step| (start + step) % l.stock_shards)
+                    .find(|k| !self.short.contains_key(&(l.sku.clone(), *k)))
+                    .unwrap_or(start);
+                (l.sku.clone(), shard)
+            })
+            .collect();
+        for (sku, shard) in picks {
+            next.take_from_shard(&sku, shard);
+        }
+    }
+
+    /// Shortages with what every tried shard of each SKU had.
+    fn totals(&self, shortages: &[Shortage]) -> Vec<Shortage> {
+        shortages
+            .iter()
+            .map(|s| match s.shard {
+                None => s.clone(),
+                Some(_) => Shortage {
+                    available: self
+                        .short
+                        .iter()
+                        .filter(|((sku, _), _)| *sku == s.sku)
+                        .map(|(_, n)| n)
+                        .sum(),
+                    shard: None,
+                    ..s.clone()
+                },
+            })
+            .collect()
+    }
+}
+
 /// How the transition ended for the notification.
 enum Applied {
     Paid,
@@ -228,9 +306,9 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
     n: &PaymentNotice,
     now: Timestamp,
 ) -> Result<Paid, PayError> {
-    if let Some(rec) = store.payment(&n.payment_id).await? {
-        return replay(store, &rec, n).await;
-    }
+    // A repeated notification is found by the payment record's condition in
+    // the transaction (`PaymentRecorded`), not by a read before it.
+    let mut tried = ShardsTried::default();
     let forward_at = now.plus_secs(u64::from(cfg.intercept_window_secs));
     let outcome = transition(store, publisher, Target::Order(&n.order_id), now, |cur| {
         let order = cur.order.as_ref().ok_or(PayError::OrderNotFound)?;
@@ -241,14 +319,29 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
             });
         }
         let mut next = order.next();
-        let mut short: &[Shortage] = &[];
+        let mut short: Vec<Shortage> = Vec::new();
         let (code, applied) = match &cur.refusal {
             Some(CommitError::PaymentRecorded) => return Ok(Decision::Done(Applied::Recorded)),
+            // A short shard of a sharded SKU: take from another one.
+            Some(CommitError::OutOfStock(shortages))
+                if order.status() == OrderStatus::PendingPayment
+                    && tried.fall_over(order, shortages) =>
+            {
+                let info = PaymentInfo {
+                    payment_id: n.payment_id.clone(),
+                    amount_cents: n.amount_cents,
+                    paid_at: n.paid_at,
+                };
+                next.pay(info, forward_at, now)?;
+                tried.choose(&mut next);
+                ("paid", Applied::Paid)
+            }
             // Paid, but `deduct_on_pay` stock ran out: close, refund everything.
             Some(CommitError::OutOfStock(shortages))
                 if order.status() == OrderStatus::PendingPayment =>
             {
-                short = shortages;
+                let shortages = tried.totals(shortages);
+                short = shortages.clone();
                 next.refund_payment(n.amount_cents, "out_of_stock", now);
                 next.end(
                     OrderStatus::Closed,
@@ -267,6 +360,7 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
                         paid_at: n.paid_at,
                     };
                     next.pay(info, forward_at, now)?;
+                    tried.choose(&mut next);
                     ("paid", Applied::Paid)
                 }
                 OrderStatus::Cancelled | OrderStatus::Closed => {
@@ -281,7 +375,7 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
         };
         let write = Write {
             order: next,
-            payment: Some(record(n, code, short, now)),
+            payment: Some(record(n, code, &short, now)),
             case: None,
         };
         Ok(Decision::write(write, applied))

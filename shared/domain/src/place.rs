@@ -111,32 +111,49 @@ impl Problem for PlaceError {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PlaceOrderLine))]
 struct RawLine {
+    #[cfg_attr(feature = "openapi", schema(value_type = SkuId))]
     sku: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = u32, minimum = 1, maximum = 999))]
     qty: serde_json::Value,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = AddressInput))]
 struct RawAddress {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32))]
     phone: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     line1: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     city: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 16))]
     postcode: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PlaceOrderRequest))]
 struct RawPlace {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50))]
     lines: Vec<RawLine>,
     address: RawAddress,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     note: Option<String>,
 }
 
 /// A validated placement request: SKUs merged and sorted, address checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::OpenApi),
+    openapi(components(schemas(RawPlace)))
+)]
 pub struct PlaceRequest {
     pub lines: Vec<(SkuId, u32)>,
     pub address: Address,
@@ -265,6 +282,10 @@ pub fn build_order(
             stock_policy: s.stock_policy,
             per_user_limit: s.per_user_limit,
             package_id: package_ids[package_of[i]].clone(),
+            stock_shards: s.stock_shards.max(1),
+            // A sharded reservation starts at a random shard.
+            shard: (s.stock_policy == StockPolicy::LockOnPlace && s.stock_shards > 1)
+                .then(|| crate::catalog::random_shard(s.stock_shards)),
         })
         .collect();
 
@@ -398,7 +419,7 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         return Err(PlaceError::PurchaseLimit(over));
     }
 
-    let order = build_order(OrderId::generate(&now), &caller.user, req, &skus, cfg, now);
+    let mut order = build_order(OrderId::generate(&now), &caller.user, req, &skus, cfg, now);
     if order.largest_transaction() > MAX_ATOMIC_WRITES {
         return Err(PlaceError::TooManyLines(req.lines.len()));
     }
@@ -409,15 +430,27 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         order_id: order.id.clone(),
         expires_at: now.plus_secs(IDEMPOTENCY_TTL_SECS),
     });
-    match store.create_order(&order, record.as_ref()).await {
-        Ok(()) => Ok(Placed {
+    let mut seen = ShardsSeen::default();
+    let result = loop {
+        match store.create_order(&order, record.as_ref()).await {
+            // A short shard: fall over to the next one, while any is untried.
+            Err(CreateOrderError::OutOfStock(short)) if seen.next_shards(&mut order, &short) => {
+                continue
+            }
+            Err(CreateOrderError::OutOfStock(short)) => break Err(seen.totals(short)),
+            other => break Ok(other),
+        }
+    };
+    match result {
+        Err(short) => Err(PlaceError::OutOfStock(short)),
+        Ok(Ok(())) => Ok(Placed {
             order,
             replayed: false,
         }),
-        Err(CreateOrderError::OutOfStock(s)) => Err(PlaceError::OutOfStock(s)),
-        Err(CreateOrderError::LimitExceeded(b)) => Err(PlaceError::PurchaseLimit(b)),
-        Err(CreateOrderError::Store(e)) => Err(PlaceError::Store(e)),
-        Err(CreateOrderError::IdempotencyKeyTaken) => {
+        Ok(Err(CreateOrderError::OutOfStock(s))) => Err(PlaceError::OutOfStock(s)),
+        Ok(Err(CreateOrderError::LimitExceeded(b))) => Err(PlaceError::PurchaseLimit(b)),
+        Ok(Err(CreateOrderError::Store(e))) => Err(PlaceError::Store(e)),
+        Ok(Err(CreateOrderError::IdempotencyKeyTaken)) => {
             // A concurrent request with the same key won the race.
             let key = key.expect("only keyed placements write a record");
             replay(store, &caller.user, &key, fingerprint)
@@ -426,6 +459,58 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
                     PlaceError::Store(StoreError::Failed("idempotency record vanished".into()))
                 })
         }
+    }
+}
+
+/// What a placement learnt of a sharded SKU's shards as it fell over them.
+#[derive(Default)]
+struct ShardsSeen {
+    /// (sku, shard) -> units it had when it was short.
+    short: BTreeMap<(SkuId, u8), u64>,
+}
+
+impl ShardsSeen {
+    /// Moves each short sharded line to a shard not tried yet; false when a
+    /// short line is not sharded or every shard of it has been tried.
+    fn next_shards(&mut self, order: &mut Order, short: &[Shortage]) -> bool {
+        for s in short {
+            let Some(shard) = s.shard else { return false };
+            self.short.insert((s.sku.clone(), shard), s.available);
+        }
+        for s in short {
+            let Some(line) = order.lines.iter_mut().find(|l| l.sku == s.sku) else {
+                return false;
+            };
+            let shards = line.stock_shards.max(1);
+            let untried = (1..shards)
+                .map(|step| (s.shard.unwrap_or(0) + step) % shards)
+                .find(|k| !self.short.contains_key(&(s.sku.clone(), *k)));
+            match untried {
+                Some(k) => line.shard = Some(k),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The final shortages, with what every shard of each SKU had.
+    fn totals(&self, short: Vec<Shortage>) -> Vec<Shortage> {
+        short
+            .into_iter()
+            .map(|s| match s.shard {
+                None => s,
+                Some(_) => Shortage {
+                    available: self
+                        .short
+                        .iter()
+                        .filter(|((sku, _), _)| *sku == s.sku)
+                        .map(|(_, n)| n)
+                        .sum(),
+                    shard: None,
+                    ..s
+                },
+            })
+            .collect()
     }
 }
 
@@ -471,6 +556,7 @@ mod tests {
             listed: true,
             per_user_limit: None,
             available,
+            stock_shards: 1,
         }
     }
 

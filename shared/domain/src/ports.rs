@@ -12,14 +12,19 @@ use std::future::Future;
 
 /// A short SKU found when the placement transaction was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Shortage {
     pub sku: SkuId,
+    /// The shard that was short, for a sharded SKU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u8>,
     pub requested: u32,
     pub available: u64,
 }
 
 /// A per-user limit that the placement would exceed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitBreach {
     pub sku: SkuId,
     pub limit: u32,
@@ -155,6 +160,8 @@ pub trait Supplier: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockMove {
     pub sku: SkuId,
+    /// The shard item of a sharded SKU; `None`: the SKU's own item.
+    pub shard: Option<u8>,
     /// Negative takes stock (refused when short), positive gives it back.
     pub delta: i64,
 }

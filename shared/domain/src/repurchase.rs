@@ -16,14 +16,17 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Unavailable {
     pub sku: SkuId,
     /// `delisted` or `insufficient_stock`.
     pub reason: &'static str,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub available: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PriceChange {
     pub sku: SkuId,
     pub old_price_cents: Cents,
@@ -31,6 +34,7 @@ pub struct PriceChange {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepurchaseReport {
     pub unavailable: Vec<Unavailable>,
     pub price_changes: Vec<PriceChange>,

@@ -16,6 +16,7 @@ use crate::transition::{flush_outbox, transition, Decision, Target, Write};
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SweepSummary {
     pub expired: u32,
     /// Packages whose receipt was confirmed automatically.

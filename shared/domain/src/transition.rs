@@ -29,7 +29,9 @@ pub struct Current {
     /// Loaded for [`Target::Case`].
     pub case: Option<AfterSalesCase>,
     /// Why the previous attempt's write was refused, when not for staleness
-    /// (stock short, payment already recorded, a case line taken).
+    /// (stock short, payment already recorded, a case line taken). A decision
+    /// that meets a refusal decides differently or gives up: the loop ends
+    /// after [`STALE_RETRIES`] attempts in any case.
     pub refusal: Option<CommitError>,
 }
 
@@ -103,7 +105,6 @@ where
     E: From<StoreError>,
 {
     let mut refusal: Option<CommitError> = None;
-    let mut refused_before = false;
     for attempt in 0..STALE_RETRIES {
         if attempt > 0 && store.out_of_time() {
             return Err(StoreError::Busy("out of time deciding a change again".into()).into());
@@ -151,16 +152,7 @@ where
             }
             Err(CommitError::Stale) => {}
             Err(CommitError::Store(e)) => return Err(e.into()),
-            Err(other) if !refused_before => {
-                refused_before = true;
-                refusal = Some(other);
-            }
-            Err(other) => {
-                return Err(StoreError::Failed(format!(
-                    "refused again after deciding anew: {other}"
-                ))
-                .into())
-            }
+            Err(other) => refusal = Some(other),
         }
     }
     Err(StoreError::Busy("the change kept colliding with other changes".into()).into())

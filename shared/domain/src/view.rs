@@ -15,6 +15,7 @@ use crate::time::Timestamp;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Action {
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,6 +40,7 @@ impl Action {
 /// An order as one caller sees it: what the client needs, none of the
 /// store's internals (outbox, version, claims, the payment record).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderView<'a> {
     pub id: &'a OrderId,
     pub user_id: &'a UserId,
@@ -52,10 +54,13 @@ pub struct OrderView<'a> {
     /// Left out of the payment provider's answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<&'a Address>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub note: Option<&'a str>,
     pub created_at: Timestamp,
     pub payment_deadline: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub paid_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub close_reason: Option<&'a str>,
     pub warnings: &'a [Warning],
     pub refunds: &'a [Refund],
@@ -65,6 +70,7 @@ pub struct OrderView<'a> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineView<'a> {
     pub sku: &'a SkuId,
     pub name: &'a str,
@@ -77,6 +83,7 @@ pub struct LineView<'a> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackageView<'a> {
     pub id: &'a PackageId,
     pub source: &'a Source,
@@ -84,11 +91,17 @@ pub struct PackageView<'a> {
     pub lines: &'a [PackageLine],
     pub goods_cents: Cents,
     pub freight_cents: Cents,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub supplier_ref: Option<&'a str>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub carrier: Option<&'a str>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub tracking_no: Option<&'a str>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub shipped_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub received_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rejected_at: Option<Timestamp>,
     /// When receipt will be confirmed automatically, while shipped.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 //! | entity            | pk                     | sk        | indexes                                   |
 //! |-------------------|------------------------|-----------|-------------------------------------------|
 //! | SKU               | `SKU#<sku>`            | `SKU`     |                                           |
+//! | SKU stock shard   | `SKU#<sku>`            | `SHARD#<nn>` | attribute `available` (sharded SKUs)   |
 //! | order (+packages) | `ORDER#<order id>`     | `ORDER`   | user_orders: `USER#<user>` / `<order id>` |
 //! |                   |                        |           | due: `DUE#<shard>` / `<due at>#<order id>` while anything is due |
 //! | after-sales case  | `CASE#<case id>`       | `CASE`    |                                           |
@@ -31,6 +32,19 @@ pub const DUE_SHARDS: u32 = 4;
 
 pub fn sku(id: &SkuId) -> (String, String) {
     (format!("SKU#{id}"), "SKU".to_owned())
+}
+
+/// One shard of a sharded SKU's stock (beside the SKU item, same partition).
+pub fn sku_shard(id: &SkuId, shard: u8) -> (String, String) {
+    (format!("SKU#{id}"), format!("SHARD#{shard:02}"))
+}
+
+/// The stock item of a SKU: its own item, or one of its shards.
+pub fn stock(id: &SkuId, shard: Option<u8>) -> (String, String) {
+    match shard {
+        Some(k) => sku_shard(id, k),
+        None => sku(id),
+    }
 }
 
 pub fn order(id: &OrderId) -> (String, String) {

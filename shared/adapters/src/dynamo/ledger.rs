@@ -18,7 +18,7 @@ use domain::time::Timestamp;
 
 /// Where each kind of item sits in a change's transaction, to read refusals.
 struct Layout {
-    stock: Vec<(SkuId, i64)>,
+    stock: Vec<(SkuId, Option<u8>, i64)>,
     limits: Vec<(SkuId, u32)>,
     payment: Option<usize>,
     case: Option<usize>,
@@ -38,32 +38,48 @@ impl DynamoStore {
             .map_err(sdk_error)?;
         items.push(TransactWriteItem::builder().put(put_order).build());
 
-        // One operation per item: moves of the same SKU are netted first.
-        let mut stock: Vec<(SkuId, i64)> = Vec::new();
+        // One operation per item: moves of the same stock item are netted first.
+        let mut stock: Vec<(SkuId, Option<u8>, i64)> = Vec::new();
         for m in &c.stock {
-            match stock.iter_mut().find(|(sku, _)| *sku == m.sku) {
-                Some((_, d)) => *d += m.delta,
-                None => stock.push((m.sku.clone(), m.delta)),
+            match stock
+                .iter_mut()
+                .find(|(sku, shard, _)| *sku == m.sku && *shard == m.shard)
+            {
+                Some((_, _, d)) => *d += m.delta,
+                None => stock.push((m.sku.clone(), m.shard, m.delta)),
             }
         }
-        stock.retain(|(_, d)| *d != 0);
-        for (sku, delta) in &stock {
-            items.push(if *delta < 0 {
-                update(
+        stock.retain(|(_, _, d)| *d != 0);
+        for (sku, shard, delta) in &stock {
+            items.push(match (*delta < 0, shard) {
+                (true, _) => update(
                     &self.table,
-                    keys::sku(sku),
+                    keys::stock(sku, *shard),
                     "SET available = available - :qty",
                     vec![(":qty", n(-delta))],
                     Some("attribute_exists(pk) AND available >= :qty"),
-                )?
-            } else {
-                update(
+                )?,
+                (false, None) => update(
                     &self.table,
                     keys::sku(sku),
                     "SET available = available + :qty",
                     vec![(":qty", n(delta))],
                     Some("attribute_exists(pk)"),
-                )?
+                )?,
+                // A shard given back to may have gone with a re-balance: it
+                // comes back, and the SKU's stock (the sum of its shards)
+                // counts it; the next re-balance spreads it again.
+                (false, Some(_)) => update(
+                    &self.table,
+                    keys::stock(sku, *shard),
+                    "SET available = if_not_exists(available, :zero) + :qty, entity = :entity",
+                    vec![
+                        (":qty", n(delta)),
+                        (":zero", n(0)),
+                        (":entity", s("sku_shard")),
+                    ],
+                    None,
+                )?,
             });
         }
 
@@ -185,8 +201,8 @@ impl Ledger for DynamoStore {
                 .stock
                 .iter()
                 .enumerate()
-                .filter(|(i, (_, delta))| *delta > 0 && failed(1 + i))
-                .map(|(_, (sku, _))| format!("stock of {sku} to give back to is missing"))
+                .filter(|(i, (_, _, delta))| *delta > 0 && failed(1 + i))
+                .map(|(_, (sku, _, _))| format!("stock of {sku} to give back to is missing"))
                 .chain(
                     layout
                         .limits
@@ -208,9 +224,10 @@ impl Ledger for DynamoStore {
                 .stock
                 .iter()
                 .enumerate()
-                .filter(|(i, (_, delta))| *delta < 0 && failed(1 + i))
-                .map(|(i, (sku, delta))| Shortage {
+                .filter(|(i, (_, _, delta))| *delta < 0 && failed(1 + i))
+                .map(|(i, (sku, shard, delta))| Shortage {
                     sku: sku.clone(),
+                    shard: *shard,
                     requested: (-delta) as u32,
                     available: reasons[1 + i]
                         .item()

@@ -32,10 +32,10 @@ impl DynamoStore {
             .map_err(sdk_error)?;
         items.push(TransactWriteItem::builder().put(put_order).build());
 
-        for (sku, qty) in order.stock_reservations() {
+        for (sku, shard, qty) in order.stock_reservations() {
             let update = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(key_map(keys::sku(&sku))))
+                .set_key(Some(key_map(keys::stock(&sku, shard))))
                 .update_expression("SET available = available - :qty")
                 .condition_expression("attribute_exists(pk) AND available >= :qty")
                 .expression_attribute_values(":qty", n(qty))
@@ -103,8 +103,9 @@ impl DynamoStore {
             .iter()
             .enumerate()
             .filter(|(i, _)| failed(1 + i))
-            .map(|(i, (sku, qty))| Shortage {
+            .map(|(i, (sku, shard, qty))| Shortage {
                 sku: sku.clone(),
+                shard: *shard,
                 requested: *qty,
                 available: reasons[1 + i]
                     .item()

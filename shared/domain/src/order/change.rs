@@ -389,6 +389,19 @@ impl Order {
         Ok(true)
     }
 
+    /// Takes the stock of a sharded `deduct_on_pay` line from `shard` (the
+    /// payment's transaction then takes it there).
+    pub fn take_from_shard(&mut self, sku: &SkuId, shard: u8) {
+        if !self.is_paid() || self.status != OrderStatus::AwaitingShipment {
+            return;
+        }
+        if let Some(line) = self.lines.iter_mut().find(|l| &l.sku == sku) {
+            if line.stock_policy == StockPolicy::DeductOnPay && line.stock_shards > 1 {
+                line.shard = Some(shard);
+            }
+        }
+    }
+
     /// Asks the forward queue to (re)send an intercept for a package.
     pub fn resend_intercept(&mut self, id: &PackageId, now: Timestamp) {
         self.send(
@@ -478,6 +491,7 @@ impl Order {
             if line.stock_policy == StockPolicy::LockOnPlace || self.is_paid() {
                 stock.push(StockMove {
                     sku: line.sku.clone(),
+                    shard: line.shard,
                     delta: i64::from(line.qty),
                 });
             }
@@ -510,18 +524,22 @@ pub fn moves_between(before: &Order, after: &Order) -> (Vec<StockMove>, Vec<(Sku
     let (stock_before, limits_before) = before.holdings();
     let (stock_after, limits_after) = after.holdings();
     let mut stock: Vec<StockMove> = Vec::new();
-    let mut add = |sku: &SkuId, delta: i64| match stock.iter_mut().find(|m| &m.sku == sku) {
+    let mut add = |sku: &SkuId, shard: Option<u8>, delta: i64| match stock
+        .iter_mut()
+        .find(|m| &m.sku == sku && m.shard == shard)
+    {
         Some(m) => m.delta += delta,
         None => stock.push(StockMove {
             sku: sku.clone(),
+            shard,
             delta,
         }),
     };
     for m in &stock_before {
-        add(&m.sku, m.delta);
+        add(&m.sku, m.shard, m.delta);
     }
     for m in &stock_after {
-        add(&m.sku, -m.delta);
+        add(&m.sku, m.shard, -m.delta);
     }
     stock.retain(|m| m.delta != 0);
     let total = |held: &[(SkuId, u32)], sku: &SkuId| -> u32 {

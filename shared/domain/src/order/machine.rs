@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// SPEC 2.2 / 2.5 / 2.6 order statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OrderStatus {
     PendingPayment,
     AwaitingShipment,
@@ -20,6 +21,7 @@ pub enum OrderStatus {
 /// SPEC 2.5 package statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PackageStatus {
     Pending,
     Forwarded,

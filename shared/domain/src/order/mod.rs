@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 pub use machine::{derive_paid_status, IllegalTransition, OrderStatus, PackageStatus, Step};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Address {
     pub name: String,
     pub phone: String,
@@ -37,9 +38,25 @@ pub struct OrderLine {
     /// The SKU's per-user limit when the order was placed, if any.
     pub per_user_limit: Option<u32>,
     pub package_id: PackageId,
+    /// The SKU's shard count when the order was placed (1: not sharded).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stock_shards: u8,
+    /// The shard its stock was taken from, once taken from a sharded SKU;
+    /// what is given back goes to the same shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u8>,
+}
+
+fn one() -> u8 {
+    1
+}
+
+fn is_one(n: &u8) -> bool {
+    *n == 1
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackageLine {
     pub sku: SkuId,
     pub qty: u32,
@@ -147,17 +164,20 @@ impl Package {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RefundStatus {
     Pending,
     Succeeded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     pub id: String,
     pub amount_cents: Cents,
     pub reason: String,
     pub status: RefundStatus,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub package_id: Option<PackageId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<CaseId>,
@@ -165,6 +185,7 @@ pub struct Refund {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Warning {
     pub code: String,
     pub sku: SkuId,
@@ -173,6 +194,7 @@ pub struct Warning {
 
 /// One transition, as the timeline shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     pub at: Timestamp,
     /// A stable code: `placed`, `paid`, `package_shipped`, `case_opened`...
@@ -200,6 +222,7 @@ pub const OUTBOX_GRACE_SECS: u64 = 30;
 /// What the order keeps of each of its after-sales cases, so that the order
 /// alone decides what a new case may still claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseSummary {
     pub id: CaseId,
     pub package_id: PackageId,
@@ -366,12 +389,13 @@ impl Order {
         self.payment.is_some()
     }
 
-    /// Units of `lock_on_place` stock this order reserved, per SKU.
-    pub fn stock_reservations(&self) -> Vec<(SkuId, u32)> {
+    /// Units of `lock_on_place` stock this order reserves, per SKU (and
+    /// shard, for a sharded SKU).
+    pub fn stock_reservations(&self) -> Vec<(SkuId, Option<u8>, u32)> {
         self.lines
             .iter()
             .filter(|l| l.stock_policy == StockPolicy::LockOnPlace)
-            .map(|l| (l.sku.clone(), l.qty))
+            .map(|l| (l.sku.clone(), l.shard, l.qty))
             .collect()
     }
 

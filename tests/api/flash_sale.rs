@@ -1,0 +1,233 @@
+//! SPEC 2.1 flash sales: a SKU's stock in S shard items; no unit sold twice,
+//! none lost, whatever the placements, cancels, expiries and re-balances.
+
+use domain::config::Config;
+use futures::future::join_all;
+use integration_tests::stack::Stack;
+use integration_tests::TestApp;
+use serde_json::{json, Value};
+
+async fn hot(t: &TestApp, sku: &str, policy: &str, available: u64, shards: u8) -> Value {
+    t.put_sku(
+        sku,
+        json!({"name": "Flash item", "price_cents": 990, "source": {"kind": "self", "warehouse": "WH-1"},
+               "stock_policy": policy, "available": available, "stock_shards": shards}),
+    )
+    .await
+}
+
+/// Every shard item of a SKU, read straight from the table.
+async fn shards(t: &TestApp, sku: &str) -> Vec<i64> {
+    let out = t
+        .app
+        .store
+        .client()
+        .query()
+        .table_name(t.app.store.table())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :shard)")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("SKU#{sku}")),
+        )
+        .expression_attribute_values(
+            ":shard",
+            aws_sdk_dynamodb::types::AttributeValue::S("SHARD#".into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items()
+        .iter()
+        .map(|i| i["available"].as_n().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Units of `sku` held by orders that are not cancelled or closed.
+async fn held(s: &Stack, ids: &[String], sku: &str) -> i64 {
+    let mut held = 0;
+    for id in ids {
+        let o = s.stored(id).await;
+        if matches!(o.status().as_str(), "cancelled" | "closed") {
+            continue;
+        }
+        held += o
+            .lines
+            .iter()
+            .filter(|l| l.sku.as_str() == sku)
+            .map(|l| i64::from(l.qty))
+            .sum::<i64>();
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_buyers_of_a_hundred_units_on_sixteen_shards() {
+    let t = TestApp::spawn().await;
+    let sku = hot(&t, "FLASH", "lock_on_place", 100, 16).await;
+    assert_eq!(
+        (sku["available"].as_i64(), sku["stock_shards"].as_i64()),
+        (Some(100), Some(16))
+    );
+    assert_eq!(shards(&t, "FLASH").await.len(), 16);
+    let results = join_all((0..500).map(|i| {
+        let t = &t;
+        async move {
+            t.place(
+                &format!("fan-{i}"),
+                json!([{"sku": "FLASH", "qty": 1}]),
+                None,
+            )
+            .await
+        }
+    }))
+    .await;
+    let mut sold = 0;
+    for (status, v) in &results {
+        match status {
+            201 => sold += 1,
+            409 => assert_eq!(v["error"]["code"], "out_of_stock", "{v}"),
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    let left = shards(&t, "FLASH").await;
+    assert!(left.iter().all(|a| *a >= 0), "{left:?}");
+    assert_eq!(sold, 100, "exactly the stock was sold");
+    assert_eq!(left.iter().sum::<i64>(), 0);
+    assert_eq!(t.available("FLASH").await, 0);
+    assert_eq!(t.count_entities("order").await, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_storm_of_placing_cancelling_and_expiring_conserves_every_unit() {
+    let s = Stack::spawn(Config {
+        payment_ttl_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    hot(&s.t, "STORM", "lock_on_place", 60, 8).await;
+    let placed = join_all((0..80).map(|i| {
+        let s = &s;
+        async move {
+            s.t.place(
+                &format!("storm-{i}"),
+                json!([{"sku": "STORM", "qty": 1}]),
+                None,
+            )
+            .await
+        }
+    }))
+    .await;
+    let ids: Vec<String> = placed
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .map(|(_, o)| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 60);
+    // Cancel a third, expire the rest concurrently with the cancels.
+    let s = &s;
+    let cancels = join_all(ids.iter().step_by(3).map(|id| async move {
+        let user = s.stored_user(id).await;
+        s.cancel_order(&user, id).await
+    }));
+    let (cancelled, _) = futures::join!(cancels, s.sweep());
+    assert!(cancelled.iter().all(|(status, _)| *status == 200));
+    s.sweep().await;
+    let left: i64 = shards(&s.t, "STORM").await.iter().sum();
+    assert_eq!(
+        left + held(s, &ids, "STORM").await,
+        60,
+        "every unit accounted for"
+    );
+    assert_eq!(left, 60, "all were released, each once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changing_the_shard_count_mid_sale_loses_nothing() {
+    let s = Stack::spawn(Config::default()).await;
+    hot(&s.t, "RESHARD", "lock_on_place", 300, 16).await;
+    let buyers = join_all((0..200).map(|i| {
+        let s = &s;
+        async move {
+            s.t.place(
+                &format!("r-{i}"),
+                json!([{"sku": "RESHARD", "qty": 1}]),
+                None,
+            )
+            .await
+        }
+    }));
+    let rebalance = async {
+        let mut answers = Vec::new();
+        for n in [4u8, 32, 1, 8] {
+            let body = json!({"name": "Flash item", "price_cents": 990, "source": {"kind": "self", "warehouse": "WH-1"},
+                              "stock_policy": "lock_on_place", "stock_shards": n});
+            answers.push(s.t.put_sku("RESHARD", body).await);
+        }
+        answers
+    };
+    let (placed, answers) = futures::join!(buyers, rebalance);
+    assert_eq!(answers.last().unwrap()["stock_shards"], 8);
+    let ids: Vec<String> = placed
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .map(|(_, o)| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    for (status, v) in &placed {
+        assert!(*status == 201 || *status == 409, "{status}: {v}");
+    }
+    let available = s.t.available("RESHARD").await;
+    assert_eq!(
+        available + held(&s, &ids, "RESHARD").await,
+        300,
+        "{available} left, {} sold",
+        ids.len()
+    );
+    // Cancelling gives each unit back to the shard it came from, even one a
+    // re-balance removed meanwhile; the SKU still counts it.
+    for id in ids.iter().take(20) {
+        let user = s.stored_user(id).await;
+        assert_eq!(s.cancel_order(&user, id).await.0, 200);
+    }
+    assert_eq!(
+        s.t.available("RESHARD").await + held(&s, &ids, "RESHARD").await,
+        300
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stock_deducted_at_payment_works_the_same_on_shards() {
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    hot(&s.t, "PAYHOT", "deduct_on_pay", 5, 4).await;
+    let mut orders = Vec::new();
+    for i in 0..8 {
+        orders.push(
+            s.placed(&format!("p-{i}"), json!([{"sku": "PAYHOT", "qty": 1}]))
+                .await,
+        );
+    }
+    let s = &s;
+    let paid = join_all(
+        orders
+            .iter()
+            .enumerate()
+            .map(|(i, o)| async move { s.pay_order(o, &format!("pay-{i}")).await }),
+    )
+    .await;
+    let ok = paid.iter().filter(|(status, _)| *status == 200).count();
+    let short = paid
+        .iter()
+        .filter(|(status, v)| *status == 409 && v["error"]["code"] == "out_of_stock")
+        .count();
+    assert_eq!((ok, short), (5, 3), "{paid:?}");
+    assert_eq!(shards(&s.t, "PAYHOT").await.iter().sum::<i64>(), 0);
+    // A paid cancel gives the unit back to its shard.
+    let first = paid.iter().position(|(status, _)| *status == 200).unwrap();
+    let id = orders[first]["id"].as_str().unwrap();
+    assert_eq!(s.cancel_order(&format!("p-{first}"), id).await.0, 200);
+    assert_eq!(s.t.available("PAYHOT").await, 1);
+}
