@@ -11,6 +11,7 @@ async fn main() -> Result<(), Error> {
         app: adapters::App::from_sdk(&sdk)?,
         publisher: adapters::app::publisher_from_env(&sdk)?,
     };
+    c.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let c = &c;
         let span = adapters::http::request_span(&req);

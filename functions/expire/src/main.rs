@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
         publisher: adapters::app::publisher_from_env(&sdk)?,
         budget,
     };
+    e.app.store.warm("ORDER#").await;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let e = &e;
         async move { expire::handle(e, event.payload).await.map_err(Error::from) }

@@ -28,6 +28,7 @@ async fn main() -> Result<(), Error> {
             Err(_) => forward::DEFAULT_MAX_RECEIVES,
         },
     };
+    f.app.store.warm("ORDER#").await;
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let f = &f;
         async move { Ok::<_, Error>(forward::handle(f, event.payload).await) }

@@ -15,6 +15,7 @@ async fn main() -> Result<(), Error> {
             .await?
             .required("PAYMENT_WEBHOOK_SECRET")?,
     };
+    pay.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let pay = &pay;
         let span = adapters::http::request_span(&req);

@@ -7,6 +7,7 @@ use tracing::Instrument;
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();
     let app = adapters::App::from_env().await?;
+    app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let app = &app;
         let span = adapters::http::request_span(&req);

@@ -15,6 +15,7 @@ async fn main() -> Result<(), Error> {
             .await?
             .required("SUPPLIER_WEBHOOK_SECRET")?,
     };
+    s.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let s = &s;
         let span = adapters::http::request_span(&req);

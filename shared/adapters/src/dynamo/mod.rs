@@ -106,6 +106,16 @@ impl DynamoStore {
             .is_some_and(|d| Instant::now() + ANSWER_MARGIN >= d)
     }
 
+    /// Opens the connection (TLS included) during the function's init, which
+    /// runs at full CPU, so the first request does not pay for it: one read of
+    /// an item that never exists, under a key prefix the function may read.
+    pub async fn warm(&self, key_prefix: &str) {
+        let key = (format!("{key_prefix}warmup"), "WARMUP".to_owned());
+        if let Err(e) = self.get(key).await {
+            tracing::debug!(error = %e, "warm-up read failed");
+        }
+    }
+
     fn busy(&self, what: &str) -> StoreError {
         StoreError::Busy(format!("{what}: gave up retrying"))
     }
