@@ -19,6 +19,7 @@ pub mod place;
 pub mod ports;
 pub mod read;
 pub mod repurchase;
+pub mod shards;
 pub mod signature;
 pub mod split;
 pub mod sweep;

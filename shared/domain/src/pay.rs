@@ -10,6 +10,7 @@ use crate::money::Cents;
 use crate::order::IllegalTransition;
 use crate::order::{Order, OrderStatus, PaymentInfo};
 use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage};
+use crate::shards::ShardsTried;
 use crate::time::Timestamp;
 use crate::transition::{transition, Decision, Target, Write};
 use serde::Deserialize;
@@ -220,71 +221,37 @@ async fn replay<S: Ledger>(
     }
 }
 
-/// The shards of `deduct_on_pay` SKUs tried at payment, with what each had.
-#[derive(Default)]
-struct ShardsTried {
-    short: std::collections::BTreeMap<(crate::ids::SkuId, u8), u64>,
-}
-
-impl ShardsTried {
-    /// Records the short shards; true while every short SKU is sharded and
-    /// has a shard not tried yet.
-    fn fall_over(&mut self, order: &Order, shortages: &[Shortage]) -> bool {
-        let mut again = true;
-        for s in shortages {
-            let Some(shard) = s.shard else { return false };
-            self.short.insert((s.sku.clone(), shard), s.available);
+/// True while every short SKU is sharded and has a shard not tried yet.
+fn fall_over(tried: &mut ShardsTried, order: &Order, shortages: &[Shortage]) -> bool {
+    tried.record(shortages)
+        && shortages.iter().all(|s| {
             let shards = order
                 .lines
                 .iter()
                 .find(|l| l.sku == s.sku)
                 .map_or(1, |l| l.stock_shards);
-            let tried = self.short.keys().filter(|(sku, _)| *sku == s.sku).count();
-            again &= tried < usize::from(shards);
-        }
-        again
-    }
+            tried.untried(&s.sku, shards, 0).is_some()
+        })
+}
 
-    /// Picks the shard of each sharded `deduct_on_pay` line: one not found
-    /// short yet, starting at random.
-    fn choose(&self, next: &mut Order) {
-        let picks: Vec<(crate::ids::SkuId, u8)> = next
-            .lines
-            .iter()
-            .filter(|l| l.stock_policy == crate::catalog::StockPolicy::DeductOnPay)
-            .filter(|l| l.stock_shards > 1)
-            .map(|l| {
-                let start = crate::catalog::random_shard(l.stock_shards);
-                let shard = (0..l.stock_shards)
-                    .map(|step| (start + step) % l.stock_shards)
-                    .find(|k| !self.short.contains_key(&(l.sku.clone(), *k)))
-                    .unwrap_or(start);
-                (l.sku.clone(), shard)
-            })
-            .collect();
-        for (sku, shard) in picks {
-            next.take_from_shard(&sku, shard);
-        }
-    }
-
-    /// Shortages with what every tried shard of each SKU had.
-    fn totals(&self, shortages: &[Shortage]) -> Vec<Shortage> {
-        shortages
-            .iter()
-            .map(|s| match s.shard {
-                None => s.clone(),
-                Some(_) => Shortage {
-                    available: self
-                        .short
-                        .iter()
-                        .filter(|((sku, _), _)| *sku == s.sku)
-                        .map(|(_, n)| n)
-                        .sum(),
-                    shard: None,
-                    ..s.clone()
-                },
-            })
-            .collect()
+/// Picks the shard of each sharded `deduct_on_pay` line: one not found short
+/// yet, starting at random.
+fn choose_shards(tried: &ShardsTried, next: &mut Order) {
+    let picks: Vec<(crate::ids::SkuId, u8)> = next
+        .lines
+        .iter()
+        .filter(|l| l.stock_policy == crate::catalog::StockPolicy::DeductOnPay)
+        .filter(|l| l.stock_shards > 1)
+        .map(|l| {
+            let start = crate::catalog::random_shard(l.stock_shards);
+            let shard = tried
+                .untried(&l.sku, l.stock_shards, start)
+                .unwrap_or(start);
+            (l.sku.clone(), shard)
+        })
+        .collect();
+    for (sku, shard) in picks {
+        next.take_from_shard(&sku, shard);
     }
 }
 
@@ -325,7 +292,7 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
             // A short shard of a sharded SKU: take from another one.
             Some(CommitError::OutOfStock(shortages))
                 if order.status() == OrderStatus::PendingPayment
-                    && tried.fall_over(order, shortages) =>
+                    && fall_over(&mut tried, order, shortages) =>
             {
                 let info = PaymentInfo {
                     payment_id: n.payment_id.clone(),
@@ -333,7 +300,7 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
                     paid_at: n.paid_at,
                 };
                 next.pay(info, forward_at, now)?;
-                tried.choose(&mut next);
+                choose_shards(&tried, &mut next);
                 ("paid", Applied::Paid)
             }
             // Paid, but `deduct_on_pay` stock ran out: close, refund everything.
@@ -360,7 +327,7 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
                         paid_at: n.paid_at,
                     };
                     next.pay(info, forward_at, now)?;
-                    tried.choose(&mut next);
+                    choose_shards(&tried, &mut next);
                     ("paid", Applied::Paid)
                 }
                 OrderStatus::Cancelled | OrderStatus::Closed => {

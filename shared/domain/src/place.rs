@@ -9,6 +9,7 @@ use crate::ids::{Caller, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use crate::money::Cents;
 use crate::order::{Address, NewOrder, Order, OrderLine, Package, PackageLine, Warning};
 use crate::ports::{Catalog, CreateOrderError, IdempotencyRecord, LimitBreach, Orders, Shortage};
+use crate::shards::ShardsTried;
 use crate::split::{allocate_freight, order_freight, split_by_source};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -430,14 +431,16 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         order_id: order.id.clone(),
         expires_at: now.plus_secs(IDEMPOTENCY_TTL_SECS),
     });
-    let mut seen = ShardsSeen::default();
+    let mut tried = ShardsTried::default();
     let result = loop {
         match store.create_order(&order, record.as_ref()).await {
             // A short shard: fall over to the next one, while any is untried.
-            Err(CreateOrderError::OutOfStock(short)) if seen.next_shards(&mut order, &short) => {
+            Err(CreateOrderError::OutOfStock(short))
+                if next_shards(&mut tried, &mut order, &short) =>
+            {
                 continue
             }
-            Err(CreateOrderError::OutOfStock(short)) => break Err(seen.totals(short)),
+            Err(CreateOrderError::OutOfStock(short)) => break Err(tried.totals(&short)),
             other => break Ok(other),
         }
     };
@@ -462,56 +465,23 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     }
 }
 
-/// What a placement learnt of a sharded SKU's shards as it fell over them.
-#[derive(Default)]
-struct ShardsSeen {
-    /// (sku, shard) -> units it had when it was short.
-    short: BTreeMap<(SkuId, u8), u64>,
-}
-
-impl ShardsSeen {
-    /// Moves each short sharded line to a shard not tried yet; false when a
-    /// short line is not sharded or every shard of it has been tried.
-    fn next_shards(&mut self, order: &mut Order, short: &[Shortage]) -> bool {
-        for s in short {
-            let Some(shard) = s.shard else { return false };
-            self.short.insert((s.sku.clone(), shard), s.available);
-        }
-        for s in short {
-            let Some(line) = order.lines.iter_mut().find(|l| l.sku == s.sku) else {
-                return false;
-            };
-            let shards = line.stock_shards.max(1);
-            let untried = (1..shards)
-                .map(|step| (s.shard.unwrap_or(0) + step) % shards)
-                .find(|k| !self.short.contains_key(&(s.sku.clone(), *k)));
-            match untried {
-                Some(k) => line.shard = Some(k),
-                None => return false,
-            }
-        }
-        true
+/// Moves each short sharded line of `order` to a shard not tried yet; false
+/// when a short line is not sharded or every shard of it has been tried.
+fn next_shards(tried: &mut ShardsTried, order: &mut Order, short: &[Shortage]) -> bool {
+    if !tried.record(short) {
+        return false;
     }
-
-    /// The final shortages, with what every shard of each SKU had.
-    fn totals(&self, short: Vec<Shortage>) -> Vec<Shortage> {
-        short
-            .into_iter()
-            .map(|s| match s.shard {
-                None => s,
-                Some(_) => Shortage {
-                    available: self
-                        .short
-                        .iter()
-                        .filter(|((sku, _), _)| *sku == s.sku)
-                        .map(|(_, n)| n)
-                        .sum(),
-                    shard: None,
-                    ..s
-                },
-            })
-            .collect()
+    for s in short {
+        let Some(line) = order.lines.iter_mut().find(|l| l.sku == s.sku) else {
+            return false;
+        };
+        let start = s.shard.unwrap_or(0).wrapping_add(1);
+        match tried.untried(&s.sku, line.stock_shards, start) {
+            Some(k) => line.shard = Some(k),
+            None => return false,
+        }
     }
+    true
 }
 
 /// The order an earlier request with this key made, if any; a key recorded
