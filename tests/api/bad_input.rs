@@ -63,3 +63,47 @@ async fn every_bad_placement_is_a_4xx_json_error_with_a_stable_code() {
     assert_eq!(t.count_entities("order").await, 0, "nothing was written");
     assert_eq!(t.available("OK-1").await, 10);
 }
+
+/// A JSON array never fills a body by position (Schemathesis found
+/// `[null, null]` cancelling an order and an array creating a SKU).
+#[tokio::test]
+async fn arrays_are_not_bodies() {
+    let s = integration_tests::stack::Stack::spawn(domain::config::Config::default()).await;
+    s.t.sku("ARR-1", 100, "lock_on_place", 10, None).await;
+    let order = s.placed("amy", json!([{"sku": "ARR-1", "qty": 1}])).await;
+    let id = order["id"].as_str().unwrap();
+    let (status, v) = s.cancel_as("amy", false, id, &json!([null, null])).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    assert_eq!(s.order("amy", id).await["status"], "pending_payment");
+    let req = Event::new("PUT", "/skus/{sku}", "/skus/ARR-2")
+        .path_param("sku", "ARR-2")
+        .user("staff-1")
+        .staff()
+        .json(&json!(["Array tea", 100, {"kind": "jd"}, "lock_on_place"]))
+        .build();
+    let (status, v) = s.t.call(Func::Catalog, req).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    let body = json!([[["ARR-1", 1]], ["A", "1", "x", "c", "1"]]).to_string();
+    let (status, v) = s.t.call(Func::Place, post(&body).build()).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    let sig = domain::signature::sign(
+        integration_tests::stack::SUPPLIER_SECRET.as_bytes(),
+        b"[\"x\", \"shipped\"]",
+    );
+    let (status, _) = s
+        .supplier_raw("S-1", "[\"x\", \"shipped\"]", Some(&sig))
+        .await;
+    assert_eq!(status, 400);
+}

@@ -136,19 +136,25 @@ fn groups_contain_staff(raw: &str) -> bool {
 /// The store for this request: its retries stop before the invocation's
 /// deadline (none outside Lambda, as in tests).
 pub fn store_for(req: &Request, store: &crate::DynamoStore) -> crate::DynamoStore {
-    match req.lambda_context_ref() {
-        Some(ctx) => store.until(deadline_instant(ctx.deadline)),
+    match req
+        .lambda_context_ref()
+        .and_then(|c| deadline_instant(c.deadline))
+    {
+        Some(deadline) => store.until(deadline),
         None => store.clone(),
     }
 }
 
-/// A Lambda deadline (milliseconds since the epoch) as an `Instant`.
-pub fn deadline_instant(deadline_ms: u64) -> std::time::Instant {
+/// A Lambda deadline (milliseconds since the epoch) as an `Instant`. One
+/// already past when the request starts is no deadline at all: a local
+/// runtime (`cargo lambda watch`) sends a placeholder.
+pub fn deadline_instant(deadline_ms: u64) -> Option<std::time::Instant> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    std::time::Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    (deadline_ms > now_ms)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(deadline_ms - now_ms))
 }
 
 /// The span of one API request: every log line inside it names the request,
@@ -287,20 +293,33 @@ pub fn header_text(
 /// Parses a JSON body into `T`: 400 `invalid_json` for broken JSON, 400
 /// `invalid_request` for the wrong shape (missing or unknown fields).
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))
+    domain::body::parse(bytes).map_err(|e| match e {
+        domain::body::BodyError::Json(m) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", m)
+        }
+        domain::body::BodyError::Shape(m) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m)
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_already_past_is_no_deadline() {
+        assert!(
+            deadline_instant(600_000).is_none(),
+            "cargo lambda watch's placeholder"
+        );
+        let soon = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + 3_000;
+        assert!(deadline_instant(soon).is_some());
+    }
 
     #[test]
     fn busy_is_503_with_retry_after() {

@@ -63,6 +63,8 @@ pub enum CaseError {
     Store(#[from] StoreError),
 }
 
+crate::body_errors!(CaseError);
+
 impl Problem for CaseError {
     fn kind(&self) -> ErrorKind {
         use CaseError::*;
@@ -107,9 +109,7 @@ impl Problem for CaseError {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CaseError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| CaseError::InvalidJson(e.to_string()))?;
-    serde_json::from_value(value).map_err(|e| CaseError::InvalidRequest(e.to_string()))
+    Ok(crate::body::parse(body)?)
 }
 
 fn text(name: &str, raw: &str, max: usize) -> Result<String, CaseError> {

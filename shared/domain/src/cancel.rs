@@ -33,6 +33,8 @@ pub enum CancelError {
     Store(#[from] StoreError),
 }
 
+crate::body_errors!(CancelError);
+
 impl Problem for CancelError {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -92,10 +94,7 @@ pub fn parse_body(body: &[u8]) -> Result<CancelBody, CancelError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(CancelBody::default());
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| CancelError::InvalidJson(e.to_string()))?;
-    let raw: RawCancel =
-        serde_json::from_value(value).map_err(|e| CancelError::InvalidRequest(e.to_string()))?;
+    let raw: RawCancel = crate::body::parse(body)?;
     let package_id = raw
         .package_id
         .map(|p| PackageId::parse(&p).map_err(|e| CancelError::InvalidRequest(e.to_string())))

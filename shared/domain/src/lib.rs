@@ -3,6 +3,7 @@
 //! Nothing here knows about AWS; storage is reached through [`ports`].
 
 pub mod after_sales;
+pub mod body;
 pub mod cancel;
 pub mod case;
 pub mod catalog;

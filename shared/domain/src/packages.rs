@@ -44,6 +44,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
+crate::body_errors!(SyncError);
+
 impl Problem for SyncError {
     fn kind(&self) -> ErrorKind {
         use SyncError::*;
@@ -130,9 +132,7 @@ pub fn token(name: &str, raw: &str) -> Result<String, String> {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, SyncError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| SyncError::InvalidJson(e.to_string()))?;
-    serde_json::from_value(value).map_err(|e| SyncError::InvalidRequest(e.to_string()))
+    Ok(crate::body::parse(body)?)
 }
 
 impl StatusCallback {

@@ -75,6 +75,8 @@ pub enum PayError {
     Store(#[from] StoreError),
 }
 
+crate::body_errors!(PayError);
+
 impl Problem for PayError {
     fn kind(&self) -> ErrorKind {
         use PayError::*;
@@ -138,10 +140,7 @@ fn refunded(order: &Order) -> serde_json::Value {
 
 impl PaymentNotice {
     pub fn parse(body: &[u8]) -> Result<Self, PayError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| PayError::InvalidJson(e.to_string()))?;
-        let raw: RawNotice =
-            serde_json::from_value(value).map_err(|e| PayError::InvalidRequest(e.to_string()))?;
+        let raw: RawNotice = crate::body::parse(body)?;
         let order_id =
             OrderId::parse(&raw.order_id).map_err(|e| PayError::InvalidRequest(e.to_string()))?;
         let pid = raw.payment_id.trim();

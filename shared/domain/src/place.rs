@@ -60,6 +60,8 @@ fn join(skus: &[SkuId]) -> String {
         .join(", ")
 }
 
+crate::body_errors!(PlaceError);
+
 impl Problem for PlaceError {
     fn kind(&self) -> ErrorKind {
         use PlaceError::*;
@@ -174,10 +176,7 @@ fn text_field(name: &str, value: String, max: usize) -> Result<String, PlaceErro
 impl PlaceRequest {
     /// Parses a `POST /orders` body.
     pub fn parse(body: &[u8]) -> Result<Self, PlaceError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| PlaceError::InvalidJson(e.to_string()))?;
-        let raw: RawPlace =
-            serde_json::from_value(value).map_err(|e| PlaceError::InvalidRequest(e.to_string()))?;
+        let raw: RawPlace = crate::body::parse(body)?;
         Self::validate(raw)
     }
 
