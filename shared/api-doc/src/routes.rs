@@ -1,0 +1,876 @@
+//! Every HTTP route of SPEC section 3: who may call it, what it takes, what it
+//! answers, and which error codes it answers with which status. The codes are
+//! read from the route's function (`functions/*/src/lib.rs`), the HTTP glue
+//! (`shared/adapters/src/http.rs`) and the domain's `Problem` impls; a code
+//! listed here that a route cannot answer is harmless, a code it answers that
+//! is not listed fails the Schemathesis run (`scripts/schemathesis`), whose
+//! response checks hold every answer to these lists.
+
+use crate::{schema_ref, ApiError, GatewayError, OrderList, RepurchaseAnswer};
+use domain::case::AfterSalesCase;
+use domain::catalog::Sku;
+use domain::ids::{CaseId, OrderId, PackageId, SkuId, SupplierId};
+use domain::packages::Synced;
+use domain::view::OrderView;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Who may call a route, and how it is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No authentication.
+    Public,
+    /// A signed-in user (JWT); the route says what owners and staff may do.
+    User,
+    /// Staff only (JWT, `staff` group).
+    Staff,
+    /// The payment provider: `X-Signature` with `PAYMENT_WEBHOOK_SECRET`.
+    PaymentWebhook,
+    /// A supplier: `X-Signature` with `SUPPLIER_WEBHOOK_SECRET`.
+    SupplierWebhook,
+}
+
+impl Access {
+    /// The name of the security scheme, if any.
+    pub fn scheme(self) -> Option<&'static str> {
+        match self {
+            Access::Public => None,
+            Access::User | Access::Staff => Some("JwtBearer"),
+            Access::PaymentWebhook => Some("PaymentSignature"),
+            Access::SupplierWebhook => Some("SupplierSignature"),
+        }
+    }
+}
+
+/// One operation.
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub id: &'static str,
+    pub tag: &'static str,
+    pub access: Access,
+    summary: &'static str,
+    description: String,
+    params: Vec<Value>,
+    body: Option<Value>,
+    ok: Vec<(u16, Value)>,
+    errors: BTreeMap<u16, Vec<&'static str>>,
+    /// Properties beside `error` in one status's error answer.
+    error_extras: BTreeMap<u16, Value>,
+}
+
+impl Route {
+    fn new(
+        method: &'static str,
+        path: &'static str,
+        id: &'static str,
+        tag: &'static str,
+        access: Access,
+        summary: &'static str,
+    ) -> Self {
+        let mut r = Route {
+            method,
+            path,
+            id,
+            tag,
+            access,
+            summary,
+            description: String::new(),
+            params: Vec::new(),
+            body: None,
+            ok: Vec::new(),
+            errors: BTreeMap::new(),
+            error_extras: BTreeMap::new(),
+        };
+        match access {
+            Access::Public => {}
+            Access::User => r = r.errors(401, &["unauthorized"]),
+            Access::Staff => r = r.errors(401, &["unauthorized"]).errors(403, &["forbidden"]),
+            Access::PaymentWebhook | Access::SupplierWebhook => {
+                r = r.errors(401, &["invalid_signature"])
+            }
+        }
+        r
+    }
+
+    fn describe(mut self, text: &str) -> Self {
+        self.description = text.trim().to_owned();
+        if self.access == Access::Staff {
+            self.description = format!("**Staff only.** {}", self.description);
+        }
+        self
+    }
+
+    fn param(mut self, p: Value) -> Self {
+        self.params.push(p);
+        self
+    }
+
+    /// A JSON body of `schema`: required unless `required` is false. Every
+    /// function reads bodies through `http::body`, which refuses more than 64 KiB.
+    fn body(mut self, schema: Value, required: bool, example: Option<Value>) -> Self {
+        let mut media = json!({ "schema": schema });
+        if let Some(example) = example {
+            media["example"] = example;
+        }
+        self.body = Some(json!({
+            "required": required,
+            "content": { "application/json": media },
+        }));
+        self.errors(413, &["payload_too_large"])
+    }
+
+    fn ok(mut self, status: u16, response: Value) -> Self {
+        self.ok.push((status, response));
+        self
+    }
+
+    fn errors(mut self, status: u16, codes: &[&'static str]) -> Self {
+        let list = self.errors.entry(status).or_default();
+        for c in codes {
+            if !list.contains(c) {
+                list.push(c);
+            }
+        }
+        self
+    }
+
+    fn error_extras(mut self, status: u16, properties: Value) -> Self {
+        self.error_extras.insert(status, properties);
+        self
+    }
+
+    /// The OpenAPI Operation object.
+    pub fn operation(&self) -> Value {
+        let mut op = Map::new();
+        op.insert("operationId".into(), json!(self.id));
+        op.insert("tags".into(), json!([self.tag]));
+        op.insert("summary".into(), json!(self.summary));
+        op.insert("description".into(), json!(self.description));
+        op.insert(
+            "security".into(),
+            match self.access.scheme() {
+                None => json!([]),
+                Some(s) => json!([{ s: [] }]),
+            },
+        );
+        if self.access == Access::Staff {
+            op.insert("x-required-role".into(), json!("staff"));
+        }
+        if !self.params.is_empty() {
+            op.insert("parameters".into(), json!(self.params));
+        }
+        if let Some(body) = &self.body {
+            op.insert("requestBody".into(), body.clone());
+        }
+        let mut responses = Map::new();
+        for (status, r) in &self.ok {
+            responses.insert(status.to_string(), r.clone());
+        }
+        for (status, codes) in &self.errors {
+            let mut schema = error_schema(codes);
+            if let Some(extra) = self.error_extras.get(status) {
+                schema["allOf"]
+                    .as_array_mut()
+                    .expect("allOf")
+                    .push(json!({ "type": "object", "properties": extra }));
+            }
+            if *status == 401 && self.access.scheme() == Some("JwtBearer") {
+                schema = json!({ "oneOf": [schema, schema_ref::<GatewayError>()] });
+            }
+            responses.insert(
+                status.to_string(),
+                json!({
+                    "description": describe_codes(codes),
+                    "content": { "application/json": { "schema": schema } },
+                }),
+            );
+        }
+        responses.insert(
+            "500".into(),
+            json!({ "$ref": "#/components/responses/Internal" }),
+        );
+        responses.insert(
+            "503".into(),
+            json!({ "$ref": "#/components/responses/Busy" }),
+        );
+        op.insert("responses".into(), Value::Object(responses));
+        Value::Object(op)
+    }
+}
+
+/// `ApiError` with `error.code` one of `codes`.
+pub fn error_schema(codes: &[&str]) -> Value {
+    json!({
+        "allOf": [
+            schema_ref::<ApiError>(),
+            { "type": "object", "properties": { "error": {
+                "type": "object",
+                "properties": { "code": { "enum": codes } },
+            }}},
+        ],
+    })
+}
+
+/// What each code means (README "API notes").
+fn meaning(code: &str) -> &'static str {
+    match code {
+        "invalid_json" => "the body is not JSON (or a number is out of any range)",
+        "invalid_request" => {
+            "wrong shape: a missing or unknown field, a wrong type, a malformed id or value"
+        }
+        "invalid_idempotency_key" => "`Idempotency-Key` is not 1 to 128 visible ASCII characters",
+        "invalid_limit" => "`limit` is not 1 to 100",
+        "invalid_cursor" => "`cursor` is not one this API gave the caller",
+        "invalid_evidence" => "evidence must be 1 to 9 https URLs or storage keys",
+        "unauthorized" => "no identity (no valid JWT)",
+        "invalid_signature" => "`X-Signature` is missing or wrong; nothing changed",
+        "forbidden" => "staff only",
+        "owner_only" => "only the case's owner takes this step, not staff",
+        "wrong_supplier" => "the package is not fulfilled by this supplier (or is self-operated)",
+        "sku_not_found" => "no such SKU; `details` name it (`sku`, `skus`)",
+        "order_not_found" => "no such order, or another user's (never 403)",
+        "package_not_found" => "no such package, or another user's",
+        "case_not_found" => "no such after-sales case, or another user's",
+        "payload_too_large" => "the body is over 64 KiB",
+        "out_of_stock" => "not enough stock; `details.skus`: `[{sku, requested, available}]`",
+        "order_too_large" => "the order has grown too large to change further",
+        "nothing_to_repurchase" => {
+            "no line can be bought again; the `report` is beside the error, `order` is null"
+        }
+        "amount_mismatch" => {
+            "the amount is not the order total; nothing changed; `details`: \
+             `{expected_cents, amount_cents}`"
+        }
+        "order_closed" => {
+            "the order was cancelled or closed: this payment is refunded; `details`: \
+             `{order_id, status, refund}`"
+        }
+        "already_paid" => {
+            "the order was paid by another payment: this one is refunded; `details`: \
+             `{order_id, status, refund}`"
+        }
+        "use_after_sales" => "a package has shipped: open an after-sales case instead",
+        "package_not_cancellable" => "only a paid package not yet with its supplier",
+        "invalid_state" => "the order or package state machine does not allow this step",
+        "not_self_operated" => "only self-operated packages are shipped by staff",
+        "order_not_paid" => "the order is not paid",
+        "package_cancelled" => "the package was cancelled",
+        "package_not_shipped" => "the package has not shipped",
+        "package_not_received" => "after-sales opens once the package is received (or rejected)",
+        "after_sales_window_closed" => "more than `AFTER_SALES_DAYS` since receipt",
+        "case_already_open" => "another case is open on a line of this package",
+        "not_eligible" => "a replacement package is not itself open to after-sales",
+        "too_many_cases" => "the order has its maximum of after-sales cases",
+        "quantity_exceeds_received" => {
+            "a line claims more than was received less what other cases claim; \
+             `details.lines`: `[{sku, requested, claimable}]`"
+        }
+        "invalid_case_state" => {
+            "the case state machine does not allow this step; `details`: `{from, to}`"
+        }
+        "payment_id_reused" => "this payment id was already used for another order",
+        "invalid_qty" => "qty must be 1 to 999 once duplicate lines are merged",
+        "too_many_lines" => "at most 50 lines (and one DynamoDB transaction)",
+        "empty_order" => "an order needs at least one line",
+        "invalid_address" => "each address field must be 1 to its maximum characters",
+        "delisted" => "a SKU is no longer sold; `details` name it",
+        "purchase_limit" => {
+            "over a SKU's per-user limit; `details.skus`: `[{sku, limit, requested, held}]`"
+        }
+        "idempotency_key_reused" => "this `Idempotency-Key` was used with another request",
+        "invalid_sku" => "a field of the SKU is out of range (the message says which)",
+        "internal" => "an internal failure",
+        "busy" => "too many changes at once",
+        other => panic!("no meaning written for error code {other}"),
+    }
+}
+
+fn describe_codes(codes: &[&str]) -> String {
+    codes
+        .iter()
+        .map(|c| format!("- `{c}`: {}", meaning(c)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": schema } },
+    })
+}
+
+fn with_links(mut response: Value, links: Value) -> Value {
+    response["links"] = links;
+    response
+}
+
+fn with_replay_header(mut response: Value) -> Value {
+    response["headers"] = json!({ "idempotent-replayed": {
+        "description": "`true` when an earlier request with the same `Idempotency-Key` \
+            made this order: the answer is that order, nothing new was placed.",
+        "schema": { "type": "string", "enum": ["true"] },
+    }});
+    response
+}
+
+fn path_param(name: &str, schema: Value, description: &str) -> Value {
+    json!({
+        "name": name,
+        "in": "path",
+        "required": true,
+        "description": description,
+        "schema": schema,
+    })
+}
+
+fn sku_param() -> Value {
+    path_param(
+        "sku",
+        schema_ref::<SkuId>(),
+        "A SKU id; a malformed one is 404 like an unknown one.",
+    )
+}
+
+fn order_param() -> Value {
+    path_param(
+        "id",
+        schema_ref::<OrderId>(),
+        "An order id; a malformed one is 404 like an unknown one.",
+    )
+}
+
+fn package_param() -> Value {
+    path_param(
+        "package_id",
+        schema_ref::<PackageId>(),
+        "A package id (`<order id>-P<nn>`); a malformed one is 404.",
+    )
+}
+
+fn case_param() -> Value {
+    path_param(
+        "case_id",
+        schema_ref::<CaseId>(),
+        "An after-sales case id (`<order id>-C<nn>`); a malformed one is 404.",
+    )
+}
+
+fn idempotency_key() -> Value {
+    json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes a retry safe: a retry with the same key (per user, kept 7 \
+            days) answers 200 with the order the first request made; the same key with a \
+            different request is 422 `idempotency_key_reused`. 1 to 128 visible ASCII \
+            characters, no spaces (surrounding whitespace is trimmed). A refused \
+            placement does not spend the key.",
+        "schema": { "type": "string", "pattern": "^[!-~]{1,128}[ \\t]*$" },
+        "example": "3f1c2a9e-checkout-1",
+    })
+}
+
+fn order_links() -> Value {
+    let id = json!({ "id": "$response.body#/id" });
+    json!({
+        "GetOrder": { "operationId": "getOrder", "parameters": id,
+            "description": "Read the order again." },
+        "CancelOrder": { "operationId": "cancelOrder", "parameters": id,
+            "description": "Cancel it (while the `cancel` action is offered)." },
+        "RepurchaseOrder": { "operationId": "repurchaseOrder", "parameters": id,
+            "description": "Buy its lines again." },
+        "OpenAfterSalesCase": { "operationId": "openAfterSalesCase", "parameters": id,
+            "description": "Open an after-sales case on a received package." },
+    })
+}
+
+fn case_links() -> Value {
+    let id = json!({ "case_id": "$response.body#/id" });
+    json!({
+        "GetAfterSalesCase": { "operationId": "getAfterSalesCase", "parameters": id },
+        "ReviewAfterSalesCase": { "operationId": "reviewAfterSalesCase", "parameters": id },
+        "ShipAfterSalesReturn": { "operationId": "shipAfterSalesReturn", "parameters": id },
+        "CompleteAfterSalesCase": { "operationId": "completeAfterSalesCase", "parameters": id },
+        "WithdrawAfterSalesCase": { "operationId": "withdrawAfterSalesCase", "parameters": id },
+    })
+}
+
+/// The tags, in the order a reader meets them.
+pub fn tags() -> Value {
+    json!([
+        { "name": "catalog", "description": "SKUs: price, source, stock (SPEC 2.1)." },
+        { "name": "orders", "description": "Placing, reading, cancelling and buying again \
+            (SPEC 2.2, 2.6, 2.9, 2.10)." },
+        { "name": "payments", "description": "The payment provider's signed notification \
+            (SPEC 2.3)." },
+        { "name": "packages", "description": "Package status: supplier callbacks, staff \
+            shipping, receipt (SPEC 2.5)." },
+        { "name": "after-sales", "description": "Refunds, returns and exchanges on received \
+            packages (SPEC 2.8)." },
+    ])
+}
+
+/// Every route, in SPEC 3's order.
+pub fn routes() -> Vec<Route> {
+    let order = || schema_ref::<OrderView>();
+    let case = || schema_ref::<AfterSalesCase>();
+    let place_example = json!({
+        "lines": [
+            { "sku": "TEA-100", "qty": 2 },
+            { "sku": "LAMP-300", "qty": 1 },
+            { "sku": "JD-CABLE-600", "qty": 1 },
+        ],
+        "address": {
+            "name": "Alice", "phone": "13800000000", "line1": "1 Demo Road",
+            "city": "Shanghai", "postcode": "200000",
+        },
+        "note": "leave at the door",
+    });
+    vec![
+        // ---------------------------------------------------------------- catalog
+        Route::new("get", "/skus/{sku}", "getSku", "catalog", Access::Public, "Read a SKU")
+            .describe("A catalog entry with its available stock (the sum of its shards). Public: no JWT.")
+            .param(sku_param())
+            .ok(200, json_response("The SKU.", schema_ref::<Sku>()))
+            .errors(404, &["sku_not_found"]),
+        Route::new("put", "/skus/{sku}", "putSku", "catalog", Access::Staff, "Create or change a SKU")
+            .describe(
+                "Creates the SKU or replaces its fields. `available` left out keeps the \
+                 current stock (so that staff setting a price never race buyers); \
+                 `listed` defaults to true; leaving out `per_user_limit` removes the \
+                 limit; `stock_shards` left out keeps the shard count. Unknown fields are \
+                 refused.",
+            )
+            .param(sku_param())
+            .body(
+                schema_ref::<domain::catalog::SkuInput>(),
+                true,
+                Some(json!({
+                    "name": "Green tea 100 g", "price_cents": 1990,
+                    "source": { "kind": "self", "warehouse": "WH-1" },
+                    "stock_policy": "lock_on_place", "listed": true, "available": 500,
+                })),
+            )
+            .ok(
+                200,
+                with_links(
+                    json_response("The SKU as stored.", schema_ref::<Sku>()),
+                    json!({ "GetSku": { "operationId": "getSku",
+                        "parameters": { "sku": "$response.body#/sku" } } }),
+                ),
+            )
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(404, &["sku_not_found"])
+            .errors(422, &["invalid_sku"]),
+        // ---------------------------------------------------------------- orders
+        Route::new("post", "/orders", "createOrder", "orders", Access::User, "Place an order")
+            .describe(
+                "Prices every line from the catalog (never from the client), merges \
+                 duplicate SKUs, splits the order into one package per fulfilment source, \
+                 allocates the freight (`FREIGHT_POLICY`), and writes the order with its \
+                 `lock_on_place` reservations and per-user limit counts in one \
+                 transaction. The new order is `pending_payment` until \
+                 `payment_deadline`. `deduct_on_pay` lines are never refused here; a \
+                 scarce one carries a `scarce` warning.",
+            )
+            .param(idempotency_key())
+            .body(
+                json!({ "$ref": "#/components/schemas/PlaceOrderRequest" }),
+                true,
+                Some(place_example),
+            )
+            .ok(201, with_links(json_response("The new order.", order()), order_links()))
+            .ok(
+                200,
+                with_replay_header(json_response(
+                    "A replay: the order an earlier request with this `Idempotency-Key` made.",
+                    order(),
+                )),
+            )
+            .errors(400, &["invalid_idempotency_key", "invalid_json", "invalid_request"])
+            .errors(404, &["sku_not_found"])
+            .errors(409, &["out_of_stock", "order_too_large"])
+            .errors(
+                422,
+                &[
+                    "invalid_qty",
+                    "too_many_lines",
+                    "empty_order",
+                    "invalid_address",
+                    "delisted",
+                    "purchase_limit",
+                    "idempotency_key_reused",
+                ],
+            ),
+        Route::new(
+            "post",
+            "/orders/{id}/repurchase",
+            "repurchaseOrder",
+            "orders",
+            Access::User,
+            "Buy an earlier order again",
+        )
+        .describe(
+            "Checks each line of the caller's earlier order against today's catalog \
+             (`delisted`, also for a SKU that no longer exists; `insufficient_stock` with \
+             what is available; price changes) and places a new order of what can be \
+             bought, at today's prices, to the earlier order's address. `?dry_run=true` \
+             only reports. Honours `Idempotency-Key` like placing. No request body.",
+        )
+        .param(order_param())
+        .param(json!({
+            "name": "dry_run",
+            "in": "query",
+            "required": false,
+            "description": "`true` (or `1`, or empty): only the report, nothing is placed.",
+            "schema": { "type": "string", "enum": ["true", "false", "1", "0", ""] },
+        }))
+        .param(idempotency_key())
+        .ok(
+            201,
+            with_links(
+                json_response("The report and the new order.", schema_ref::<RepurchaseAnswer>()),
+                json!({ "GetOrder": { "operationId": "getOrder",
+                    "parameters": { "id": "$response.body#/order/id" } } }),
+            ),
+        )
+        .ok(
+            200,
+            with_replay_header(json_response(
+                "A dry run (the report, `order` null), or a replay of an earlier request \
+                 with this `Idempotency-Key` (with `idempotent-replayed: true`).",
+                schema_ref::<RepurchaseAnswer>(),
+            )),
+        )
+        .errors(400, &["invalid_idempotency_key", "invalid_request"])
+        .errors(404, &["order_not_found", "sku_not_found"])
+        .errors(409, &["nothing_to_repurchase", "out_of_stock", "order_too_large"])
+        .error_extras(
+            409,
+            json!({
+                "report": schema_ref::<domain::repurchase::RepurchaseReport>(),
+                "order": { "type": "null" },
+            }),
+        )
+        .errors(
+            422,
+            &["delisted", "purchase_limit", "idempotency_key_reused", "too_many_lines"],
+        ),
+        Route::new("get", "/orders", "listOrders", "orders", Access::User, "List the caller's orders")
+            .describe(
+                "The caller's own orders, newest first, `limit` at a time. \
+                 `next_cursor` is null on the last page (never an empty extra page); \
+                 a cursor only resumes the caller's own list.",
+            )
+            .param(json!({
+                "name": "limit", "in": "query", "required": false,
+                "description": "Orders per page.",
+                "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 },
+            }))
+            .param(json!({
+                "name": "cursor", "in": "query", "required": false,
+                "description": "`next_cursor` of the previous page (opaque). Empty: the first page.",
+                "schema": { "type": "string" },
+            }))
+            .ok(200, json_response("A page of orders.", schema_ref::<OrderList>()))
+            .errors(400, &["invalid_limit", "invalid_cursor"]),
+        Route::new("get", "/orders/{id}", "getOrder", "orders", Access::User, "Read an order")
+            .describe(
+                "The order with its lines, packages (status, supplier reference, \
+                 carrier, tracking, times), freight allocation, refunds, cases, the \
+                 derived status, the timeline, and `actions`: what the caller may do now. \
+                 Owners see their own orders, staff any; another user's order is 404.",
+            )
+            .param(order_param())
+            .ok(200, json_response("The order.", order()))
+            .errors(404, &["order_not_found"]),
+        Route::new("post", "/orders/{id}/cancel", "cancelOrder", "orders", Access::User, "Cancel an order")
+            .describe(
+                "By the owner or staff (others get 404). Unpaid: cancelled, stock and \
+                 limits back. Paid with nothing forwarded yet: cancelled with a full \
+                 refund. Some package with its supplier: `cancel_requested`, an \
+                 intercept goes to each such supplier. Anything shipped: 409 \
+                 `use_after_sales`. A second cancel answers the order as it is. The body \
+                 is optional (an empty body is fine). **Staff only** with `package_id`: \
+                 cancel and refund that one package, which must be paid and not yet with \
+                 its supplier (one the queue gave up forwarding: action `cancel_package`).",
+            )
+            .param(order_param())
+            .body(
+                json!({ "$ref": "#/components/schemas/CancelRequest" }),
+                false,
+                Some(json!({ "reason": "changed my mind" })),
+            )
+            .ok(200, json_response("The order after the cancel.", order()))
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(403, &["forbidden"])
+            .errors(404, &["order_not_found"])
+            .errors(
+                409,
+                &[
+                    "use_after_sales",
+                    "order_closed",
+                    "package_not_cancellable",
+                    "invalid_state",
+                    "order_too_large",
+                ],
+            ),
+        // ---------------------------------------------------------------- payments
+        Route::new(
+            "post",
+            "/payments/notify",
+            "notifyPayment",
+            "payments",
+            Access::PaymentWebhook,
+            "Payment notification (payment provider)",
+        )
+        .describe(
+            "Signed by the payment provider (`X-Signature`, no JWT). Idempotent on \
+             `payment_id`: a repeated notification answers as the first one did and \
+             changes nothing. The amount must equal the order total. On success the order \
+             is `awaiting_shipment` and each package is queued for forwarding after \
+             `INTERCEPT_WINDOW_SECS`. Every payment ends on a paid order or a recorded \
+             refund: out of stock at payment (the order is closed), paid after \
+             cancel/expiry, or paid twice are 409 with the refund in `details`. The answer \
+             is the order without the buyer's address and with no `actions`.",
+        )
+        .body(
+            json!({ "$ref": "#/components/schemas/PaymentNotice" }),
+            true,
+            Some(json!({
+                "order_id": "01KB2R5TQ7X3M9Y0ZB1C2D3E4F", "payment_id": "pay-20261125-0001",
+                "amount_cents": 6980, "paid_at": "2026-11-25T03:11:38Z",
+            })),
+        )
+        .ok(200, json_response("The paid order (or, for a repeat, as it is).", order()))
+        .errors(400, &["invalid_json", "invalid_request"])
+        .errors(404, &["order_not_found"])
+        .errors(
+            409,
+            &["amount_mismatch", "out_of_stock", "order_closed", "already_paid", "order_too_large"],
+        )
+        .errors(422, &["payment_id_reused"]),
+        // ---------------------------------------------------------------- packages
+        Route::new(
+            "post",
+            "/suppliers/{supplier}/package-status",
+            "supplierPackageStatus",
+            "packages",
+            Access::SupplierWebhook,
+            "Package status callback (supplier)",
+        )
+        .describe(
+            "Signed by the supplier (`X-Signature`, no JWT). `{supplier}` is the dropship \
+             supplier id, or `jd`; self-operated packages are shipped by staff, never by \
+             callback. Statuses only move forward: a stale, duplicate or out-of-order \
+             event is answered 200 with `applied: false`, as is any event for an unpaid \
+             order, and an intercept answer while no intercept is pending. `at` is the \
+             supplier's event time (a time in the future is taken as now; left out, now). \
+             `rejected` refunds the package's goods and its freight share; `intercepted` \
+             cancels the package (refund, stock back); `intercept_refused` puts it back \
+             to `forwarded`. `awaiting_receipt` (JD) is taken as `shipped`.",
+        )
+        .param(path_param(
+            "supplier",
+            schema_ref::<SupplierId>(),
+            "The dropship supplier id, or `jd`.",
+        ))
+        .body(
+            json!({ "$ref": "#/components/schemas/PackageStatusCallback" }),
+            true,
+            Some(json!({
+                "package_id": "01KB2R5TQ7X3M9Y0ZB1C2D3E4F-P02", "status": "shipped",
+                "tracking_no": "SF1234567890", "at": "2026-11-26T08:00:00Z",
+            })),
+        )
+        .ok(200, json_response("Where the package and its order stand now.", schema_ref::<Synced>()))
+        .errors(400, &["invalid_json", "invalid_request"])
+        .errors(403, &["wrong_supplier"])
+        .errors(404, &["package_not_found"])
+        .errors(409, &["invalid_state", "order_too_large"]),
+        Route::new(
+            "post",
+            "/packages/{package_id}/ship",
+            "shipPackage",
+            "packages",
+            Access::Staff,
+            "Mark a self-operated package shipped",
+        )
+        .describe(
+            "For a package of our own warehouse, of a paid order, not cancelled; also \
+             while still `pending` (inside the intercept window: the delayed forward then \
+             drops it). A package already shipped changes nothing.",
+        )
+        .param(package_param())
+        .body(
+            json!({ "$ref": "#/components/schemas/ShipRequest" }),
+            true,
+            Some(json!({ "carrier": "SF Express", "tracking_no": "SF1234567890" })),
+        )
+        .ok(200, json_response("The order after the shipment.", order()))
+        .errors(400, &["invalid_json", "invalid_request"])
+        .errors(404, &["package_not_found"])
+        .errors(
+            409,
+            &[
+                "not_self_operated",
+                "order_not_paid",
+                "package_cancelled",
+                "invalid_state",
+                "order_too_large",
+            ],
+        ),
+        Route::new(
+            "post",
+            "/packages/{package_id}/confirm-receipt",
+            "confirmReceipt",
+            "packages",
+            Access::User,
+            "Confirm receipt of a shipped package",
+        )
+        .describe(
+            "By the order's owner (or staff; others get 404). A package already received \
+             changes nothing. Receipt is also confirmed automatically `AUTO_CONFIRM_DAYS` \
+             after shipping for sources that report none. No request body.",
+        )
+        .param(package_param())
+        .ok(200, json_response("The order after the receipt.", order()))
+        .errors(404, &["package_not_found"])
+        .errors(409, &["package_not_shipped", "invalid_state", "order_too_large"]),
+        // ---------------------------------------------------------------- after-sales
+        Route::new(
+            "post",
+            "/orders/{id}/after-sales",
+            "openAfterSalesCase",
+            "after-sales",
+            Access::User,
+            "Open an after-sales case",
+        )
+        .describe(
+            "By the order's owner only, on a `received` package (or a `rejected` one, a \
+             disputed refund) within `AFTER_SALES_DAYS` of that event. Lines are merged by \
+             SKU; a line may claim at most what the package holds less what open or \
+             completed cases already claim; one open case per package line. Evidence: 1 \
+             to 9 items, each an `https://` URL (at most 1024 characters) or a storage key \
+             (`[A-Za-z0-9/._-]`, at most 256, no `..`, not starting with `/`). The case \
+             carries `customer_service_phone`.",
+        )
+        .param(order_param())
+        .body(
+            json!({ "$ref": "#/components/schemas/OpenCaseRequest" }),
+            true,
+            Some(json!({
+                "package_id": "01KB2R5TQ7X3M9Y0ZB1C2D3E4F-P01", "kind": "return_refund",
+                "lines": [{ "sku": "TEA-100", "qty": 1 }], "reason": "the tin was dented",
+                "evidence": ["uploads/2026/11/dent.jpg"],
+            })),
+        )
+        .ok(201, with_links(json_response("The new case (`requested`).", case()), case_links()))
+        .errors(400, &["invalid_json", "invalid_request", "invalid_evidence"])
+        .errors(404, &["order_not_found", "package_not_found"])
+        .errors(
+            409,
+            &[
+                "package_not_received",
+                "after_sales_window_closed",
+                "case_already_open",
+                "not_eligible",
+                "too_many_cases",
+                "order_too_large",
+            ],
+        )
+        .errors(422, &["quantity_exceeds_received"]),
+        Route::new(
+            "get",
+            "/after-sales/{case_id}",
+            "getAfterSalesCase",
+            "after-sales",
+            Access::User,
+            "Read an after-sales case",
+        )
+        .describe("The owner's case, or any case for staff; others get 404. `history` keeps every step.")
+        .param(case_param())
+        .ok(200, json_response("The case.", case()))
+        .errors(404, &["case_not_found"]),
+        Route::new(
+            "post",
+            "/after-sales/{case_id}/review",
+            "reviewAfterSalesCase",
+            "after-sales",
+            Access::Staff,
+            "Approve or reject a case",
+        )
+        .describe("`requested` -> `approved` or `rejected`, with an optional note kept in the history. (The body is checked before the caller.)")
+        .param(case_param())
+        .body(
+            json!({ "$ref": "#/components/schemas/ReviewRequest" }),
+            true,
+            Some(json!({ "decision": "approve", "note": "photo shows the damage" })),
+        )
+        .ok(200, json_response("The case after the review.", case()))
+        .errors(400, &["invalid_json", "invalid_request"])
+        .errors(404, &["case_not_found"])
+        .errors(409, &["invalid_case_state", "order_too_large"]),
+        Route::new(
+            "post",
+            "/after-sales/{case_id}/return-shipment",
+            "shipAfterSalesReturn",
+            "after-sales",
+            Access::User,
+            "Send the goods back",
+        )
+        .describe(
+            "By the case's owner only (staff get 403 `owner_only`): an approved \
+             `return_refund` or `exchange` case becomes `return_shipped` with the carrier \
+             and tracking number. (The body is checked before the caller.)",
+        )
+        .param(case_param())
+        .body(
+            json!({ "$ref": "#/components/schemas/ReturnShipmentRequest" }),
+            true,
+            Some(json!({ "carrier": "SF Express", "tracking_no": "SF0987654321" })),
+        )
+        .ok(200, json_response("The case after the step.", case()))
+        .errors(400, &["invalid_json", "invalid_request"])
+        .errors(403, &["owner_only"])
+        .errors(404, &["case_not_found"])
+        .errors(409, &["invalid_case_state", "order_too_large"]),
+        Route::new(
+            "post",
+            "/after-sales/{case_id}/complete",
+            "completeAfterSalesCase",
+            "after-sales",
+            Access::Staff,
+            "Complete a case",
+        )
+        .describe(
+            "An approved `refund_only` case, or a `return_shipped` one, becomes \
+             `completed`: a refund of the paid price of its lines (plus the package's \
+             freight once every unit has come back), or, for an exchange, a replacement \
+             package queued for forwarding at once. No request body.",
+        )
+        .param(case_param())
+        .ok(200, json_response("The completed case.", case()))
+        .errors(404, &["case_not_found"])
+        .errors(409, &["invalid_case_state", "order_too_large"]),
+        Route::new(
+            "post",
+            "/after-sales/{case_id}/withdraw",
+            "withdrawAfterSalesCase",
+            "after-sales",
+            Access::User,
+            "Withdraw a case",
+        )
+        .describe(
+            "By the case's owner only (staff get 403 `owner_only`), while `requested` or \
+             `approved`. No request body.",
+        )
+        .param(case_param())
+        .ok(200, json_response("The withdrawn case.", case()))
+        .errors(403, &["owner_only"])
+        .errors(404, &["case_not_found"])
+        .errors(409, &["invalid_case_state", "order_too_large"]),
+    ]
+}
