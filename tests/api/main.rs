@@ -17,3 +17,4 @@ mod placement;
 mod race;
 mod repurchase;
 mod status_sync;
+mod stress;

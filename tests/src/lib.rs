@@ -421,5 +421,10 @@ impl Event {
 /// A Lambda HTTP request from an API Gateway v2 event; `Err` for an event
 /// API Gateway could never send (e.g. a header value with control bytes).
 pub fn request_from_json(event: &Value) -> Result<Request, String> {
-    lambda_http::request::from_str(&event.to_string()).map_err(|e| e.to_string())
+    let text = event.to_string();
+    // lambda_http panics on some events it cannot turn into a request (an
+    // over-long URI): API Gateway would not have sent those either.
+    std::panic::catch_unwind(|| lambda_http::request::from_str(&text))
+        .map_err(|_| "lambda_http cannot build a request from it".to_owned())?
+        .map_err(|e| e.to_string())
 }

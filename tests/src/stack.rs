@@ -396,18 +396,23 @@ impl Stack {
         .expect("sweep")
     }
 
-    /// Publishes an intercept request for `package` again and delivers the queue.
+    /// Delivers an intercept request for `package` again, as a reminder
+    /// after the supplier's answer is overdue (past the resend window).
     pub async fn redeliver_intercept(&self, package: &str) {
-        use domain::messages::{Message, Publisher};
-        let message = Message::Intercept {
+        let message = domain::messages::Message::Intercept {
             package_id: domain::ids::PackageId::parse(package).expect("a package id"),
         };
-        self.forward
-            .publisher
-            .publish(&[message], domain::time::Timestamp::now())
-            .await
-            .expect("publish");
-        self.drain(1).await;
+        let later =
+            domain::time::Timestamp::now().plus_secs(domain::fulfil::INTERCEPT_RESEND_SECS + 1);
+        domain::fulfil::handle(
+            &self.t.app.store,
+            &self.forward.publisher,
+            &self.forward.suppliers,
+            &message,
+            later,
+        )
+        .await
+        .expect("intercept");
     }
 
     /// The order as stored, internals included (version, outbox, claims).
@@ -473,7 +478,11 @@ impl Stack {
     /// `copies()` times at once, in separate batches (as when two Lambda
     /// instances got the same message): at-least-once delivery at its worst.
     /// A message is deleted once any of its copies succeeded.
-    pub async fn deliver_copies(&self, wait_secs: i32, mut copies: impl FnMut() -> usize) -> Copies {
+    pub async fn deliver_copies(
+        &self,
+        wait_secs: i32,
+        mut copies: impl FnMut() -> usize,
+    ) -> Copies {
         let url = &self.queues["ForwardQueue"];
         let out = self
             .sqs
@@ -507,9 +516,12 @@ impl Stack {
                 .expect("an SQS event")
             })
             .collect();
-        let responses =
-            futures::future::join_all(events.into_iter().map(|e| forward::handle(&self.forward, e)))
-                .await;
+        let responses = futures::future::join_all(
+            events
+                .into_iter()
+                .map(|e| forward::handle(&self.forward, e)),
+        )
+        .await;
         let mut result = Copies {
             received: messages.len(),
             delivered: counts.iter().sum(),
@@ -520,7 +532,11 @@ impl Stack {
             let failures = responses
                 .iter()
                 .take(*n)
-                .filter(|r| r.batch_item_failures.iter().any(|f| f.item_identifier == id))
+                .filter(|r| {
+                    r.batch_item_failures
+                        .iter()
+                        .any(|f| f.item_identifier == id)
+                })
                 .count();
             result.failed += failures;
             if failures < *n {
@@ -571,7 +587,8 @@ impl Stack {
                 return bodies;
             }
             for m in &messages {
-                bodies.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null));
+                bodies
+                    .push(serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null));
                 self.sqs
                     .delete_message()
                     .queue_url(url)

@@ -168,7 +168,7 @@ pub async fn cancel_order<S: Ledger, P: Publisher>(
         let with_supplier = order
             .packages()
             .iter()
-            .any(|p| p.status() == PackageStatus::Forwarded || p.is_being_forwarded(now));
+            .any(|p| p.status() == PackageStatus::Forwarded || p.may_be_with_supplier());
         let mut next = order.next();
         match order.status() {
             OrderStatus::Cancelled | OrderStatus::CancelRequested => {

@@ -16,6 +16,11 @@ use crate::transition::{transition, Decision, Target, Write};
 /// How long one delivery may hold a package before another may try.
 pub const LEASE_SECS: u64 = 60;
 
+/// An intercept the supplier took and answers later is not asked again
+/// sooner than this (another delivery of the same request is dropped); later,
+/// a delivery asks again, as a reminder.
+pub const INTERCEPT_RESEND_SECS: u64 = 600;
+
 /// What handling one message did (all of these are successes for the queue).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {
@@ -148,7 +153,7 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
                     return Ok(Decision::Done(()));
                 };
                 let mut next = order.next();
-                next.release_forward(package_id)?;
+                next.release_forward(package_id, now)?;
                 Ok::<_, FulfilError>(Decision::write(Write::order(next), ()))
             })
             .await;
@@ -172,6 +177,14 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
     Ok(Handled::Forwarded { supplier_ref })
 }
 
+enum InterceptClaim {
+    Dropped(&'static str),
+    Claimed {
+        source: crate::catalog::Source,
+        supplier_ref: String,
+    },
+}
+
 async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
     store: &S,
     publisher: &P,
@@ -179,43 +192,98 @@ async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
     package_id: &PackageId,
     now: Timestamp,
 ) -> Result<Handled, FulfilError> {
-    let Some(order) = store.get_order(&package_id.order_id()).await? else {
-        return Ok(Handled::Dropped("unknown package"));
+    let order_id = package_id.order_id();
+    // Take the package, so that another delivery of the request does not ask
+    // the supplier again.
+    let claim = transition(store, publisher, Target::Order(&order_id), now, |cur| {
+        let Some((order, p)) = cur
+            .order
+            .as_ref()
+            .and_then(|o| o.package(package_id).map(|p| (o, p)))
+        else {
+            return Ok(Decision::Done(InterceptClaim::Dropped("unknown package")));
+        };
+        if p.status() != PackageStatus::InterceptRequested {
+            return Ok(Decision::Done(InterceptClaim::Dropped(
+                "no intercept pending",
+            )));
+        }
+        if p.intercept_sent_at()
+            .is_some_and(|at| at.plus_secs(INTERCEPT_RESEND_SECS) > now)
+        {
+            return Ok(Decision::Done(InterceptClaim::Dropped(
+                "intercept already sent",
+            )));
+        }
+        // The forward is still on its way to the supplier, or another
+        // delivery is asking it now: ask again later.
+        let Some(supplier_ref) = p.supplier_ref() else {
+            return Err(FulfilError::Busy);
+        };
+        if p.is_claimed(now) {
+            return Err(FulfilError::Busy);
+        }
+        let claimed = InterceptClaim::Claimed {
+            source: p.source.clone(),
+            supplier_ref: supplier_ref.to_owned(),
+        };
+        let mut next = order.next();
+        next.claim_forward(package_id, now.plus_secs(LEASE_SECS))?;
+        Ok(Decision::write(Write::order(next), claimed))
+    })
+    .await?;
+    let (source, supplier_ref) = match claim.value {
+        InterceptClaim::Dropped(why) => return Ok(Handled::Dropped(why)),
+        InterceptClaim::Claimed {
+            source,
+            supplier_ref,
+        } => (source, supplier_ref),
     };
-    let Some(p) = order.package(package_id) else {
-        return Ok(Handled::Dropped("unknown package"));
+    let outcome = match supplier.intercept(package_id, &source, &supplier_ref).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let released = transition(store, publisher, Target::Order(&order_id), now, |cur| {
+                let Some(order) = &cur.order else {
+                    return Ok(Decision::Done(()));
+                };
+                let mut next = order.next();
+                next.release_forward(package_id, now)?;
+                Ok::<_, FulfilError>(Decision::write(Write::order(next), ()))
+            })
+            .await;
+            if let Err(release) = released {
+                tracing::warn!(package = %package_id, error = %release, "intercept claim left to expire");
+            }
+            return Err(e.into());
+        }
     };
-    if p.status() != PackageStatus::InterceptRequested {
-        return Ok(Handled::Dropped("no intercept pending"));
-    }
-    // The forward is still on its way to the supplier: ask again later.
-    let Some(supplier_ref) = p.supplier_ref() else {
-        return Err(FulfilError::Busy);
-    };
-    let outcome = supplier
-        .intercept(package_id, &p.source, supplier_ref)
-        .await?;
     let to = match outcome {
-        InterceptOutcome::Pending => return Ok(Handled::InterceptPending),
-        InterceptOutcome::Intercepted => PackageStatus::Cancelled,
-        InterceptOutcome::Refused => PackageStatus::Forwarded,
+        InterceptOutcome::Pending => None,
+        InterceptOutcome::Intercepted => Some(PackageStatus::Cancelled),
+        InterceptOutcome::Refused => Some(PackageStatus::Forwarded),
     };
-    let event = PackageEvent::now(to, "system", now);
-    transition(store, publisher, Target::Order(&order.id), now, |cur| {
+    transition(store, publisher, Target::Order(&order_id), now, |cur| {
         let Some(order) = &cur.order else {
             return Ok(Decision::Done(()));
         };
         let mut next = order.next();
-        match next.move_package(package_id, &event)? {
-            Step::Ignored => Ok(Decision::Done(())),
-            Step::Moved => Ok::<_, FulfilError>(Decision::write(Write::order(next), ())),
+        match to {
+            // The answer comes later, by callback.
+            None => next.record_intercept_sent(package_id, now)?,
+            Some(to) => {
+                let event = PackageEvent::now(to, "system", now);
+                if next.move_package(package_id, &event)? == Step::Ignored {
+                    return Ok(Decision::Done(()));
+                }
+            }
         }
+        Ok::<_, FulfilError>(Decision::write(Write::order(next), ()))
     })
     .await?;
-    Ok(if to == PackageStatus::Cancelled {
-        Handled::Intercepted
-    } else {
-        Handled::InterceptRefused
+    Ok(match to {
+        None => Handled::InterceptPending,
+        Some(PackageStatus::Cancelled) => Handled::Intercepted,
+        Some(_) => Handled::InterceptRefused,
     })
 }
 

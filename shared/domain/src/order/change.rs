@@ -184,7 +184,7 @@ impl Order {
         self.log(now, "cancel_requested", actor).cause = cause;
         for i in 0..self.packages.len() {
             let p = &self.packages[i];
-            let with_supplier = p.status == PackageStatus::Forwarded || p.is_being_forwarded(now);
+            let with_supplier = p.status == PackageStatus::Forwarded || p.may_be_with_supplier();
             let to = match p.status {
                 PackageStatus::Pending | PackageStatus::Forwarded if with_supplier => {
                     PackageStatus::InterceptRequested
@@ -217,6 +217,9 @@ impl Order {
         let p = &mut self.packages[i];
         p.status = e.to;
         p.forwarding_until = None;
+        if from == PackageStatus::InterceptRequested {
+            p.intercept_sent_at = None;
+        }
         if e.carrier.is_some() {
             p.carrier.clone_from(&e.carrier);
         }
@@ -308,7 +311,8 @@ impl Order {
         Ok(())
     }
 
-    /// A forwarder takes the package until `until` before calling its supplier.
+    /// A forwarder (or an intercept) takes the package until `until` before
+    /// calling its supplier.
     pub fn claim_forward(
         &mut self,
         id: &PackageId,
@@ -320,10 +324,30 @@ impl Order {
         Ok(())
     }
 
-    /// The supplier call failed: others may try again at once.
-    pub fn release_forward(&mut self, id: &PackageId) -> Result<(), IllegalTransition> {
+    /// The supplier call failed: others may try again at once. The claim is
+    /// left expired, not removed: the supplier may have the package anyway.
+    pub fn release_forward(
+        &mut self,
+        id: &PackageId,
+        now: Timestamp,
+    ) -> Result<(), IllegalTransition> {
         let i = self.index_of(id)?;
+        self.packages[i].forwarding_until = Some(now);
+        Ok(())
+    }
+
+    /// The supplier took the intercept request and answers later.
+    pub fn record_intercept_sent(
+        &mut self,
+        id: &PackageId,
+        now: Timestamp,
+    ) -> Result<(), IllegalTransition> {
+        let i = self.index_of(id)?;
+        self.packages[i].status.check(PackageStatus::Cancelled)?;
+        self.packages[i].intercept_sent_at = Some(now);
         self.packages[i].forwarding_until = None;
+        let entry = self.log(now, "package_intercept_sent", "system");
+        entry.package_id = Some(id.clone());
         Ok(())
     }
 

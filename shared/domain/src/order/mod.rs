@@ -83,10 +83,15 @@ pub struct Package {
     /// When receipt is confirmed automatically, for sources that report none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     auto_confirm_at: Option<Timestamp>,
-    /// A forwarder is calling the supplier until then: a cancel meanwhile
-    /// must intercept rather than drop the package.
+    /// A forwarder (or an intercept) is calling the supplier until then. Left
+    /// set, expired, after a forward that did not record a reference: the
+    /// supplier may have the package, so a cancel must intercept it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     forwarding_until: Option<Timestamp>,
+    /// The supplier took an intercept request and will answer by callback:
+    /// another delivery of the request is not sent again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    intercept_sent_at: Option<Timestamp>,
     /// The queue gave up handing it to its supplier (its message went to the
     /// dead-letter queue): staff may cancel and refund it, or redrive it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +124,7 @@ impl Package {
             rejected_at: None,
             auto_confirm_at: None,
             forwarding_until: None,
+            intercept_sent_at: None,
             forward_failed_at: None,
             exchange_for: None,
         }
@@ -156,6 +162,17 @@ impl Package {
     /// A forwarder holds the package at `now` (it may be with the supplier already).
     pub fn is_being_forwarded(&self, now: Timestamp) -> bool {
         self.status == PackageStatus::Pending && self.forwarding_until.is_some_and(|t| t > now)
+    }
+    /// Still pending, but a forward was attempted: the supplier may have it.
+    pub fn may_be_with_supplier(&self) -> bool {
+        self.status == PackageStatus::Pending && self.forwarding_until.is_some()
+    }
+    /// Someone is calling the supplier about it right now.
+    pub fn is_claimed(&self, now: Timestamp) -> bool {
+        self.forwarding_until.is_some_and(|t| t > now)
+    }
+    pub fn intercept_sent_at(&self) -> Option<Timestamp> {
+        self.intercept_sent_at
     }
     pub fn forwarding_until(&self) -> Option<Timestamp> {
         self.forwarding_until
