@@ -1,0 +1,333 @@
+//! The handlers wired as the integration tests wire them (tests/src/stack.rs),
+//! except that the SDK clients the handlers use carry the round-trip
+//! counter. Each stack has its own table (from template.yaml), its own
+//! queues and supplier simulator; the `raw` clients are uncounted, for the
+//! bench's own setup and checks.
+
+use crate::counter::Counter;
+use crate::Res;
+use adapters::dynamo::schema::TableDef;
+use adapters::local_queues::QueueDef;
+use adapters::sqs::SqsPublisher;
+use adapters::{App, AuthMode, DynamoStore};
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::config::Config;
+use integration_tests::{decode, place_body, Event};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use supplier_sim::Simulator;
+
+pub const PAYMENT_SECRET: &str = "bench-payment-secret";
+pub const SUPPLIER_SECRET: &str = "bench-supplier-secret";
+pub const JD_SECRET: &str = "bench-jd-secret";
+
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub dynamodb: String,
+    pub sqs: String,
+}
+
+fn credentials() -> aws_sdk_dynamodb::config::Credentials {
+    aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "bench")
+}
+
+pub fn ddb_client(ep: &Endpoints, counter: Option<&Counter>) -> aws_sdk_dynamodb::Client {
+    let mut b = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .endpoint_url(&ep.dynamodb)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(credentials());
+    if let Some(c) = counter {
+        b = b.interceptor(c.clone());
+    }
+    aws_sdk_dynamodb::Client::from_conf(b.build())
+}
+
+pub fn sqs_client(ep: &Endpoints, counter: Option<&Counter>) -> aws_sdk_sqs::Client {
+    let mut b = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .endpoint_url(&ep.sqs)
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(credentials());
+    if let Some(c) = counter {
+        b = b.interceptor(c.clone());
+    }
+    aws_sdk_sqs::Client::from_conf(b.build())
+}
+
+pub fn new_table_name(what: &str) -> String {
+    format!(
+        "bench-{what}-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    )
+}
+
+pub struct Stack {
+    pub counter: Counter,
+    pub table: String,
+    /// Counted clients, as the handlers use them.
+    pub app: App,
+    pub publisher: SqsPublisher,
+    /// Uncounted clients for setup and checks.
+    pub raw: aws_sdk_dynamodb::Client,
+    pub raw_sqs: aws_sdk_sqs::Client,
+    pub queues: HashMap<String, String>,
+    pub sim: Simulator,
+    pub pay: pay::Pay,
+    pub cancel: cancel::Cancel,
+    pub expire: expire::Expire,
+    pub forward: forward::Forward,
+    pub status_sync: status_sync::StatusSync,
+}
+
+impl Stack {
+    pub async fn new(ep: &Endpoints, what: &str, config: Config) -> Res<Stack> {
+        let counter = Counter::default();
+        let raw = ddb_client(ep, None);
+        let raw_sqs = sqs_client(ep, None);
+        let table = new_table_name(what);
+        TableDef::from_template()
+            .map_err(|e| format!("template.yaml: {e}"))?
+            .create(&raw, &table)
+            .await
+            .map_err(|e| format!("create table {table}: {e}"))?;
+        let queues = QueueDef::create_all(&raw_sqs, &table)
+            .await
+            .map_err(|e| format!("create queues: {e}"))?;
+        let app = App::new(
+            DynamoStore::new(ddb_client(ep, Some(&counter)), &table),
+            config,
+            AuthMode::DevHeaders,
+        );
+        let publisher = SqsPublisher::new(
+            sqs_client(ep, Some(&counter)),
+            &queues["ForwardQueue"],
+            &queues["RefundQueue"],
+        );
+        let sim = Simulator::start_with(supplier_sim::SimOptions {
+            jd_app_secret: JD_SECRET.to_owned(),
+            ..supplier_sim::SimOptions::default()
+        })
+        .await?;
+        let suppliers = suppliers::SupplierRouter::new(suppliers::SupplierConfig::local(
+            &sim.base_url(),
+            JD_SECRET,
+        ))
+        .map_err(|e| format!("supplier router: {e}"))?;
+        Ok(Stack {
+            pay: pay::Pay {
+                app: app.clone(),
+                publisher: publisher.clone(),
+                secret: PAYMENT_SECRET.to_owned(),
+            },
+            cancel: cancel::Cancel {
+                app: app.clone(),
+                publisher: publisher.clone(),
+            },
+            expire: expire::Expire {
+                app: app.clone(),
+                publisher: publisher.clone(),
+                budget: expire::DEFAULT_BUDGET,
+            },
+            forward: forward::Forward {
+                app: app.clone(),
+                publisher: publisher.clone(),
+                suppliers,
+                max_receives: forward::DEFAULT_MAX_RECEIVES,
+            },
+            status_sync: status_sync::StatusSync {
+                app: app.clone(),
+                publisher: publisher.clone(),
+                secret: SUPPLIER_SECRET.to_owned(),
+            },
+            counter,
+            table,
+            app,
+            publisher,
+            raw,
+            raw_sqs,
+            queues,
+            sim,
+        })
+    }
+
+    /// The same handlers with another configuration (same table, clients, queues).
+    pub fn pay_with(&self, config: Config) -> pay::Pay {
+        let mut app = self.app.clone();
+        app.config = config;
+        pay::Pay {
+            app,
+            publisher: self.publisher.clone(),
+            secret: PAYMENT_SECRET.to_owned(),
+        }
+    }
+
+    /// `PUT /skus/{sku}` as staff.
+    pub async fn put_sku(&self, sku: &str, source: Value, policy: &str, available: u64) -> Res<()> {
+        let body = json!({
+            "name": format!("{sku} item"),
+            "price_cents": 1990,
+            "source": source,
+            "stock_policy": policy,
+            "listed": true,
+            "per_user_limit": null,
+            "available": available,
+        });
+        let req = Event::new("PUT", "/skus/{sku}", &format!("/skus/{sku}"))
+            .path_param("sku", sku)
+            .user("staff-1")
+            .staff()
+            .json(&body)
+            .build();
+        let (status, v) = decode(catalog::handle(&self.app, req).await);
+        if status != 200 {
+            return Err(format!("PUT /skus/{sku}: {status} {v}").into());
+        }
+        Ok(())
+    }
+
+    /// The bench's catalog: a self-operated SKU reserved at placement and a
+    /// dropship SKU deducted at payment, both with plenty of stock.
+    pub async fn seed(&self) -> Res<()> {
+        self.put_sku(
+            "TEA-1",
+            json!({"kind": "self", "warehouse": "WH-1"}),
+            "lock_on_place",
+            100_000_000,
+        )
+        .await?;
+        self.put_sku(
+            "RUG-1",
+            json!({"kind": "dropship", "supplier": "S-1"}),
+            "deduct_on_pay",
+            100_000_000,
+        )
+        .await
+    }
+
+    pub async fn place(&self, user: &str, lines: &Value, key: Option<&str>) -> (u16, Value) {
+        decode(place::handle(&self.app, place_event(user, lines, key).build()).await)
+    }
+
+    /// Places an order; it must be created.
+    pub async fn placed(&self, user: &str, lines: &Value) -> Res<Value> {
+        let (status, order) = self.place(user, lines, None).await;
+        if status != 201 {
+            return Err(format!("place: {status} {order}").into());
+        }
+        Ok(order)
+    }
+
+    /// Pays an order in full; it must be accepted.
+    pub async fn paid(&self, pay: &pay::Pay, order: &Value) -> Res<Value> {
+        let req = pay_event(order, &format!("PAY-{}", ulid::Ulid::new())).build();
+        let (status, v) = decode(pay::handle(pay, req).await);
+        if status != 200 {
+            return Err(format!("pay: {status} {v}").into());
+        }
+        Ok(v)
+    }
+
+    /// The stored item of an order, as DynamoDB holds it.
+    pub async fn order_item(&self, id: &str) -> Res<HashMap<String, AttributeValue>> {
+        let out = self
+            .raw
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("ORDER#{id}")))
+            .key("sk", AttributeValue::S("ORDER".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+        out.item
+            .ok_or_else(|| format!("order {id} not stored").into())
+    }
+
+    /// `available` of a SKU as stored.
+    pub async fn available(&self, sku: &str) -> Res<i64> {
+        let out = self
+            .raw
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("SKU#{sku}")))
+            .key("sk", AttributeValue::S("SKU".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+        out.item
+            .as_ref()
+            .and_then(|i| i.get("available"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("SKU {sku}: no available").into())
+    }
+}
+
+pub fn place_event(user: &str, lines: &Value, key: Option<&str>) -> Event {
+    let mut e = Event::new("POST", "/orders", "/orders")
+        .user(user)
+        .json(&place_body(lines.clone()));
+    if let Some(k) = key {
+        e = e.header("idempotency-key", k);
+    }
+    e
+}
+
+/// A signed payment notification for the order's total.
+pub fn pay_event(order: &Value, payment_id: &str) -> Event {
+    let body = json!({
+        "order_id": order["id"], "payment_id": payment_id,
+        "amount_cents": order["total_cents"], "paid_at": "2026-11-25T03:00:00Z",
+    })
+    .to_string();
+    let sig = domain::signature::sign(PAYMENT_SECRET.as_bytes(), body.as_bytes());
+    Event::new("POST", "/payments/notify", "/payments/notify")
+        .raw_body(&body)
+        .header("x-signature", &sig)
+}
+
+pub fn cancel_event(user: &str, id: &str) -> Event {
+    Event::new(
+        "POST",
+        "/orders/{id}/cancel",
+        &format!("/orders/{id}/cancel"),
+    )
+    .path_param("id", id)
+    .user(user)
+}
+
+pub fn get_order_event(user: &str, id: &str) -> Event {
+    Event::new("GET", "/orders/{id}", &format!("/orders/{id}"))
+        .path_param("id", id)
+        .user(user)
+}
+
+/// A signed supplier callback.
+pub fn supplier_event(supplier: &str, body: &Value) -> Event {
+    let text = body.to_string();
+    let sig = domain::signature::sign(SUPPLIER_SECRET.as_bytes(), text.as_bytes());
+    let path = format!("/suppliers/{supplier}/package-status");
+    Event::new("POST", "/suppliers/{supplier}/package-status", &path)
+        .path_param("supplier", supplier)
+        .raw_body(&text)
+        .header("x-signature", &sig)
+}
+
+/// The id of the first package of the order whose source is `kind`.
+pub fn package_of(order: &Value, kind: &str) -> Res<String> {
+    order["packages"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["source"]["kind"] == kind))
+        .and_then(|p| p["id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {kind} package in {order}").into())
+}
+
+pub fn id_of(order: &Value) -> Res<String> {
+    order["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no id in {order}").into())
+}
