@@ -87,6 +87,34 @@ pub async fn handle<S: Ledger, P: Publisher, X: Supplier>(
     }
 }
 
+/// The supplier call failed: lets the next delivery try at once. If this
+/// fails too, the claim simply expires.
+async fn release<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    package_id: &PackageId,
+    now: Timestamp,
+) {
+    let released = transition(
+        store,
+        publisher,
+        Target::Order(&package_id.order_id()),
+        now,
+        |cur| {
+            let Some(order) = &cur.order else {
+                return Ok(Decision::Done(()));
+            };
+            let mut next = order.next();
+            next.release_forward(package_id, now)?;
+            Ok::<_, FulfilError>(Decision::write(Write::order(next), ()))
+        },
+    )
+    .await;
+    if let Err(e) = released {
+        tracing::warn!(package = %package_id, error = %e, "claim left to expire");
+    }
+}
+
 enum Claim {
     Dropped(&'static str),
     Claimed(Box<ForwardRequest>),
@@ -148,18 +176,7 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
     let supplier_ref = match supplier.forward(&request).await.and_then(checked_ref) {
         Ok(r) => r,
         Err(e) => {
-            let released = transition(store, publisher, Target::Order(&order_id), now, |cur| {
-                let Some(order) = &cur.order else {
-                    return Ok(Decision::Done(()));
-                };
-                let mut next = order.next();
-                next.release_forward(package_id, now)?;
-                Ok::<_, FulfilError>(Decision::write(Write::order(next), ()))
-            })
-            .await;
-            if let Err(release) = released {
-                tracing::warn!(package = %package_id, error = %release, "claim left to expire");
-            }
+            release(store, publisher, package_id, now).await;
             return Err(e.into());
         }
     };
@@ -242,18 +259,7 @@ async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
     let outcome = match supplier.intercept(package_id, &source, &supplier_ref).await {
         Ok(outcome) => outcome,
         Err(e) => {
-            let released = transition(store, publisher, Target::Order(&order_id), now, |cur| {
-                let Some(order) = &cur.order else {
-                    return Ok(Decision::Done(()));
-                };
-                let mut next = order.next();
-                next.release_forward(package_id, now)?;
-                Ok::<_, FulfilError>(Decision::write(Write::order(next), ()))
-            })
-            .await;
-            if let Err(release) = released {
-                tracing::warn!(package = %package_id, error = %release, "intercept claim left to expire");
-            }
+            release(store, publisher, package_id, now).await;
             return Err(e.into());
         }
     };
