@@ -304,51 +304,8 @@ impl Event {
         self.raw_body(&text)
     }
     pub fn build(self) -> Request {
-        let raw_query = self
-            .query
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let query: serde_json::Map<String, Value> = self
-            .query
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        let mut ctx = json!({
-            "accountId": "123456789012",
-            "apiId": "test",
-            "domainName": "test.execute-api.local",
-            "domainPrefix": "test",
-            "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
-            "requestId": ulid::Ulid::new().to_string(),
-            "routeKey": format!("{} {}", self.method, self.route),
-            "stage": "$default",
-            "time": "25/Nov/2026:03:12:00 +0000",
-            "timeEpoch": 1_795_576_320_000_i64,
-        });
-        if let Some(claims) = self.claims {
-            ctx["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
-        }
-        let mut event = json!({
-            "version": "2.0",
-            "routeKey": format!("{} {}", self.method, self.route),
-            "rawPath": self.path,
-            "rawQueryString": raw_query,
-            "headers": self.headers,
-            "requestContext": ctx,
-            "isBase64Encoded": false,
-        });
-        if !query.is_empty() {
-            event["queryStringParameters"] = Value::Object(query);
-        }
-        if !self.path_params.is_empty() {
-            event["pathParameters"] = Value::Object(self.path_params);
-        }
-        if let Some(body) = self.body {
-            event["body"] = json!(body);
-        }
-        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+        lambda_http::request::from_str(&self.event_json().to_string())
+            .expect("a valid API Gateway v2 event")
     }
 }
 

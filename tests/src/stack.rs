@@ -20,6 +20,15 @@ pub const PAYMENT_SECRET: &str = "test-payment-secret";
 pub const JD_SECRET: &str = "test-jd-secret";
 pub const SUPPLIER_SECRET: &str = "test-supplier-secret";
 
+/// The event Lambda's SQS event source would hand `forward` for these messages.
+fn forward_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    serde_json::from_value(lambda_event(
+        messages,
+        "arn:aws:sqs:us-east-1:000000000000:forward",
+    ))
+    .expect("an SQS event")
+}
+
 pub struct Stack {
     pub t: TestApp,
     pub sqs: aws_sdk_sqs::Client,
@@ -163,30 +172,36 @@ impl Stack {
         v
     }
 
+    /// Up to 10 forward-queue messages, waiting up to `wait_secs` for the
+    /// first, hidden from other receives for `visibility` seconds.
+    async fn receive_forward(
+        &self,
+        wait_secs: i32,
+        visibility: i32,
+    ) -> Vec<aws_sdk_sqs::types::Message> {
+        self.sqs
+            .receive_message()
+            .queue_url(&self.queues["ForwardQueue"])
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_secs)
+            .visibility_timeout(visibility)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default()
+    }
+
     /// Receives up to 10 forward-queue messages (waiting up to `wait_secs` for
     /// the first) and hands them to `forward` as one SQS event.
     pub async fn deliver(&self, wait_secs: i32) -> Delivery {
         let url = &self.queues["ForwardQueue"];
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait_secs)
-            .visibility_timeout(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("receive");
-        let messages = out.messages.unwrap_or_default();
+        let messages = self.receive_forward(wait_secs, 1).await;
         if messages.is_empty() {
             return Delivery::default();
         }
-        let event: SqsEvent = serde_json::from_value(lambda_event(
-            &messages,
-            "arn:aws:sqs:us-east-1:000000000000:forward",
-        ))
-        .expect("an SQS event");
+        let event = forward_event(&messages);
         let response = forward::handle(&self.forward, event).await;
         let failed: Vec<String> = response
             .batch_item_failures
@@ -484,18 +499,7 @@ impl Stack {
         mut copies: impl FnMut() -> usize,
     ) -> Copies {
         let url = &self.queues["ForwardQueue"];
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait_secs)
-            .visibility_timeout(2)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("receive");
-        let messages = out.messages.unwrap_or_default();
+        let messages = self.receive_forward(wait_secs, 2).await;
         if messages.is_empty() {
             return Copies::default();
         }
@@ -509,11 +513,7 @@ impl Stack {
                     .filter(|(_, n)| **n > j)
                     .map(|(m, _)| m.clone())
                     .collect();
-                serde_json::from_value(lambda_event(
-                    &batch,
-                    "arn:aws:sqs:us-east-1:000000000000:forward",
-                ))
-                .expect("an SQS event")
+                forward_event(&batch)
             })
             .collect();
         let responses = futures::future::join_all(
