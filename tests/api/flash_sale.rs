@@ -4,7 +4,8 @@
 use domain::config::Config;
 use futures::future::join_all;
 use integration_tests::stack::Stack;
-use integration_tests::TestApp;
+use integration_tests::throttle::WriteLimit;
+use integration_tests::{dynamo_client_limited, place_body, with_deadline, Event, Func, TestApp};
 use serde_json::{json, Value};
 
 async fn hot(t: &TestApp, sku: &str, policy: &str, available: u64, shards: u8) -> Value {
@@ -16,31 +17,36 @@ async fn hot(t: &TestApp, sku: &str, policy: &str, available: u64, shards: u8) -
     .await
 }
 
-/// Every shard item of a SKU, read straight from the table.
+/// Every shard item of a SKU (each under a partition key of its own), read
+/// straight from the table.
 async fn shards(t: &TestApp, sku: &str) -> Vec<i64> {
-    let out = t
-        .app
-        .store
-        .client()
-        .query()
-        .table_name(t.app.store.table())
-        .key_condition_expression("pk = :pk AND begins_with(sk, :shard)")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("SKU#{sku}")),
-        )
-        .expression_attribute_values(
-            ":shard",
-            aws_sdk_dynamodb::types::AttributeValue::S("SHARD#".into()),
-        )
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    out.items()
-        .iter()
-        .map(|i| i["available"].as_n().unwrap().parse().unwrap())
-        .collect()
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut found = Vec::new();
+    let mut start = None;
+    loop {
+        let out = t
+            .app
+            .store
+            .client()
+            .scan()
+            .table_name(t.app.store.table())
+            .filter_expression("begins_with(pk, :shard)")
+            .expression_attribute_values(":shard", AttributeValue::S(format!("SKU#{sku}#SHARD#")))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        found.extend(
+            out.items()
+                .iter()
+                .map(|i| i["available"].as_n().unwrap().parse::<i64>().unwrap()),
+        );
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return found;
+        }
+    }
 }
 
 /// Units of `sku` held by orders that are not cancelled or closed.
@@ -230,4 +236,88 @@ async fn stock_deducted_at_payment_works_the_same_on_shards() {
     let id = orders[first]["id"].as_str().unwrap();
     assert_eq!(s.cancel_order(&format!("p-{first}"), id).await.0, 200);
     assert_eq!(s.t.available("PAYHOT").await, 1);
+}
+
+/// Under a model of DynamoDB's write limit per partition (tests/src/throttle.rs),
+/// a throttled placement backs off and tries again within its request's
+/// time, and ends in 201, 409 or 503 `busy` with Retry-After, never a 500;
+/// buyers who come back after a 503 buy exactly the stock, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttled_placements_back_off_and_sell_exactly_the_stock() {
+    // 50 transactions a second per partition, 2 at once.
+    let limit = WriteLimit::per_partition(100.0, 4.0);
+    let t = TestApp::spawn_on(dynamo_client_limited(&limit), Config::default()).await;
+    hot(&t, "HOT", "lock_on_place", 40, 4).await;
+    let buy = |i: usize| {
+        let t = &t;
+        async move {
+            let mut busy = 0;
+            loop {
+                let req = Event::new("POST", "/orders", "/orders")
+                    .user(&format!("hot-{i}"))
+                    .header("idempotency-key", &format!("hot-{i}"))
+                    .json(&place_body(json!([{"sku": "HOT", "qty": 1}])))
+                    .build();
+                let (status, v, headers) = t
+                    .call_with_headers(Func::Place, with_deadline(req, 1_500))
+                    .await;
+                match status {
+                    503 => {
+                        assert_eq!(v["error"]["code"], "busy", "{v}");
+                        assert!(headers.contains_key("retry-after"));
+                        busy += 1;
+                        assert!(busy < 50, "buyer {i} was never served");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    201 | 409 => return (status, v, busy),
+                    other => panic!("unexpected {other}: {v}"),
+                }
+            }
+        }
+    };
+    let results = join_all((0..120).map(buy)).await;
+    let sold = results.iter().filter(|r| r.0 == 201).count();
+    for (status, v, _) in &results {
+        if *status == 409 {
+            assert_eq!(v["error"]["code"], "out_of_stock", "{v}");
+        }
+    }
+    assert!(
+        limit.throttled() > 0,
+        "the model never throttled: the test proves nothing"
+    );
+    assert_eq!(sold, 40, "exactly the stock was sold");
+    let left = shards(&t, "HOT").await;
+    assert!(left.iter().all(|a| *a == 0), "{left:?}");
+    assert_eq!(t.count_entities("order").await, 40);
+}
+
+/// Once a sale is over, late buyers are told so from the shards as read: no
+/// write is tried (each would cost a write unit on an empty shard, the
+/// capacity a sale runs on). Under a limit that admits no write after the
+/// shards' creation, every late buyer still gets 409 and nothing is
+/// throttled.
+#[tokio::test]
+async fn late_buyers_of_a_sold_out_sale_cost_no_write() {
+    let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with("SKU#");
+    let t = TestApp::spawn_on(dynamo_client_limited(&limit), Config::default()).await;
+    let sku = hot(&t, "GONE", "lock_on_place", 0, 8).await;
+    assert_eq!(sku["stock_shards"], 8);
+    for i in 0..20 {
+        let (status, v) = t
+            .place(
+                &format!("late-{i}"),
+                json!([{"sku": "GONE", "qty": 1}]),
+                None,
+            )
+            .await;
+        assert_eq!(status, 409, "{v}");
+        assert_eq!(v["error"]["code"], "out_of_stock");
+        assert_eq!(v["error"]["details"]["skus"][0]["available"], 0, "{v}");
+    }
+    assert_eq!(
+        limit.throttled(),
+        0,
+        "a placement tried to write to a shard"
+    );
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod answers;
 pub mod stack;
+pub mod throttle;
 
 /// The functions under test.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +45,30 @@ pub fn dynamo_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
+/// A client whose writes go through a model of DynamoDB's per-partition
+/// write limit ([`throttle::WriteLimit`]).
+pub fn dynamo_client_limited(limit: &throttle::WriteLimit) -> aws_sdk_dynamodb::Client {
+    let conf = dynamo_client()
+        .config()
+        .to_builder()
+        .http_client(limit.http_client())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// The request as Lambda hands it over with `ms` left before its deadline:
+/// the handler's retries must answer within it.
+pub fn with_deadline(mut req: Request, ms: u64) -> Request {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut ctx = lambda_http::Context::default();
+    ctx.deadline = now_ms + ms;
+    req.extensions_mut().insert(ctx);
+    req
+}
+
 static TABLES: AtomicU64 = AtomicU64::new(0);
 
 impl TestApp {
@@ -53,7 +78,12 @@ impl TestApp {
 
     /// A new table named after the process and a counter, created from template.yaml.
     pub async fn spawn_with(config: Config) -> Self {
-        let client = dynamo_client();
+        Self::spawn_on(dynamo_client(), config).await
+    }
+
+    /// [`TestApp::spawn_with`], the handlers using `client` (e.g. one of
+    /// [`dynamo_client_limited`]).
+    pub async fn spawn_on(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
         let table = format!(
             "t{}-{}-{}",
             std::process::id(),

@@ -60,6 +60,9 @@ pub struct Sku {
     #[serde(default = "one_shard")]
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub stock_shards: u8,
+    /// Units in each shard as read (sharded stock only; never shown).
+    #[serde(skip)]
+    pub shard_stock: Vec<(u8, u64)>,
 }
 
 /// The most shard items one SKU's stock may be spread over.
@@ -77,6 +80,24 @@ pub fn random_shard(shards: u8) -> u8 {
 }
 
 impl Sku {
+    /// A shard to take `qty` from: one at random among those read holding
+    /// that many, None when none does. Choosing from what was read spares
+    /// the shards writes that could only fail: once a sale is over, every
+    /// late buyer's try would otherwise cost a write on each empty shard,
+    /// the write capacity the sale runs on.
+    pub fn pick_shard(&self, qty: u32) -> Option<u8> {
+        let able: Vec<u8> = self
+            .shard_stock
+            .iter()
+            .filter(|(k, a)| *a >= u64::from(qty) && *k < self.stock_shards)
+            .map(|(k, _)| *k)
+            .collect();
+        if able.is_empty() {
+            return None;
+        }
+        Some(able[usize::from(random_shard(able.len().min(255) as u8))])
+    }
+
     /// SPEC 2.2: scarce when available < 2 x qty or < 10.
     pub fn is_scarce_for(&self, qty: u32) -> bool {
         self.available < 2 * u64::from(qty) || self.available < 10
@@ -230,11 +251,36 @@ mod tests {
             per_user_limit: None,
             available: 9,
             stock_shards: 1,
+            shard_stock: vec![],
         };
         assert!(s.is_scarce_for(1));
         s.available = 10;
         assert!(!s.is_scarce_for(5));
         assert!(s.is_scarce_for(6));
+    }
+
+    #[test]
+    fn a_shard_is_picked_among_those_holding_the_quantity() {
+        let mut s = Sku {
+            sku: SkuId::parse("HOT").unwrap(),
+            name: "hot".into(),
+            price_cents: Cents(100),
+            source: Source::Jd,
+            stock_policy: StockPolicy::LockOnPlace,
+            listed: true,
+            per_user_limit: None,
+            available: 5,
+            stock_shards: 4,
+            // Shard 5 is left over from a re-balance to fewer shards.
+            shard_stock: vec![(0, 0), (1, 3), (2, 1), (3, 0), (5, 9)],
+        };
+        for _ in 0..50 {
+            assert!(matches!(s.pick_shard(1), Some(1 | 2)));
+            assert_eq!(s.pick_shard(2), Some(1));
+        }
+        assert_eq!(s.pick_shard(4), None, "no shard holds 4");
+        s.shard_stock = vec![(0, 0), (1, 0), (2, 0), (3, 0)];
+        assert_eq!(s.pick_shard(1), None, "sold out: nothing to write");
     }
 
     #[test]

@@ -283,9 +283,10 @@ pub fn build_order(
             per_user_limit: s.per_user_limit,
             package_id: package_ids[package_of[i]].clone(),
             stock_shards: s.stock_shards.max(1),
-            // A sharded reservation starts at a random shard.
+            // A sharded reservation takes from a shard read holding enough
+            // (none: the line is out of stock before anything is written).
             shard: (s.stock_policy == StockPolicy::LockOnPlace && s.stock_shards > 1)
-                .then(|| crate::catalog::random_shard(s.stock_shards)),
+                .then(|| s.pick_shard(*qty).unwrap_or(0)),
         })
         .collect();
 
@@ -419,6 +420,28 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         return Err(PlaceError::PurchaseLimit(over));
     }
 
+    // A sharded line that no shard holds (as read) is out of stock before
+    // anything is written.
+    let unheld: Vec<Shortage> = req
+        .lines
+        .iter()
+        .filter(|(sku, qty)| {
+            let s = &skus[sku];
+            s.stock_policy == StockPolicy::LockOnPlace
+                && s.stock_shards > 1
+                && s.pick_shard(*qty).is_none()
+        })
+        .map(|(sku, qty)| Shortage {
+            sku: sku.clone(),
+            shard: None,
+            requested: *qty,
+            available: skus[sku].available,
+        })
+        .collect();
+    if !unheld.is_empty() {
+        return Err(PlaceError::OutOfStock(unheld));
+    }
+
     let mut order = build_order(OrderId::generate(&now), &caller.user, req, &skus, cfg, now);
     if order.largest_transaction() > MAX_ATOMIC_WRITES {
         return Err(PlaceError::TooManyLines(req.lines.len()));
@@ -526,6 +549,7 @@ mod tests {
             per_user_limit: None,
             available,
             stock_shards: 1,
+            shard_stock: vec![],
         }
     }
 

@@ -71,7 +71,9 @@ pub enum ListError {
 
 pub trait Catalog: Send + Sync {
     fn get_sku(&self, sku: &SkuId) -> impl Future<Output = Result<Option<Sku>, StoreError>> + Send;
-    /// Found SKUs, in any order; missing ones are simply absent.
+    /// Found SKUs, in any order; missing ones are simply absent. A sharded
+    /// SKU comes with its shards' stock (`available` their sum, and
+    /// `shard_stock`), read in one more batch for all of them.
     fn get_skus(&self, skus: &[SkuId])
         -> impl Future<Output = Result<Vec<Sku>, StoreError>> + Send;
     /// Creates or updates a SKU and returns it as stored.

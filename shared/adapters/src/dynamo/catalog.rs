@@ -1,18 +1,23 @@
 //! SKUs: read one or many (consistent), and staff's create-or-update.
 
 use super::{
-    backoff, decode_error, key_map, keys, n, number, s, sdk_error, string, DynamoStore, Item,
+    backoff, build_error, decode_error, key_map, keys, n, number, s, sdk_error, string, Again,
+    DynamoStore, Item,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
 };
-use domain::catalog::{Sku, SkuUpdate};
+use domain::catalog::{Sku, SkuUpdate, MAX_SHARDS};
 use domain::error::StoreError;
 use domain::ids::SkuId;
 use domain::ports::Catalog;
+use std::collections::HashMap;
 
 /// Rounds of a batch read whose keys DynamoDB left unprocessed (throttling).
 const UNPROCESSED_ATTEMPTS: u32 = 8;
+
+/// The most shards a SKU ever had (the shard items to read).
+const SHARD_SPAN: &str = "shard_span";
 
 /// Rounds of a re-balance that kept meeting placements on the same shards.
 const RESHARD_ATTEMPTS: u32 = 20;
@@ -32,47 +37,100 @@ impl StoredSku {
             // back to after a re-balance counts until the next one).
             sku.available = self.shards.iter().map(|(_, a)| a).sum::<u64>()
                 + number(&self.item, "available").unwrap_or(0);
+            sku.shard_stock = self.shards.clone();
         }
         Ok(sku)
     }
 }
 
 impl DynamoStore {
-    /// The SKU item and its shards: one query of the SKU's partition.
+    /// The SKU item, then (sharded stock only) its shard items.
     async fn read_sku(&self, sku: &SkuId) -> Result<Option<StoredSku>, StoreError> {
-        let (pk, _) = keys::sku(sku);
-        let mut item = None;
-        let mut shards = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(&pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for i in out.items.unwrap_or_default() {
-                match string(&i, keys::SK).and_then(|sk| sk.strip_prefix("SHARD#")) {
-                    Some(k) => {
-                        let k = k
-                            .parse()
-                            .map_err(|_| StoreError::Failed(format!("malformed shard of {sku}")))?;
-                        shards.push((k, number(&i, "available").unwrap_or(0)));
-                    }
-                    None => item = Some(i),
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        let Some(item) = self.get(keys::sku(sku)).await? else {
+            return Ok(None);
+        };
+        let mut shards = self.read_shards(std::slice::from_ref(&item)).await?;
+        Ok(Some(StoredSku {
+            item,
+            shards: shards.remove(sku).unwrap_or_default(),
+        }))
+    }
+
+    /// The shard items of these SKU items, by SKU: one batch read for all.
+    /// A SKU's shards are 0..`shard_span`, the most it ever had (a unit given
+    /// back after a re-balance returns to the shard it came from).
+    async fn read_shards(
+        &self,
+        skus: &[Item],
+    ) -> Result<HashMap<SkuId, Vec<(u8, u64)>>, StoreError> {
+        let mut wanted = Vec::new();
+        for item in skus {
+            let span = number(item, SHARD_SPAN)
+                .unwrap_or(1)
+                .min(u64::from(MAX_SHARDS)) as u8;
+            if span > 1 {
+                let sku = SkuId::parse(string(item, "sku").unwrap_or_default())
+                    .map_err(|_| StoreError::Failed("a stored SKU has a malformed id".into()))?;
+                wanted.extend((0..span).map(|k| (sku.clone(), k)));
             }
         }
-        Ok(item.map(|item| StoredSku { item, shards }))
+        let mut shards: HashMap<SkuId, Vec<(u8, u64)>> = HashMap::new();
+        let keys = wanted
+            .iter()
+            .map(|(sku, k)| key_map(keys::sku_shard(sku, *k)));
+        let found = self.batch_get(keys.collect()).await?;
+        for (sku, k) in wanted {
+            let (pk, _) = keys::sku_shard(&sku, k);
+            if let Some(i) = found
+                .iter()
+                .find(|i| string(i, keys::PK) == Some(pk.as_str()))
+            {
+                shards
+                    .entry(sku)
+                    .or_default()
+                    .push((k, number(i, "available").unwrap_or(0)));
+            }
+        }
+        Ok(shards)
+    }
+
+    /// Items by key, consistent, whatever DynamoDB leaves unprocessed for a
+    /// round (retried with backoff, within the request's time).
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error)?,
+            );
+            let mut attempt = 0;
+            while let Some(keys_and_attrs) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys_and_attrs)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+                if request.is_some() {
+                    attempt += 1;
+                    if attempt > UNPROCESSED_ATTEMPTS || self.out_of_time() {
+                        return Err(self.busy("reading items"));
+                    }
+                    backoff(Again::Throttled, attempt).await;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Writes a SKU whose stock is (or becomes) sharded: the SKU item and
@@ -94,6 +152,13 @@ impl DynamoStore {
             let mut item = sku_attributes(u)?;
             item.extend(key_map(keys::sku(&u.sku)));
             item.insert("stock_shards".into(), n(shards));
+            let span = stored
+                .as_ref()
+                .and_then(|st| number(&st.item, SHARD_SPAN))
+                .unwrap_or(1)
+                .max(u64::from(old_shards))
+                .max(u64::from(shards));
+            item.insert(SHARD_SPAN.into(), n(span));
             item.insert("available".into(), n(if shards == 1 { total } else { 0 }));
             let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
             put = match stored.as_ref().and_then(|st| number(&st.item, "available")) {
@@ -103,7 +168,7 @@ impl DynamoStore {
                 None => put.condition_expression("attribute_not_exists(available)"),
             };
             let mut items = vec![TransactWriteItem::builder()
-                .put(put.build().map_err(sdk_error)?)
+                .put(put.build().map_err(build_error)?)
                 .build()];
             let seen: Vec<(u8, u64)> = stored.map(|st| st.shards).unwrap_or_default();
             let part = |k: u8| {
@@ -131,7 +196,7 @@ impl DynamoStore {
                         None => put.condition_expression("attribute_not_exists(pk)"),
                     };
                     TransactWriteItem::builder()
-                        .put(put.build().map_err(sdk_error)?)
+                        .put(put.build().map_err(build_error)?)
                         .build()
                 } else if let Some(a) = was {
                     let delete = Delete::builder()
@@ -140,7 +205,7 @@ impl DynamoStore {
                         .condition_expression("available = :seen")
                         .expression_attribute_values(":seen", n(a))
                         .build()
-                        .map_err(sdk_error)?;
+                        .map_err(build_error)?;
                     TransactWriteItem::builder().delete(delete).build()
                 } else {
                     continue;
@@ -163,7 +228,9 @@ impl DynamoStore {
                         .ok_or_else(|| StoreError::Failed("a SKU just written is missing".into()))?
                         .sku()
                 }
-                Err(StoreError::Busy(_)) if attempt < RESHARD_ATTEMPTS => backoff(attempt).await,
+                Err(StoreError::Busy(_)) if attempt < RESHARD_ATTEMPTS => {
+                    backoff(Again::Conflict, attempt).await
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -201,52 +268,20 @@ impl Catalog for DynamoStore {
     }
 
     async fn get_skus(&self, skus: &[SkuId]) -> Result<Vec<Sku>, StoreError> {
-        let mut found = Vec::with_capacity(skus.len());
-        for chunk in skus.chunks(100) {
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.iter().map(|s| key_map(keys::sku(s))).collect()))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(sdk_error)?,
-            );
-            let mut attempt = 0;
-            while let Some(keys_and_attrs) = request.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, keys_and_attrs)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let sku: Sku =
-                        serde_dynamo::from_item(item).map_err(|e| decode_error("SKU", e))?;
-                    found.push(if sku.stock_shards > 1 {
-                        // Its stock is in its shards: one more read, for flash sales only.
-                        match self.get_sku(&sku.sku).await? {
-                            Some(whole) => whole,
-                            None => continue,
-                        }
-                    } else {
-                        sku
-                    });
-                }
-                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
-                if request.is_some() {
-                    attempt += 1;
-                    if attempt > UNPROCESSED_ATTEMPTS || self.out_of_time() {
-                        return Err(self.busy("reading SKUs"));
-                    }
-                    backoff(attempt).await;
-                }
-            }
-        }
-        Ok(found)
+        let items = self
+            .batch_get(skus.iter().map(|s| key_map(keys::sku(s))).collect())
+            .await?;
+        let mut shards = self.read_shards(&items).await?;
+        items
+            .into_iter()
+            .map(|item| {
+                let id = string(&item, "sku")
+                    .and_then(|s| SkuId::parse(s).ok())
+                    .ok_or_else(|| StoreError::Failed("a stored SKU has a malformed id".into()))?;
+                let shards = shards.remove(&id).unwrap_or_default();
+                StoredSku { item, shards }.sku()
+            })
+            .collect()
     }
 
     async fn put_sku(&self, u: &SkuUpdate) -> Result<Sku, StoreError> {

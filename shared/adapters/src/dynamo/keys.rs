@@ -3,7 +3,7 @@
 //! | entity            | pk                     | sk        | indexes                                   |
 //! |-------------------|------------------------|-----------|-------------------------------------------|
 //! | SKU               | `SKU#<sku>`            | `SKU`     |                                           |
-//! | SKU stock shard   | `SKU#<sku>`            | `SHARD#<nn>` | attribute `available` (sharded SKUs)   |
+//! | SKU stock shard   | `SKU#<sku>#SHARD#<nn>` | `SHARD`   | attribute `available` (sharded SKUs)      |
 //! | order (+packages) | `ORDER#<order id>`     | `ORDER`   | user_orders: `USER#<user>` / `<order id>` |
 //! |                   |                        |           | due: `DUE#<shard>` / `<due at>#<order id>` while anything is due |
 //! | after-sales case  | `CASE#<case id>`       | `CASE`    |                                           |
@@ -34,9 +34,11 @@ pub fn sku(id: &SkuId) -> (String, String) {
     (format!("SKU#{id}"), "SKU".to_owned())
 }
 
-/// One shard of a sharded SKU's stock (beside the SKU item, same partition).
+/// One shard of a sharded SKU's stock. Each shard has a partition key of its
+/// own: DynamoDB's write limit (about 1,000 WCU/s) is per partition, and
+/// shards under the SKU's key would all share one.
 pub fn sku_shard(id: &SkuId, shard: u8) -> (String, String) {
-    (format!("SKU#{id}"), format!("SHARD#{shard:02}"))
+    (format!("SKU#{id}#SHARD#{shard:02}"), "SHARD".to_owned())
 }
 
 /// The stock item of a SKU: its own item, or one of its shards.
@@ -99,4 +101,25 @@ pub fn case(id: &CaseId) -> (String, String) {
 /// One open case per package line: held by the case's id while it is open.
 pub fn case_lock(package: &PackageId, sku: &SkuId) -> (String, String) {
     (format!("CASELOCK#{package}#{sku}"), "CASELOCK".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shard_has_a_partition_of_its_own() {
+        let sku = SkuId::parse("HOT").unwrap();
+        let pks: std::collections::BTreeSet<String> = (0..64)
+            .map(|k| sku_shard(&sku, k).0)
+            .chain([self::sku(&sku).0])
+            .collect();
+        assert_eq!(
+            pks.len(),
+            65,
+            "the SKU item and 64 shards: 65 partition keys"
+        );
+        assert_eq!(stock(&sku, None), self::sku(&sku));
+        assert_eq!(stock(&sku, Some(3)), sku_shard(&sku, 3));
+    }
 }

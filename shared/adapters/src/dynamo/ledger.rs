@@ -5,8 +5,8 @@
 
 use super::item::{case_item, order_item};
 use super::{
-    accepted, decode_error, key_map, keys, n, number, s, sdk_error, string, update, DynamoStore,
-    Item,
+    accepted, build_error, decode_error, key_map, keys, n, number, s, sdk_error, string, update,
+    DynamoStore, Item,
 };
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use domain::case::AfterSalesCase;
@@ -35,7 +35,7 @@ impl DynamoStore {
             .condition_expression("version = :prev")
             .expression_attribute_values(":prev", n(order.version().saturating_sub(1)))
             .build()
-            .map_err(sdk_error)?;
+            .map_err(build_error)?;
         items.push(TransactWriteItem::builder().put(put_order).build());
 
         // One operation per item: moves of the same stock item are netted first.
@@ -111,7 +111,7 @@ impl DynamoStore {
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
-                .map_err(sdk_error)?;
+                .map_err(build_error)?;
             payment = Some(items.len());
             items.push(TransactWriteItem::builder().put(put).build());
         }
@@ -131,7 +131,7 @@ impl DynamoStore {
             case_at = Some(items.len());
             items.push(
                 TransactWriteItem::builder()
-                    .put(put.build().map_err(sdk_error)?)
+                    .put(put.build().map_err(build_error)?)
                     .build(),
             );
             locks = items.len()..items.len();
@@ -147,7 +147,7 @@ impl DynamoStore {
                         .set_item(Some(lock))
                         .condition_expression("attribute_not_exists(pk)")
                         .build()
-                        .map_err(sdk_error)?;
+                        .map_err(build_error)?;
                     TransactWriteItem::builder().put(put).build()
                 } else if !case.status().is_open() {
                     // Ended: its lines are free again.
@@ -157,7 +157,7 @@ impl DynamoStore {
                         .condition_expression("case_id = :case")
                         .expression_attribute_values(":case", s(case.id.as_str()))
                         .build()
-                        .map_err(sdk_error)?;
+                        .map_err(build_error)?;
                     TransactWriteItem::builder().delete(delete).build()
                 } else {
                     continue;

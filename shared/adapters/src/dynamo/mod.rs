@@ -29,8 +29,9 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// DynamoDB's limit on items in one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
-/// Attempts of a transaction that keeps colliding with concurrent ones.
-const CONFLICT_ATTEMPTS: u32 = 12;
+/// Attempts of a transaction that keeps colliding with concurrent ones or
+/// being throttled (within the request's time in any case).
+const WRITE_ATTEMPTS: u32 = 12;
 /// Time kept back from a request's deadline to answer "busy" in.
 const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
@@ -50,7 +51,27 @@ fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn sdk_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+/// DynamoDB's answers that mean "too fast for this partition (or table)".
+const THROTTLING: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
+
+/// A failed call: throttling the SDK's own retries did not outlast is
+/// `Busy` (503 with Retry-After), anything else `Failed`.
+fn sdk_error<E>(e: E) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+{
+    if e.code().is_some_and(|c| THROTTLING.contains(&c)) {
+        return StoreError::Busy(format!("throttled: {}", DisplayErrorContext(e)));
+    }
+    StoreError::Failed(DisplayErrorContext(e).to_string())
+}
+
+/// A request that could not be built.
+fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Failed(DisplayErrorContext(e).to_string())
 }
 
@@ -70,14 +91,28 @@ fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)?.as_s().ok().map(String::as_str)
 }
 
-/// Jittered exponential backoff for transaction conflicts.
-async fn backoff(attempt: u32) {
-    let cap_ms = (5u64 << attempt.min(6)).min(250);
+/// Why a write is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    /// Another transaction held an item: it is over in milliseconds.
+    Conflict,
+    /// The partition is over its write rate: back off for longer.
+    Throttled,
+}
+
+/// Full-jitter exponential backoff: up to 5 ms x 2^attempt, capped at 250 ms
+/// for a conflict and 1 s when throttled.
+async fn backoff(again: Again, attempt: u32) {
+    let cap_ms = match again {
+        Again::Conflict => 250,
+        Again::Throttled => 1_000,
+    };
+    let ceiling = (5u64 << attempt.min(8)).min(cap_ms);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let ms = 1 + u64::from(nanos) % cap_ms;
+    let ms = 1 + u64::from(nanos) % ceiling;
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
@@ -142,7 +177,7 @@ impl DynamoStore {
     }
 
     /// Runs a transaction, retrying while it only collides with concurrent
-    /// ones. `refused` turns the cancellation reasons of a failed condition
+    /// ones or is throttled. `refused` turns the cancellation reasons of a failed condition
     /// into the caller's error; `None` means no condition failed.
     async fn transact<E: From<StoreError>>(
         &self,
@@ -169,27 +204,43 @@ impl DynamoStore {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
-            let retryable = match err.as_service_error() {
+            let again = match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
                     if let Some(e) = refused(c.cancellation_reasons()) {
                         return Err(e);
                     }
-                    // No condition failed: another transaction held an item.
-                    c.cancellation_reasons()
-                        .iter()
-                        .any(|r| matches!(r.code(), Some("TransactionConflict")))
+                    // No condition failed: an item was held by another
+                    // transaction, or its partition was over its rate.
+                    let codes: Vec<_> = c.cancellation_reasons().iter().map(|r| r.code()).collect();
+                    if codes.contains(&Some("ThrottlingError")) {
+                        Some(Again::Throttled)
+                    } else if codes.contains(&Some("TransactionConflict")) {
+                        Some(Again::Conflict)
+                    } else {
+                        None
+                    }
                 }
-                Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
-                Some(other) => other.code() == Some("TransactionConflict"),
-                None => false,
+                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
+                    Some(Again::Conflict)
+                }
+                Some(other) if other.code() == Some("TransactionConflict") => Some(Again::Conflict),
+                Some(other) if other.code().is_some_and(|c| THROTTLING.contains(&c)) => {
+                    Some(Again::Throttled)
+                }
+                _ => None,
             };
-            if !retryable {
+            let Some(again) = again else {
                 return Err(sdk_error(err).into());
+            };
+            if attempt >= WRITE_ATTEMPTS || self.out_of_time() {
+                return Err(self
+                    .busy(match again {
+                        Again::Conflict => "a transaction kept colliding",
+                        Again::Throttled => "a transaction kept being throttled",
+                    })
+                    .into());
             }
-            if attempt >= CONFLICT_ATTEMPTS || self.out_of_time() {
-                return Err(self.busy("a transaction kept colliding").into());
-            }
-            backoff(attempt).await;
+            backoff(again, attempt).await;
         }
     }
 }
@@ -203,7 +254,7 @@ fn accepted<O, E>(
     refused: impl Fn(&E) -> bool,
 ) -> Result<bool, StoreError>
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(true),
@@ -231,6 +282,6 @@ fn update(
         u = u.condition_expression(c);
     }
     Ok(TransactWriteItem::builder()
-        .update(u.build().map_err(sdk_error)?)
+        .update(u.build().map_err(build_error)?)
         .build())
 }

@@ -4,7 +4,8 @@
 
 use super::cursor::{decode_cursor, encode_cursor};
 use super::{
-    decode_error, item::order_item, key_map, keys, n, number, s, sdk_error, string, DynamoStore,
+    build_error, decode_error, item::order_item, key_map, keys, n, number, s, sdk_error, string,
+    DynamoStore,
 };
 use aws_sdk_dynamodb::types::{
     CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -29,7 +30,7 @@ impl DynamoStore {
             .set_item(Some(order_item(order)?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(sdk_error)?;
+            .map_err(build_error)?;
         items.push(TransactWriteItem::builder().put(put_order).build());
 
         for (sku, shard, qty) in order.stock_reservations() {
@@ -43,7 +44,7 @@ impl DynamoStore {
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
                 .build()
-                .map_err(sdk_error)?;
+                .map_err(build_error)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
 
@@ -60,7 +61,7 @@ impl DynamoStore {
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
                 .build()
-                .map_err(sdk_error)?;
+                .map_err(build_error)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
 
@@ -78,7 +79,7 @@ impl DynamoStore {
                 .expression_attribute_names("#ttl", keys::TTL)
                 .expression_attribute_values(":now", n(order.created_at.unix()))
                 .build()
-                .map_err(sdk_error)?;
+                .map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         Ok(items)
