@@ -12,6 +12,7 @@ use adapters::sqs::SqsPublisher;
 use adapters::{App, AuthMode, DynamoStore};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::config::Config;
+use integration_tests::throttle::WriteLimit;
 use integration_tests::{decode, place_body, Event};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -32,6 +33,16 @@ fn credentials() -> aws_sdk_dynamodb::config::Credentials {
 }
 
 pub fn ddb_client(ep: &Endpoints, counter: Option<&Counter>) -> aws_sdk_dynamodb::Client {
+    ddb_client_limited(ep, counter, None)
+}
+
+/// A DynamoDB client whose writes go through `limit` (a model of the write
+/// limit per partition), when given.
+pub fn ddb_client_limited(
+    ep: &Endpoints,
+    counter: Option<&Counter>,
+    limit: Option<&WriteLimit>,
+) -> aws_sdk_dynamodb::Client {
     let mut b = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .endpoint_url(&ep.dynamodb)
@@ -39,6 +50,9 @@ pub fn ddb_client(ep: &Endpoints, counter: Option<&Counter>) -> aws_sdk_dynamodb
         .credentials_provider(credentials());
     if let Some(c) = counter {
         b = b.interceptor(c.clone());
+    }
+    if let Some(l) = limit {
+        b = b.http_client(l.http_client());
     }
     aws_sdk_dynamodb::Client::from_conf(b.build())
 }
@@ -82,6 +96,16 @@ pub struct Stack {
 
 impl Stack {
     pub async fn new(ep: &Endpoints, what: &str, config: Config) -> Res<Stack> {
+        Self::limited(ep, what, config, None).await
+    }
+
+    /// [`Stack::new`], the handlers' writes going through `limit` when given.
+    pub async fn limited(
+        ep: &Endpoints,
+        what: &str,
+        config: Config,
+        limit: Option<&WriteLimit>,
+    ) -> Res<Stack> {
         let counter = Counter::default();
         let raw = ddb_client(ep, None);
         let raw_sqs = sqs_client(ep, None);
@@ -95,7 +119,7 @@ impl Stack {
             .await
             .map_err(|e| format!("create queues: {e}"))?;
         let app = App::new(
-            DynamoStore::new(ddb_client(ep, Some(&counter)), &table),
+            DynamoStore::new(ddb_client_limited(ep, Some(&counter), limit), &table),
             config,
             AuthMode::DevHeaders,
         );
@@ -164,7 +188,21 @@ impl Stack {
 
     /// `PUT /skus/{sku}` as staff.
     pub async fn put_sku(&self, sku: &str, source: Value, policy: &str, available: u64) -> Res<()> {
+        self.put_sku_sharded(sku, source, policy, available, 1)
+            .await
+    }
+
+    /// `PUT /skus/{sku}` as staff, its stock in `shards` items.
+    pub async fn put_sku_sharded(
+        &self,
+        sku: &str,
+        source: Value,
+        policy: &str,
+        available: u64,
+        shards: u8,
+    ) -> Res<()> {
         let body = json!({
+            "stock_shards": shards,
             "name": format!("{sku} item"),
             "price_cents": 1990,
             "source": source,

@@ -2,19 +2,22 @@
 //!
 //! ```sh
 //! cargo run --release -p bench -- [--json] [--quick] [--buyers N] [--units K]
-//!                                 [--samples N] [--starts N] [--only LIST]
+//!                                 [--samples N] [--starts N] [--flash-scale D]
+//!                                 [--flash-shards LIST] [--only LIST]
 //! ```
 //!
 //! Starts its own DynamoDB Local and SQS emulator through `scripts/lib.sh`,
 //! builds the function binaries (`cargo build --release -p <fn>`), and
 //! prints each figure next to its target: round trips per operation, handler
 //! overhead against the bare SDK, cold start per function, contention on one
-//! SKU, and (not yet measured) the flash-sale shards. With `--json` the
+//! SKU, and a flash sale on S = 1, 4, 16, 64 stock shards under a model of
+//! DynamoDB's write limit per partition. With `--json` the
 //! table goes to stderr and stdout carries the same figures as JSON.
 
 mod coldstart;
 mod contention;
 mod counter;
+mod flashsale;
 mod harness;
 mod overhead;
 mod replay;
@@ -48,10 +51,12 @@ struct Args {
     units: u64,
     samples: usize,
     starts: usize,
+    flash_scale: f64,
+    flash_shards: Vec<u8>,
     only: Vec<String>,
 }
 
-const USAGE: &str = "usage: cargo run --release -p bench -- [--json] [--quick] [--buyers N] [--units K] [--samples N] [--starts N] [--only roundtrips,overhead,coldstart,contention,flashsale]";
+const USAGE: &str = "usage: cargo run --release -p bench -- [--json] [--quick] [--buyers N] [--units K] [--samples N] [--starts N] [--flash-scale D] [--flash-shards 1,4,16,64] [--only roundtrips,overhead,coldstart,contention,flashsale]";
 
 fn parse_args() -> Result<Args, String> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -63,6 +68,8 @@ fn parse_args() -> Result<Args, String> {
         units: 100,
         samples: if quick { 50 } else { 300 },
         starts: if quick { 2 } else { 5 },
+        flash_scale: 100.0,
+        flash_shards: flashsale::SHARDS.to_vec(),
         only: SECTIONS.iter().map(|s| (*s).to_owned()).collect(),
     };
     let mut it = raw.into_iter();
@@ -94,6 +101,20 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "--starts N".to_owned())?
             }
+            "--flash-scale" => {
+                a.flash_scale = value("--flash-scale")?
+                    .parse()
+                    .map_err(|_| "--flash-scale D".to_owned())?
+            }
+            "--flash-shards" => {
+                a.flash_shards = value("--flash-shards")?
+                    .split(',')
+                    .map(|s| s.trim().parse::<u8>())
+                    .collect::<Result<_, _>>()
+                    .ok()
+                    .filter(|v: &Vec<u8>| v.iter().all(|s| (1..=64).contains(s)) && !v.is_empty())
+                    .ok_or_else(|| "--flash-shards LIST: numbers in 1..=64".to_owned())?
+            }
             "--only" => {
                 a.only = value("--only")?
                     .split(',')
@@ -109,6 +130,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if a.buyers == 0 || a.samples == 0 || a.starts == 0 {
         return Err("--buyers, --samples and --starts must be above 0".into());
+    }
+    if !(a.flash_scale >= 1.0 && a.flash_scale.is_finite()) {
+        return Err("--flash-scale D must be a number >= 1".into());
     }
     Ok(a)
 }
@@ -156,19 +180,6 @@ fn machine() -> Value {
         "rustc": rustc,
         "loadavg_at_end": loadavg(),
     })
-}
-
-fn flash_sale() -> Out {
-    let mut sec = Section::new(
-        "5. Flash sale: one counter vs S shards under a write-throttling model",
-        &[],
-    );
-    sec.notes.push("not yet measured (the stock-shard mode is being built; S = 1, 4, 16, 64; target: S = 16 sells >= 10x one counter, 0 oversell, exactly K successes)".into());
-    Out {
-        json: json!({"status": "not yet measured", "shards": [1, 4, 16, 64], "target": "S=16 >= 10x S=1 placements/s, 0 oversell, exactly K successes"}),
-        sections: vec![sec],
-        missed: vec![],
-    }
 }
 
 fn failed(title: &str, e: &dyn std::fmt::Display) -> Out {
@@ -242,7 +253,16 @@ async fn run(args: &Args) -> Res<(Value, String, usize)> {
         parts.push(("contention", out));
     }
     if on("flashsale") {
-        parts.push(("flash_sale", flash_sale()));
+        let out = flashsale::run(
+            &ep,
+            args.buyers,
+            args.units,
+            args.flash_scale,
+            &args.flash_shards,
+        )
+        .await
+        .unwrap_or_else(|e| failed("5. Flash sale", &e));
+        parts.push(("flash_sale", out));
     }
     services.stop();
     let wall = t0.elapsed().as_secs_f64();
@@ -286,7 +306,7 @@ async fn run(args: &Args) -> Res<(Value, String, usize)> {
     ));
     let json = json!({
         "machine": m,
-        "args": {"quick": args.quick, "buyers": args.buyers, "units": args.units, "samples": args.samples, "starts": args.starts, "sections": args.only},
+        "args": {"quick": args.quick, "buyers": args.buyers, "units": args.units, "samples": args.samples, "starts": args.starts, "flash_scale": args.flash_scale, "flash_shards": args.flash_shards, "sections": args.only},
         "results": json_parts,
         "targets_missed": missed.iter().map(|x| json!({"figure": x.figure, "measured": x.measured, "target": x.target})).collect::<Vec<_>>(),
         "wall_s": (wall * 10.0).round() / 10.0,

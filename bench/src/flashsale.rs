@@ -1,0 +1,341 @@
+//! Section 5, flash sale: N buyers of K units of one SKU whose stock is in S
+//! shard items, for S = 1, 4, 16, 64, under a model of DynamoDB's write limit
+//! per partition (tests/src/throttle.rs). DynamoDB Local never throttles.
+//!
+//! The model runs at 1/`scale` of the real rate (1,000 WCU/s per partition):
+//! DynamoDB Local on this machine serves far fewer transactions a second than
+//! 64 real partitions would admit, so at the real rate only the emulator
+//! would be measured. Every S runs at the same scale, so the ratio between
+//! them is what a real table shows; each rate measured times `scale` is the
+//! rate it stands for, as long as the emulator keeps up (see "model bound").
+//!
+//! Each buyer is a client as a shop's checkout is: it places with its own
+//! Idempotency-Key under the function's deadline (template.yaml's 10 s), and
+//! on 503 `busy` waits Retry-After and sends the same request again, until it
+//! gets 201 or 409 `out_of_stock`.
+
+use crate::counter::outcomes;
+use crate::harness::{self, Endpoints, Stack};
+use crate::report::{fmt_ms, pct, r3, sorted, yes_no, Miss, Out, Section};
+use crate::Res;
+use domain::config::Config;
+use integration_tests::throttle::WriteLimit;
+use integration_tests::{decode, with_deadline};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SKU: &str = "HOT-1";
+/// DynamoDB's write limit per partition, in WCU a second.
+const REAL_WCU_PER_S: f64 = 1_000.0;
+/// The function's timeout (template.yaml, Globals): each request's deadline.
+const DEADLINE_MS: u64 = 10_000;
+pub const SHARDS: [u8; 4] = [1, 4, 16, 64];
+
+/// One buyer's end.
+struct Bought {
+    status: u16,
+    code: String,
+    busy: u32,
+    done: Instant,
+    ms: f64,
+}
+
+/// Buyers finished and 503s answered so far, for the progress line.
+#[derive(Default)]
+struct Progress {
+    done: AtomicU64,
+    busy: AtomicU64,
+    sold: AtomicU64,
+}
+
+async fn buyer(
+    s: Arc<Stack>,
+    i: usize,
+    start: Arc<tokio::sync::Barrier>,
+    progress: Arc<Progress>,
+) -> Bought {
+    let lines = json!([{"sku": SKU, "qty": 1}]);
+    let key = format!("flash-{i}");
+    let user = format!("buyer-{i}");
+    start.wait().await;
+    let t = Instant::now();
+    let mut busy = 0;
+    loop {
+        let req = harness::place_event(&user, &lines, Some(&key)).build();
+        let resp = place::handle(&s.app, with_deadline(req, DEADLINE_MS)).await;
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let (status, body) = decode(resp);
+        if status == 503 {
+            busy += 1;
+            progress.busy.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_secs(retry_after.unwrap_or(1))).await;
+            continue;
+        }
+        let done = Instant::now();
+        progress.done.fetch_add(1, Ordering::Relaxed);
+        if status == 201 {
+            progress.sold.fetch_add(1, Ordering::Relaxed);
+        }
+        return Bought {
+            status,
+            code: body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            busy,
+            done,
+            ms: (done - t).as_secs_f64() * 1e3,
+        };
+    }
+}
+
+/// One sale: K units on S shards, N buyers at once.
+async fn sale(ep: &Endpoints, shards: u8, buyers: usize, units: u64, scale: f64) -> Res<Value> {
+    let rate = REAL_WCU_PER_S / scale;
+    // A partition takes a tenth of a second's writes at once (one
+    // transactional write at the least). Only the SKU's partitions are held
+    // to the slowed-down rate: the other keys a placement writes are new
+    // with each order, never near the limit for real.
+    let limit =
+        WriteLimit::per_partition(rate, (rate / 10.0).max(2.0)).only_keys_starting_with("SKU#");
+    let s = Arc::new(
+        Stack::limited(
+            ep,
+            &format!("flash{shards}"),
+            Config::default(),
+            Some(&limit),
+        )
+        .await?,
+    );
+    s.put_sku_sharded(
+        SKU,
+        json!({"kind": "self", "warehouse": "WH-1"}),
+        "lock_on_place",
+        units,
+        shards,
+    )
+    .await?;
+    let throttled_before = limit.throttled();
+    let before = s.counter.snapshot();
+    let start = Arc::new(tokio::sync::Barrier::new(buyers + 1));
+    let progress = Arc::new(Progress::default());
+    let tasks: Vec<_> = (0..buyers)
+        .map(|i| tokio::spawn(buyer(s.clone(), i, start.clone(), progress.clone())))
+        .collect();
+    start.wait().await;
+    let t0 = Instant::now();
+    let ticker = {
+        let progress = progress.clone();
+        let limit = limit.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                eprintln!(
+                    "    {:.0} s: {} sold, {} of {buyers} buyers answered, {} busy answers, {} writes throttled",
+                    t0.elapsed().as_secs_f64(),
+                    progress.sold.load(Ordering::Relaxed),
+                    progress.done.load(Ordering::Relaxed),
+                    progress.busy.load(Ordering::Relaxed),
+                    limit.throttled(),
+                );
+            }
+        })
+    };
+    let mut ends = Vec::with_capacity(buyers);
+    for t in tasks {
+        ends.push(t.await?);
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    ticker.abort();
+    let after = s.counter.snapshot();
+
+    let successes = ends.iter().filter(|b| b.status == 201).count() as u64;
+    let sold_out = ends
+        .iter()
+        .filter(|b| b.status == 201)
+        .map(|b| (b.done - t0).as_secs_f64())
+        .fold(0.0, f64::max);
+    let unexpected: Vec<String> = ends
+        .iter()
+        .filter(|b| b.status != 201 && !(b.status == 409 && b.code == "out_of_stock"))
+        .map(|b| format!("{} {}", b.status, b.code))
+        .collect();
+    // What is left, read from the SKU (the sum of its shards), and the orders
+    // stored.
+    let (status, sku) = decode(catalog::handle(&s.app, sku_event()).await);
+    if status != 200 {
+        return Err(format!("GET /skus/{SKU}: {status} {sku}").into());
+    }
+    let available = sku["available"].as_i64().unwrap_or(-1);
+    let stored = count_orders(&s).await?;
+    let oversell = (successes as i64 - units as i64).max(0)
+        + (stored as i64 - units as i64).max(0)
+        + (-available).max(0);
+    let accounted = available + successes as i64 == units as i64 && stored == successes;
+    let tx = outcomes(&before, &after, "DynamoDB.TransactWriteItems");
+    let ok_ms = sorted(
+        ends.iter()
+            .filter(|b| b.status == 201)
+            .map(|b| b.ms)
+            .collect(),
+    );
+    let per_s = if sold_out > 0.0 {
+        successes as f64 / sold_out
+    } else {
+        0.0
+    };
+    Ok(json!({
+        "shards": shards,
+        "successes": successes,
+        "oversell": oversell,
+        "accounted": accounted,
+        "available_after": available,
+        "orders_stored": stored,
+        "unexpected_answers": unexpected,
+        "placements_per_s": r3(per_s),
+        "stands_for_per_s": r3(per_s * scale),
+        "sold_out_s": r3(sold_out),
+        "wall_s": r3(wall),
+        "busy_answers": ends.iter().map(|b| u64::from(b.busy)).sum::<u64>(),
+        "throttled_writes": limit.throttled() - throttled_before,
+        "transact_write_items": tx,
+        "latency_ms_successes": {"p50": r3(pct(&ok_ms, 50.0)), "p99": r3(pct(&ok_ms, 99.0))},
+    }))
+}
+
+fn sku_event() -> lambda_http::Request {
+    integration_tests::Event::new("GET", "/skus/{sku}", &format!("/skus/{SKU}"))
+        .path_param("sku", SKU)
+        .build()
+}
+
+async fn count_orders(s: &Stack) -> Res<u64> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut n = 0;
+    let mut start = None;
+    loop {
+        let out = s
+            .raw
+            .scan()
+            .table_name(&s.table)
+            .filter_expression("entity = :e")
+            .expression_attribute_values(":e", AttributeValue::S("order".into()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+        n += out.items().len() as u64;
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(n);
+        }
+    }
+}
+
+pub async fn run(
+    ep: &Endpoints,
+    buyers: usize,
+    units: u64,
+    scale: f64,
+    shard_counts: &[u8],
+) -> Res<Out> {
+    let mut runs = Vec::new();
+    for &shards in shard_counts {
+        eprintln!("==> bench: flash sale on {shards} shard(s)");
+        runs.push(sale(ep, shards, buyers, units, scale).await?);
+    }
+    let rate_of = |s: u8| {
+        runs.iter()
+            .find(|r| r["shards"] == s)
+            .and_then(|r| r["placements_per_s"].as_f64())
+            .unwrap_or(0.0)
+    };
+    let one = rate_of(1);
+    let ratio = |s: u8| if one > 0.0 { rate_of(s) / one } else { 0.0 };
+    let rate = REAL_WCU_PER_S / scale;
+
+    let mut sec = Section::new(
+        &format!("5. Flash sale: {buyers} buyers of K = {units} units, stock in S shards, under a write limit of {rate:.0} WCU/s per partition (1/{scale:.0} of DynamoDB's 1,000)"),
+        &["S", "successes", "oversell", "placements/s (x scale)", "vs S = 1", "sold out in", "throttled writes", "503 busy", "p99 (successes)"],
+    );
+    let mut missed = Vec::new();
+    for r in &runs {
+        let s = r["shards"].as_u64().unwrap_or(0) as u8;
+        let exact = r["successes"] == units
+            && r["unexpected_answers"]
+                .as_array()
+                .is_some_and(|a| a.is_empty());
+        let clean = r["oversell"] == 0 && r["accounted"] == true;
+        if !exact {
+            missed.push(Miss {
+                figure: format!("flash sale S = {s}: successes"),
+                measured: format!(
+                    "{} (unexpected answers: {})",
+                    r["successes"], r["unexpected_answers"]
+                ),
+                target: format!("= K = {units}"),
+            });
+        }
+        if !clean {
+            missed.push(Miss {
+                figure: format!("flash sale S = {s}: oversell / stock accounting"),
+                measured: format!(
+                    "oversell {}, available after {}, orders stored {}",
+                    r["oversell"], r["available_after"], r["orders_stored"]
+                ),
+                target: "0 oversell; sold + left = K".into(),
+            });
+        }
+        sec.row(vec![
+            s.to_string(),
+            format!("{} {}", r["successes"], yes_no(exact)),
+            format!("{} {}", r["oversell"], yes_no(clean)),
+            format!(
+                "{:.1} (x{scale:.0} = {:.0})",
+                r["placements_per_s"].as_f64().unwrap_or(0.0),
+                r["stands_for_per_s"].as_f64().unwrap_or(0.0)
+            ),
+            format!("{:.1}x", ratio(s)),
+            format!("{:.2} s", r["sold_out_s"].as_f64().unwrap_or(0.0)),
+            r["throttled_writes"].to_string(),
+            r["busy_answers"].to_string(),
+            fmt_ms(
+                r["latency_ms_successes"]["p99"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN),
+            ),
+        ]);
+    }
+    let target_met = ratio(16) >= 10.0;
+    if !target_met {
+        missed.push(Miss {
+            figure: "flash sale: S = 16 vs one counter".into(),
+            measured: format!("{:.1}x", ratio(16)),
+            target: ">= 10x".into(),
+        });
+    }
+    sec.footer.push(format!(
+        "Target: S = 16 sells >= 10x one counter: {:.1}x, {}. One counter's ceiling under the model: {:.1} transactions/s (a transactional write costs 2 WCU).",
+        ratio(16),
+        yes_no(target_met),
+        rate / 2.0
+    ));
+    sec.footer.push("Model: a token bucket per partition key (tests/src/throttle.rs) in the SDK's HTTP client; a short partition gets DynamoDB's own answer (TransactionCanceledException / ThrottlingError), the store backs off and retries within the request's deadline, then answers 503 busy with Retry-After, which the buyer honours. Each shard has its own partition key. Reads are not limited: at real rates the SKU item's read per placement (3,000 consistent reads/s per partition) is the next ceiling, above ~3,000 placements/s.".into());
+    sec.footer.push("Model bound: a shard count whose ideal rate (S x the ceiling above) exceeds what DynamoDB Local serves here is bound by the emulator, not the model.".into());
+    Ok(Out {
+        json: json!({
+            "buyers": buyers,
+            "units": units,
+            "scale": scale,
+            "wcu_per_s_per_partition": rate,
+            "runs": runs,
+            "s16_vs_s1": r3(ratio(16)),
+            "target_met": target_met,
+        }),
+        sections: vec![sec],
+        missed,
+    })
+}
