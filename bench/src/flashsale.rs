@@ -9,6 +9,11 @@
 //! them is what a real table shows; each rate measured times `scale` is the
 //! rate it stands for, as long as the emulator keeps up (see "model bound").
 //!
+//! Slowed down 100 times, each partition's capacity is, but the buyers'
+//! retries are not: 300 buyers here (the default, `--flash-buyers`) press on
+//! a partition as ~30,000 would at full speed. More buyers than that measure
+//! this machine's two cores, which run the buyers and the emulator too.
+//!
 //! Each buyer is a client as a shop's checkout is: it places with its own
 //! Idempotency-Key under the function's deadline (template.yaml's 10 s), and
 //! on 503 `busy` waits Retry-After and sends the same request again, until it

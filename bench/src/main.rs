@@ -3,7 +3,8 @@
 //! ```sh
 //! cargo run --release -p bench -- [--json] [--quick] [--buyers N] [--units K]
 //!                                 [--samples N] [--starts N] [--flash-scale D]
-//!                                 [--flash-shards LIST] [--only LIST]
+//!                                 [--flash-buyers N] [--flash-shards LIST]
+//!                                 [--only LIST]
 //! ```
 //!
 //! Starts its own DynamoDB Local and SQS emulator through `scripts/lib.sh`,
@@ -53,10 +54,11 @@ struct Args {
     starts: usize,
     flash_scale: f64,
     flash_shards: Vec<u8>,
+    flash_buyers: usize,
     only: Vec<String>,
 }
 
-const USAGE: &str = "usage: cargo run --release -p bench -- [--json] [--quick] [--buyers N] [--units K] [--samples N] [--starts N] [--flash-scale D] [--flash-shards 1,4,16,64] [--only roundtrips,overhead,coldstart,contention,flashsale]";
+const USAGE: &str = "usage: cargo run --release -p bench -- [--json] [--quick] [--buyers N] [--units K] [--samples N] [--starts N] [--flash-buyers N] [--flash-scale D] [--flash-shards 1,4,16,64] [--only roundtrips,overhead,coldstart,contention,flashsale]";
 
 fn parse_args() -> Result<Args, String> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -70,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
         starts: if quick { 2 } else { 5 },
         flash_scale: 100.0,
         flash_shards: flashsale::SHARDS.to_vec(),
+        flash_buyers: 300,
         only: SECTIONS.iter().map(|s| (*s).to_owned()).collect(),
     };
     let mut it = raw.into_iter();
@@ -106,6 +109,11 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "--flash-scale D".to_owned())?
             }
+            "--flash-buyers" => {
+                a.flash_buyers = value("--flash-buyers")?
+                    .parse()
+                    .map_err(|_| "--flash-buyers N".to_owned())?
+            }
             "--flash-shards" => {
                 a.flash_shards = value("--flash-shards")?
                     .split(',')
@@ -128,7 +136,7 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    if a.buyers == 0 || a.samples == 0 || a.starts == 0 {
+    if a.buyers == 0 || a.samples == 0 || a.starts == 0 || a.flash_buyers == 0 {
         return Err("--buyers, --samples and --starts must be above 0".into());
     }
     if !(a.flash_scale >= 1.0 && a.flash_scale.is_finite()) {
@@ -255,7 +263,7 @@ async fn run(args: &Args) -> Res<(Value, String, usize)> {
     if on("flashsale") {
         let out = flashsale::run(
             &ep,
-            args.buyers,
+            args.flash_buyers,
             args.units,
             args.flash_scale,
             &args.flash_shards,
@@ -306,7 +314,7 @@ async fn run(args: &Args) -> Res<(Value, String, usize)> {
     ));
     let json = json!({
         "machine": m,
-        "args": {"quick": args.quick, "buyers": args.buyers, "units": args.units, "samples": args.samples, "starts": args.starts, "flash_scale": args.flash_scale, "flash_shards": args.flash_shards, "sections": args.only},
+        "args": {"quick": args.quick, "buyers": args.buyers, "units": args.units, "samples": args.samples, "starts": args.starts, "flash_scale": args.flash_scale, "flash_shards": args.flash_shards, "flash_buyers": args.flash_buyers, "sections": args.only},
         "results": json_parts,
         "targets_missed": missed.iter().map(|x| json!({"figure": x.figure, "measured": x.measured, "target": x.target})).collect::<Vec<_>>(),
         "wall_s": (wall * 10.0).round() / 10.0,

@@ -78,17 +78,15 @@ impl DynamoStore {
         let keys = wanted
             .iter()
             .map(|(sku, k)| key_map(keys::sku_shard(sku, *k)));
-        let found = self.batch_get(keys.collect()).await?;
+        let found: HashMap<String, u64> = self
+            .batch_get(keys.collect())
+            .await?
+            .iter()
+            .filter_map(|i| Some((string(i, keys::PK)?.to_owned(), number(i, "available")?)))
+            .collect();
         for (sku, k) in wanted {
-            let (pk, _) = keys::sku_shard(&sku, k);
-            if let Some(i) = found
-                .iter()
-                .find(|i| string(i, keys::PK) == Some(pk.as_str()))
-            {
-                shards
-                    .entry(sku)
-                    .or_default()
-                    .push((k, number(i, "available").unwrap_or(0)));
+            if let Some(a) = found.get(&keys::sku_shard(&sku, k).0) {
+                shards.entry(sku).or_default().push((k, *a));
             }
         }
         Ok(shards)

@@ -100,14 +100,17 @@ enum Again {
     Throttled,
 }
 
-/// Full-jitter exponential backoff: up to 5 ms x 2^attempt, capped at 250 ms
-/// for a conflict and 1 s when throttled.
+/// Full-jitter exponential backoff: a conflict waits up to 5 ms x 2^attempt
+/// (at most 250 ms): the other transaction is over in milliseconds. A
+/// throttled write waits up to 25 ms x 2^attempt (at most 1 s): a partition
+/// over its rate frees capacity to one writer at a time, and quick retries by
+/// every waiting request only add throttled calls.
 async fn backoff(again: Again, attempt: u32) {
-    let cap_ms = match again {
-        Again::Conflict => 250,
-        Again::Throttled => 1_000,
+    let (base_ms, cap_ms) = match again {
+        Again::Conflict => (5u64, 250),
+        Again::Throttled => (25, 1_000),
     };
-    let ceiling = (5u64 << attempt.min(8)).min(cap_ms);
+    let ceiling = (base_ms << attempt.min(8)).min(cap_ms);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
