@@ -5,7 +5,6 @@ use crate::counter::outcomes;
 use crate::harness::{self, Endpoints, Stack};
 use crate::report::{fmt_ms, ms, pct, r3, sorted, yes_no, Miss, Out, Section};
 use crate::Res;
-use aws_sdk_dynamodb::types::AttributeValue;
 use domain::config::Config;
 use integration_tests::decode;
 use serde_json::json;
@@ -73,25 +72,7 @@ pub async fn run(ep: &Endpoints, buyers: usize, units: u64) -> Res<Out> {
     let ok_lat = sorted(answers.iter().filter(|a| a.0 == 201).map(|a| a.1).collect());
     let available = s.available(SKU).await?;
     // Orders stored holding the SKU, counted in the table itself.
-    let mut stored_orders = 0u64;
-    let mut start = None;
-    loop {
-        let out = s
-            .raw
-            .scan()
-            .table_name(&s.table)
-            .filter_expression("entity = :e")
-            .expression_attribute_values(":e", AttributeValue::S("order".into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-        stored_orders += out.items().len() as u64;
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let stored_orders = s.count_orders().await?;
     let sold = units as i64 - available;
     let oversell = (successes as i64 - units as i64).max(0)
         + (-available).max(0)

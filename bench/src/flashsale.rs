@@ -175,7 +175,7 @@ async fn sale(ep: &Endpoints, shards: u8, buyers: usize, units: u64, scale: f64)
         return Err(format!("GET /skus/{SKU}: {status} {sku}").into());
     }
     let available = sku["available"].as_i64().unwrap_or(-1);
-    let stored = count_orders(&s).await?;
+    let stored = s.count_orders().await?;
     let oversell = (successes as i64 - units as i64).max(0)
         + (stored as i64 - units as i64).max(0)
         + (-available).max(0);
@@ -215,29 +215,6 @@ fn sku_event() -> lambda_http::Request {
     integration_tests::Event::new("GET", "/skus/{sku}", &format!("/skus/{SKU}"))
         .path_param("sku", SKU)
         .build()
-}
-
-async fn count_orders(s: &Stack) -> Res<u64> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let mut n = 0;
-    let mut start = None;
-    loop {
-        let out = s
-            .raw
-            .scan()
-            .table_name(&s.table)
-            .filter_expression("entity = :e")
-            .expression_attribute_values(":e", AttributeValue::S("order".into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-        n += out.items().len() as u64;
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok(n);
-        }
-    }
 }
 
 pub async fn run(

@@ -282,6 +282,29 @@ impl Stack {
             .ok_or_else(|| format!("order {id} not stored").into())
     }
 
+    /// Orders stored in the table (a scan: the bench's own tables are small).
+    pub async fn count_orders(&self) -> Res<u64> {
+        let mut n = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .raw
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("entity = :e")
+                .expression_attribute_values(":e", AttributeValue::S("order".into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+            n += out.items().len() as u64;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(n);
+            }
+        }
+    }
+
     /// `available` of a SKU as stored.
     pub async fn available(&self, sku: &str) -> Res<i64> {
         let out = self
