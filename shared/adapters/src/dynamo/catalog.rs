@@ -1,8 +1,8 @@
 //! SKUs: read one or many (consistent), and staff's create-or-update.
 
 use super::{
-    backoff, build_error, decode_error, key_map, keys, n, number, s, sdk_error, string, Again,
-    DynamoStore, Item,
+    build_error, decode_error, key_map, keys, n, number, s, sdk_error, string, Again, DynamoStore,
+    Item,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
@@ -124,7 +124,7 @@ impl DynamoStore {
                     if attempt > UNPROCESSED_ATTEMPTS || self.out_of_time() {
                         return Err(self.busy("reading items"));
                     }
-                    backoff(Again::Throttled, attempt).await;
+                    self.backoff(Again::Throttled, attempt).await;
                 }
             }
         }
@@ -227,7 +227,7 @@ impl DynamoStore {
                         .sku()
                 }
                 Err(StoreError::Busy(_)) if attempt < RESHARD_ATTEMPTS => {
-                    backoff(Again::Conflict, attempt).await
+                    self.backoff(Again::Conflict, attempt).await
                 }
                 Err(e) => return Err(e),
             }

@@ -105,7 +105,7 @@ enum Again {
 /// throttled write waits up to 25 ms x 2^attempt (at most 1 s): a partition
 /// over its rate frees capacity to one writer at a time, and quick retries by
 /// every waiting request only add throttled calls.
-async fn backoff(again: Again, attempt: u32) {
+fn backoff_wait(again: Again, attempt: u32) -> Duration {
     let (base_ms, cap_ms) = match again {
         Again::Conflict => (5u64, 250),
         Again::Throttled => (25, 1_000),
@@ -115,8 +115,7 @@ async fn backoff(again: Again, attempt: u32) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let ms = 1 + u64::from(nanos) % ceiling;
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Duration::from_millis(1 + u64::from(nanos) % ceiling)
 }
 
 impl DynamoStore {
@@ -135,6 +134,21 @@ impl DynamoStore {
         Self {
             deadline: Some(deadline),
             ..self.clone()
+        }
+    }
+
+    /// Waits before trying again ([`backoff_wait`]), never past the time
+    /// kept to answer in.
+    async fn backoff(&self, again: Again, attempt: u32) {
+        tokio::time::sleep(self.clamp(backoff_wait(again, attempt))).await;
+    }
+
+    /// `wait`, cut to what is left before the request's deadline (less the
+    /// margin to answer in).
+    fn clamp(&self, wait: Duration) -> Duration {
+        match self.deadline {
+            Some(d) => wait.min(d.saturating_duration_since(Instant::now() + ANSWER_MARGIN)),
+            None => wait,
         }
     }
 
@@ -243,7 +257,7 @@ impl DynamoStore {
                     })
                     .into());
             }
-            backoff(again, attempt).await;
+            self.backoff(again, attempt).await;
         }
     }
 }
@@ -287,4 +301,38 @@ fn update(
     Ok(TransactWriteItem::builder()
         .update(u.build().map_err(build_error)?)
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> DynamoStore {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        DynamoStore::new(Client::from_conf(conf), "t")
+    }
+
+    #[test]
+    fn a_wait_never_runs_past_the_deadline() {
+        let s = store().until(Instant::now() + ANSWER_MARGIN + Duration::from_millis(100));
+        assert!(s.clamp(Duration::from_secs(1)) <= Duration::from_millis(100));
+        let late = store().until(Instant::now());
+        assert_eq!(late.clamp(Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(
+            store().clamp(Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn throttled_waits_grow_longer_than_conflicts() {
+        for attempt in 1..12 {
+            assert!(backoff_wait(Again::Conflict, attempt) <= Duration::from_millis(250));
+            assert!(backoff_wait(Again::Throttled, attempt) <= Duration::from_millis(1_000));
+        }
+        assert!(backoff_wait(Again::Throttled, 1) <= Duration::from_millis(50));
+    }
 }
