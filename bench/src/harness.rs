@@ -13,7 +13,7 @@ use adapters::{App, AuthMode, DynamoStore};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::config::Config;
 use integration_tests::throttle::WriteLimit;
-use integration_tests::{decode, place_body, Event};
+use integration_tests::{decode, place_body, put_sku_event, Event};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use supplier_sim::Simulator;
@@ -211,12 +211,7 @@ impl Stack {
             "per_user_limit": null,
             "available": available,
         });
-        let req = Event::new("PUT", "/skus/{sku}", &format!("/skus/{sku}"))
-            .path_param("sku", sku)
-            .user("staff-1")
-            .staff()
-            .json(&body)
-            .build();
+        let req = put_sku_event(sku, &body).build();
         let (status, v) = decode(catalog::handle(&self.app, req).await);
         if status != 200 {
             return Err(format!("PUT /skus/{sku}: {status} {v}").into());

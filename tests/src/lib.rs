@@ -136,12 +136,7 @@ impl TestApp {
 
     /// `PUT /skus/{sku}` as staff; panics unless it succeeds.
     pub async fn put_sku(&self, sku: &str, body: Value) -> Value {
-        let req = Event::new("PUT", "/skus/{sku}", &format!("/skus/{sku}"))
-            .path_param("sku", sku)
-            .user("staff-1")
-            .staff()
-            .json(&body)
-            .build();
+        let req = put_sku_event(sku, &body).build();
         let (status, value) = self.call(Func::Catalog, req).await;
         assert_eq!(status, 200, "put_sku {sku}: {value}");
         value
@@ -266,6 +261,15 @@ pub fn decode(resp: Response<Body>) -> (u16, Value) {
         );
     }
     (status, value)
+}
+
+/// `PUT /skus/{sku}` by staff with `body`.
+pub fn put_sku_event(sku: &str, body: &Value) -> Event {
+    Event::new("PUT", "/skus/{sku}", &format!("/skus/{sku}"))
+        .path_param("sku", sku)
+        .user("staff-1")
+        .staff()
+        .json(body)
 }
 
 pub fn address() -> Value {
