@@ -180,7 +180,7 @@ async fn prepare(s: &Stack, function: &str, run: usize) -> Res<(Value, Expect)> 
         }
         "expire" => (
             json!({"version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "Scheduled Event",
-                   "source": "aws.scheduler", "account": "123456789012", "time": "2026-11-25T03:00:00Z",
+                   "source": "aws.scheduler", "account": "123456789012", "time": integration_tests::now(),
                    "region": "us-east-1", "resources": [], "detail": {}}),
             Expect::Sweep,
         ),

@@ -335,7 +335,7 @@ pub fn place_event(user: &str, lines: &Value, key: Option<&str>) -> Event {
 pub fn pay_event(order: &Value, payment_id: &str) -> Event {
     let body = json!({
         "order_id": order["id"], "payment_id": payment_id,
-        "amount_cents": order["total_cents"], "paid_at": "2026-11-25T03:00:00Z",
+        "amount_cents": order["total_cents"], "paid_at": integration_tests::now(),
     })
     .to_string();
     let sig = domain::signature::sign(PAYMENT_SECRET.as_bytes(), body.as_bytes());

@@ -204,7 +204,7 @@ pub async fn run(ep: &Endpoints) -> Res<Out> {
     });
 
     // a status callback: the dropship supplier reports the package shipped
-    let body = json!({"package_id": package, "status": "shipped", "tracking_no": "T-1", "at": "2026-11-25T08:00:00Z"});
+    let body = json!({"package_id": package, "status": "shipped", "tracking_no": "T-1", "at": integration_tests::now()});
     let req = harness::supplier_event("S-1", &body).build();
     let ((status, v), calls, sup) = count(&s, async {
         decode(status_sync::handle(&s.status_sync, req).await)

@@ -3,6 +3,7 @@
 
 use crate::status_sync::forwarded;
 use domain::config::Config;
+use domain::time::Timestamp;
 use integration_tests::answers::{mixed_ids, refunded};
 use integration_tests::stack::Stack;
 use serde_json::{json, Value};
@@ -281,8 +282,10 @@ async fn illegal_openings_are_refused_with_their_codes() {
         (409, Some("package_not_received")),
         "{v}"
     );
-    // Received long ago (the supplier's event time): the window has closed.
-    let old = json!({"package_id": drop, "status": "received", "at": "2026-01-01T00:00:00Z"});
+    // Received eight days ago (the supplier's event time): the window has closed.
+    let eight_days_ago =
+        Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 8 * 86_400_000);
+    let old = json!({"package_id": drop, "status": "received", "at": eight_days_ago});
     assert_eq!(s.supplier("S-1", &old).await.0, 200);
     let (status, v) = s
         .open_case("dan", &id, &body(&drop, "refund_only", "LAMP", 1))

@@ -135,16 +135,16 @@ async fn bad_notifications_change_nothing() {
     let s = Stack::spawn(no_window()).await;
     catalog(&s).await;
     let order = s.placed("cat", json!([{"sku": "MUG", "qty": 1}])).await;
-    let good = json!({"order_id": order["id"], "payment_id": "p-1", "amount_cents": order["total_cents"], "paid_at": "2026-11-25T03:00:00Z"}).to_string();
+    let good = json!({"order_id": order["id"], "payment_id": "p-1", "amount_cents": order["total_cents"], "paid_at": integration_tests::now()}).to_string();
     let cases: Vec<(&str, String, Option<String>, u16, &str)> = vec![
         ("forged signature", good.clone(), Some(domain::signature::sign(b"wrong-secret", good.as_bytes())), 401, "invalid_signature"),
         ("missing signature", good.clone(), None, 401, "invalid_signature"),
         ("garbage signature", good.clone(), Some("not-hex".into()), 401, "invalid_signature"),
-        ("wrong amount", json!({"order_id": order["id"], "payment_id": "p-2", "amount_cents": 1, "paid_at": "2026-11-25T03:00:00Z"}).to_string(), None, 409, "amount_mismatch"),
-        ("unknown order", json!({"order_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "payment_id": "p-3", "amount_cents": 100, "paid_at": "2026-11-25T03:00:00Z"}).to_string(), None, 404, "order_not_found"),
+        ("wrong amount", json!({"order_id": order["id"], "payment_id": "p-2", "amount_cents": 1, "paid_at": integration_tests::now()}).to_string(), None, 409, "amount_mismatch"),
+        ("unknown order", json!({"order_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "payment_id": "p-3", "amount_cents": 100, "paid_at": integration_tests::now()}).to_string(), None, 404, "order_not_found"),
         ("malformed json", "{\"order_id\":".to_owned(), None, 400, "invalid_json"),
         ("missing fields", json!({"order_id": order["id"]}).to_string(), None, 400, "invalid_request"),
-        ("negative amount", json!({"order_id": order["id"], "payment_id": "p-4", "amount_cents": -5, "paid_at": "2026-11-25T03:00:00Z"}).to_string(), None, 400, "invalid_request"),
+        ("negative amount", json!({"order_id": order["id"], "payment_id": "p-4", "amount_cents": -5, "paid_at": integration_tests::now()}).to_string(), None, 400, "invalid_request"),
         ("bad time", json!({"order_id": order["id"], "payment_id": "p-5", "amount_cents": 5, "paid_at": "yesterday"}).to_string(), None, 400, "invalid_request"),
     ];
     for (name, body, sig, want_status, want_code) in cases {

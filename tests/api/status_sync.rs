@@ -196,8 +196,8 @@ async fn forged_wrong_supplier_and_self_operated_callbacks_are_refused() {
     let id = order["id"].as_str().unwrap();
     let (own, drop, jd) = mixed_ids(&order);
     let version = s.stored(id).await.version();
-    let body =
-        json!({"package_id": drop, "status": "shipped", "at": "2026-11-25T08:00:00Z"}).to_string();
+    let body = json!({"package_id": drop, "status": "shipped", "at": integration_tests::now()})
+        .to_string();
     let (status, v) = s.supplier_raw("S-1", &body, None).await;
     assert_eq!(
         (status, v["error"]["code"].as_str()),

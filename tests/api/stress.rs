@@ -200,7 +200,7 @@ fn references(s: &Stack, package: &str) -> HashSet<String> {
 fn notice(order: &Value, payment_id: &str) -> Value {
     json!({
         "order_id": order["id"], "payment_id": payment_id,
-        "amount_cents": order["total_cents"], "paid_at": "2026-11-25T03:00:00Z",
+        "amount_cents": order["total_cents"], "paid_at": integration_tests::now(),
     })
 }
 
@@ -2231,12 +2231,12 @@ fn template(shape: Shape, rng: &mut Rng, fx: &Fixture) -> Value {
         }
         Shape::Notice => {
             json!({"order_id": rng.pick(&[&fx.unpaid, &fx.paid, &fx.other]), "payment_id": format!("fuzz-{}", rng.below(50)),
-                                "amount_cents": *rng.pick(&[1300u64, 1, 0]), "paid_at": "2026-11-25T03:00:00Z"})
+                                "amount_cents": *rng.pick(&[1300u64, 1, 0]), "paid_at": integration_tests::now()})
         }
         Shape::Callback => {
             json!({"package_id": rng.pick(&[&fx.drop, &fx.jd, &fx.own, &fx.other_package]),
                                   "status": rng.pick(&["shipped", "awaiting_receipt", "received", "rejected", "intercepted", "intercept_refused"]),
-                                  "tracking_no": "T-1", "at": "2026-11-25T08:00:00Z"})
+                                  "tracking_no": "T-1", "at": integration_tests::now()})
         }
         Shape::Ship | Shape::Return => json!({"carrier": "SF", "tracking_no": "SF-1"}),
         Shape::OpenCase => {
@@ -2894,7 +2894,7 @@ async fn security() {
 
     // Forged payment notifications: every one 401, nothing changes.
     let unpaid_total = unpaid_before.total_cents.0;
-    let body = json!({"order_id": fx.unpaid, "payment_id": "forged-1", "amount_cents": unpaid_total, "paid_at": "2026-11-25T03:00:00Z"}).to_string();
+    let body = json!({"order_id": fx.unpaid, "payment_id": "forged-1", "amount_cents": unpaid_total, "paid_at": integration_tests::now()}).to_string();
     for (name, sig) in forgeries(&mut rng, PAYMENT_SECRET, body.as_bytes()) {
         let req = signed_event(notify, None, &body, sig.as_deref());
         r.expect(
@@ -2908,7 +2908,7 @@ async fn security() {
         .await;
     }
     // Forged supplier callbacks.
-    let cb = json!({"package_id": fx.drop, "status": "rejected", "at": "2026-11-25T08:00:00Z"})
+    let cb = json!({"package_id": fx.drop, "status": "rejected", "at": integration_tests::now()})
         .to_string();
     for (name, sig) in forgeries(&mut rng, SUPPLIER_SECRET, cb.as_bytes()) {
         let req = signed_event(callback, Some(("supplier", "S-1")), &cb, sig.as_deref());
@@ -2924,7 +2924,7 @@ async fn security() {
     }
     // Many more random ones, over random amounts and payment ids.
     for i in 0..extra {
-        let body = json!({"order_id": fx.unpaid, "payment_id": format!("forged-{i}"), "amount_cents": unpaid_total, "paid_at": "2026-11-25T03:00:00Z"}).to_string();
+        let body = json!({"order_id": fx.unpaid, "payment_id": format!("forged-{i}"), "amount_cents": unpaid_total, "paid_at": integration_tests::now()}).to_string();
         let sig: String = (0..32)
             .map(|_| format!("{:02x}", rng.next() as u8))
             .collect();
@@ -2976,15 +2976,15 @@ async fn security() {
     for (name, altered) in [
         (
             "another amount",
-            json!({"order_id": id, "payment_id": "pay-replayed", "amount_cents": 1, "paid_at": "2026-11-25T03:00:00Z"}),
+            json!({"order_id": id, "payment_id": "pay-replayed", "amount_cents": 1, "paid_at": integration_tests::now()}),
         ),
         (
             "another payment id",
-            json!({"order_id": id, "payment_id": "pay-replayed-2", "amount_cents": order["total_cents"], "paid_at": "2026-11-25T03:00:00Z"}),
+            json!({"order_id": id, "payment_id": "pay-replayed-2", "amount_cents": order["total_cents"], "paid_at": integration_tests::now()}),
         ),
         (
             "another order",
-            json!({"order_id": fx.unpaid, "payment_id": "pay-replayed", "amount_cents": unpaid_total, "paid_at": "2026-11-25T03:00:00Z"}),
+            json!({"order_id": fx.unpaid, "payment_id": "pay-replayed", "amount_cents": unpaid_total, "paid_at": integration_tests::now()}),
         ),
     ] {
         let req = signed_event(notify, None, &altered.to_string(), Some(&sig));
@@ -3006,7 +3006,7 @@ async fn security() {
         || format!("replays changed {id}: {:?}", stored.timeline()),
     );
     // A supplier callback replayed: applied once.
-    let shipped = json!({"package_id": fx.drop, "status": "shipped", "tracking_no": "T-1", "at": "2026-11-25T08:00:00Z"}).to_string();
+    let shipped = json!({"package_id": fx.drop, "status": "shipped", "tracking_no": "T-1", "at": integration_tests::now()}).to_string();
     let sig = sign(SUPPLIER_SECRET, shipped.as_bytes());
     let (first, v) = verdict(
         &dev.call(
@@ -3040,11 +3040,11 @@ async fn security() {
     for (name, altered) in [
         (
             "rejected",
-            json!({"package_id": fx.drop, "status": "rejected", "tracking_no": "T-1", "at": "2026-11-25T08:00:00Z"}),
+            json!({"package_id": fx.drop, "status": "rejected", "tracking_no": "T-1", "at": integration_tests::now()}),
         ),
         (
             "another package",
-            json!({"package_id": fx.jd, "status": "shipped", "tracking_no": "T-1", "at": "2026-11-25T08:00:00Z"}),
+            json!({"package_id": fx.jd, "status": "shipped", "tracking_no": "T-1", "at": integration_tests::now()}),
         ),
     ] {
         let req = signed_event(
@@ -3073,7 +3073,7 @@ async fn security() {
         ("WH-1", &fx.own),
     ] {
         let body =
-            json!({"package_id": package, "status": "rejected", "at": "2026-11-25T08:00:00Z"})
+            json!({"package_id": package, "status": "rejected", "at": integration_tests::now()})
                 .to_string();
         let req = signed_event(
             callback,

@@ -419,3 +419,9 @@ pub fn request_from_json(event: &Value) -> Result<Request, String> {
         .map_err(|_| "lambda_http cannot build a request from it".to_owned())?
         .map_err(|e| e.to_string())
 }
+
+/// Now as RFC 3339, by the stack's clock (`CLOCK_OFFSET_SECS` moves both):
+/// the time of every payment and supplier event a test sends.
+pub fn now() -> String {
+    domain::time::Timestamp::now().to_rfc3339()
+}

@@ -144,7 +144,7 @@ impl Stack {
     pub async fn pay_order(&self, order: &Value, payment_id: &str) -> (u16, Value) {
         self.notify(&json!({
             "order_id": order["id"], "payment_id": payment_id,
-            "amount_cents": order["total_cents"], "paid_at": "2026-11-25T03:00:00Z",
+            "amount_cents": order["total_cents"], "paid_at": crate::now(),
         }))
         .await
     }
@@ -315,7 +315,7 @@ impl Stack {
     pub async fn report(&self, supplier: &str, package: &str, status: &str) -> (u16, Value) {
         self.supplier(
             supplier,
-            &json!({"package_id": package, "status": status, "tracking_no": format!("T-{package}"), "at": "2026-11-25T08:00:00Z"}),
+            &json!({"package_id": package, "status": status, "tracking_no": format!("T-{package}"), "at": crate::now()}),
         )
         .await
     }

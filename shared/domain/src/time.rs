@@ -9,11 +9,33 @@ use time::OffsetDateTime;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = DateTime, example = "2026-11-25T03:11:38.123Z"))]
 pub struct Timestamp(OffsetDateTime);
 
+/// The clock's setting: `CLOCK_OFFSET_SECS` (whole seconds, may be negative)
+/// moves every `now` of this process, so a whole stack and its tests can run
+/// a year ahead (CI does) and show that nothing depends on today's date. Read
+/// once; a malformed value stops the process at its first `now`.
+fn clock_offset_millis() -> i64 {
+    static OFFSET: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| match std::env::var("CLOCK_OFFSET_SECS") {
+        Err(_) => 0,
+        Ok(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|s| s.unsigned_abs() <= 100 * 365 * 86_400)
+            .map(|s| s * 1000)
+            .unwrap_or_else(|| {
+                panic!("CLOCK_OFFSET_SECS={v:?} is not a whole number of seconds within 100 years")
+            }),
+    })
+}
+
 impl Timestamp {
+    /// Now, by the system clock moved by `CLOCK_OFFSET_SECS` (unset: 0).
     pub fn now() -> Self {
         // Millisecond precision: what we store and show.
         Self::from_unix_millis(
-            (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+            (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+                + clock_offset_millis(),
         )
     }
     pub fn from_unix(secs: i64) -> Self {
