@@ -282,18 +282,14 @@ async fn illegal_openings_are_refused_with_their_codes() {
         (409, Some("package_not_received")),
         "{v}"
     );
-    // Received eight days ago (the supplier's event time): the window has closed.
-    let eight_days_ago =
-        Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 8 * 86_400_000);
-    let old = json!({"package_id": drop, "status": "received", "at": eight_days_ago});
-    assert_eq!(s.supplier("S-1", &old).await.0, 200);
-    let (status, v) = s
-        .open_case("dan", &id, &body(&drop, "refund_only", "LAMP", 1))
-        .await;
+    // Received now: the window closes AFTER_SALES_DAYS (7) later.
+    assert_eq!(s.report("S-1", &drop, "received").await.0, 200);
+    let lamp = body(&drop, "refund_only", "LAMP", 1);
+    let now = Timestamp::now();
     assert_eq!(
-        (status, code(&v)),
-        (409, Some("after_sales_window_closed")),
-        "{v}"
+        s.open_case_at("dan", &id, &lamp, now.plus_secs(8 * 86_400))
+            .await,
+        Err("after_sales_window_closed")
     );
     assert_eq!(s.report("jd", &jd, "received").await.0, 200);
     // More than received.

@@ -320,3 +320,54 @@ async fn receipt_is_confirmed_automatically_except_for_jd() {
     assert_eq!(s.report("jd", &jd, "received").await.0, 200);
     assert_eq!(s.order("gus", id).await["status"], "completed");
 }
+
+/// SPEC 2.5 (hole 9): a supplier's `at` is taken between the package's
+/// previous event and now. A shipment "a month ago" is not confirmed by the
+/// next sweep, a receipt "a month ago" does not close the after-sales window,
+/// and a future time is now.
+#[tokio::test]
+async fn a_suppliers_event_time_is_clamped_between_the_previous_event_and_now() {
+    let s = Stack::spawn(config(FreightPolicy::Single)).await;
+    let order = forwarded(&s, "ivy").await;
+    let id = order["id"].as_str().unwrap();
+    let (_, drop, jd) = mixed_ids(&order);
+    let before = Timestamp::now();
+    let month_ago = Timestamp::from_unix_millis(before.unix_millis() - 30 * 86_400_000);
+    let shipped = json!({"package_id": drop, "status": "shipped", "at": month_ago});
+    assert_eq!(s.supplier("S-1", &shipped).await.0, 200);
+    let stored = s.order("ivy", id).await;
+    let forwarded_at = stored["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["event"] == "package_forwarded" && t["package_id"] == drop.as_str())
+        .map(|t| Timestamp::parse(t["at"].as_str().unwrap()).unwrap())
+        .next_back()
+        .expect("the package was forwarded");
+    let shipped_at =
+        Timestamp::parse(package(&stored, &drop)["shipped_at"].as_str().unwrap()).unwrap();
+    assert!(
+        shipped_at >= forwarded_at,
+        "{shipped_at} before the hand-over at {forwarded_at}"
+    );
+    let day_later = s.sweep_at(Timestamp::now().plus_secs(86_400)).await;
+    assert_eq!(
+        day_later.confirmed, 0,
+        "confirmed a day after shipping: {day_later:?}"
+    );
+    // Received "a month ago": the after-sales window is open.
+    let received = json!({"package_id": drop, "status": "received", "at": month_ago});
+    assert_eq!(s.supplier("S-1", &received).await.0, 200);
+    let case = json!({"package_id": drop, "kind": "refund_only", "lines": [{"sku": "LAMP", "qty": 1}],
+                      "reason": "broken", "evidence": ["https://example.com/p.jpg"]});
+    let (status, v) = s.open_case("ivy", id, &case).await;
+    assert_eq!(status, 201, "{v}");
+    // A time in the future is now.
+    let future = Timestamp::now().plus_secs(30 * 86_400);
+    let jd_shipped = json!({"package_id": jd, "status": "shipped", "at": future});
+    assert_eq!(s.supplier("jd", &jd_shipped).await.0, 200);
+    let after = Timestamp::now();
+    let stored = s.order("ivy", id).await;
+    let jd_at = Timestamp::parse(package(&stored, &jd)["shipped_at"].as_str().unwrap()).unwrap();
+    assert!(jd_at <= after, "{jd_at} is in the future");
+}

@@ -363,6 +363,37 @@ impl Stack {
         crate::decode(after_sales::handle(&self.after_sales, e.build()).await)
     }
 
+    /// Opens a case as `user` would at `now` (the domain's use case with its
+    /// clock given): the error code when refused.
+    pub async fn open_case_at(
+        &self,
+        user: &str,
+        order: &str,
+        body: &Value,
+        now: domain::time::Timestamp,
+    ) -> Result<(), &'static str> {
+        use domain::error::Problem;
+        let caller = domain::ids::Caller {
+            user: domain::ids::UserId::parse(user).expect("a user id"),
+            is_staff: false,
+        };
+        let request = domain::after_sales::OpenCase::parse(body.to_string().as_bytes())
+            .expect("a valid case body");
+        let id = domain::ids::OrderId::parse(order).expect("an order id");
+        domain::after_sales::open_case(
+            &self.t.app.store,
+            &self.after_sales.publisher,
+            &self.t.app.config,
+            &caller,
+            &id,
+            &request,
+            now,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.code())
+    }
+
     /// A case route: `step` is `review`, `return-shipment`, `complete`,
     /// `withdraw`, or "" for `GET /after-sales/{case_id}`.
     pub async fn case(

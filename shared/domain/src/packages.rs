@@ -254,10 +254,10 @@ pub async fn supplier_status<S: Ledger, P: Publisher>(
     cb: &StatusCallback,
     now: Timestamp,
 ) -> Result<Synced, SyncError> {
-    let at = cb.at.map_or(now, |at| at.min(now));
     let actor = format!("supplier:{supplier}");
     let (order, applied) = apply(store, publisher, &cb.package_id, now, |order| {
         let p = order.package(&cb.package_id).ok_or(SyncError::NotFound)?;
+        let at = order.event_time(&cb.package_id, cb.at, now);
         if !supplied_by(&p.source, supplier) {
             return Err(SyncError::WrongSupplier(supplier.to_owned()));
         }

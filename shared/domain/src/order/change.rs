@@ -201,6 +201,25 @@ impl Order {
         Ok(())
     }
 
+    /// When a reported event happened (SPEC 2.5): the reporter's time, taken
+    /// between the package's previous event on the timeline and now, so that
+    /// an old time cannot confirm a receipt or close a window at once.
+    pub fn event_time(
+        &self,
+        id: &PackageId,
+        reported: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Timestamp {
+        let previous = self
+            .timeline
+            .iter()
+            .filter(|t| t.package_id.as_ref() == Some(id))
+            .map(|t| t.at)
+            .max()
+            .unwrap_or(self.created_at);
+        reported.unwrap_or(now).min(now).max(previous.min(now))
+    }
+
     /// Moves one package as an event asks. A stale or duplicate event is
     /// [`Step::Ignored`] and changes nothing; a legal one records its times,
     /// tracking and refunds, and the order status is derived again.
