@@ -255,12 +255,112 @@ async fn a_supplier_that_keeps_failing_ends_in_the_dead_letter_queue() {
     );
     let (status, v) = s.cancel_as("staff-1", true, id, &body).await;
     assert_eq!(status, 200, "{v}");
+    // Its hand-over was attempted: the supplier may have it, so it is
+    // intercepted, not refunded at once (SPEC 2.6).
     let p = integration_tests::answers::package(&v, &pkgs[1]);
-    assert_eq!(p["status"], "cancelled");
-    let refund = &v["refunds"][0];
-    assert_eq!(refund["package_id"], pkgs[1].as_str());
+    assert_eq!(p["status"], "intercept_requested", "{v}");
+    assert_eq!(v["refunds"], json!([]), "{v}");
+}
+
+/// Hole 1 and 2 of the second review (SPEC 2.6, 2.11): a package whose
+/// hand-over the queue gave up on goes on the attention list; the owner's
+/// cancel intercepts it instead of refunding at once; nobody can answer
+/// (no reference), so the sweep hands the intercept to staff after
+/// `INTERCEPT_GIVE_UP_SECS`, and staff resolve it: cancelled and refunded.
+#[tokio::test]
+async fn a_handover_given_up_is_intercepted_on_cancel_and_resolved_by_staff() {
+    let s = Stack::spawn(no_window()).await;
+    let (order, pkgs) = quiet_paid_order(&s, "pia").await;
+    let id = order["id"].as_str().unwrap();
+    let total = order["total_cents"].as_i64().unwrap();
+    s.sim.fail_always(true);
+    s.forward
+        .publisher
+        .publish(&[forward_message(&pkgs[1])], Timestamp::now())
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        s.deliver(2).await;
+        if s.depth("ForwardQueue").await == 0 {
+            break;
+        }
+    }
+    let staff = s.order_as_staff(id).await;
+    let items = staff["attention"].as_array().expect("attention for staff");
+    assert_eq!(items.len(), 1, "{staff}");
+    assert_eq!(items[0]["kind"], "forward_failed");
+    assert_eq!(items[0]["package_id"], pkgs[1].as_str());
+    assert_eq!(items[0]["actions"], json!(["resolve"]));
+    assert!(
+        s.order("pia", id).await.get("attention").is_none(),
+        "staff only"
+    );
+    // The owner cancels: the package never handed over is cancelled at once,
+    // the one that may be with its supplier is intercepted.
+    let (status, v) = s.cancel_order("pia", id).await;
     assert_eq!(
-        refund["amount_cents"].as_i64().unwrap(),
-        p["goods_cents"].as_i64().unwrap() + p["freight_cents"].as_i64().unwrap()
+        (status, v["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{v}"
+    );
+    let p1 = integration_tests::answers::package(&v, &pkgs[1]);
+    assert_eq!(p1["status"], "intercept_requested");
+    let kept = p1["goods_cents"].as_i64().unwrap() + p1["freight_cents"].as_i64().unwrap();
+    assert_eq!(
+        integration_tests::answers::refunded(&v),
+        total - kept,
+        "all but the intercepted package: {}",
+        v["refunds"]
+    );
+    let staff = s.order_as_staff(id).await;
+    assert_eq!(
+        staff["attention"],
+        json!([]),
+        "the hand-over item ended with the cancel"
+    );
+    // Asked again while within the give-up time, then handed to staff.
+    let now = Timestamp::now();
+    let asked = s.sweep_at(now.plus_secs(601)).await;
+    assert_eq!(asked.intercepts_asked, 1, "{asked:?}");
+    let handed = s.sweep_at(now.plus_secs(86_401)).await;
+    assert_eq!(handed.intercepts_to_staff, 1, "{handed:?}");
+    let again = s.sweep_at(now.plus_secs(90_000)).await;
+    assert_eq!(
+        (again.intercepts_asked, again.intercepts_to_staff),
+        (0, 0),
+        "{again:?}"
+    );
+    let staff = s.order_as_staff(id).await;
+    let items = staff["attention"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{staff}");
+    assert_eq!(items[0]["kind"], "intercept_unanswered");
+    assert!(staff["actions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"action": "resolve", "package_id": pkgs[1]})));
+    // Only staff resolve; a bad outcome is 400; then intercepted.
+    let body = json!({"outcome": "intercepted", "note": "supplier says it never took it"});
+    assert_eq!(s.resolve_as("pia", false, &pkgs[1], &body).await.0, 403);
+    let bad = json!({"outcome": "lost", "note": "x"});
+    assert_eq!(s.resolve_as("staff-1", true, &pkgs[1], &bad).await.0, 400);
+    let (status, v) = s.resolve_as("staff-1", true, &pkgs[1], &body).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "cancelled", "{v}");
+    assert_eq!(integration_tests::answers::refunded(&v), total);
+    assert_eq!(v["attention"], json!([]));
+    assert!(v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["event"] == "attention_ended"
+            && t["cause"]
+                .as_str()
+                .unwrap()
+                .ends_with("supplier says it never took it")));
+    // Nothing left to resolve.
+    let (status, v) = s.resolve_as("staff-1", true, &pkgs[1], &body).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("nothing_to_resolve"))
     );
 }

@@ -231,13 +231,22 @@ async fn a_change_out_of_time_answers_busy() {
     let cancel = |store: adapters::DynamoStore, id: OrderId| {
         let publisher = s.cancel.publisher.clone();
         let caller = caller.clone();
+        let cfg = s.t.app.config.clone();
         async move {
             let store = Interfering {
                 inner: store,
                 interfered: false.into(),
             };
-            domain::cancel::cancel_order(&store, &publisher, &caller, &id, None, Timestamp::now())
-                .await
+            domain::cancel::cancel_order(
+                &store,
+                &publisher,
+                &cfg,
+                &caller,
+                &id,
+                None,
+                Timestamp::now(),
+            )
+            .await
         }
     };
     // With time to spare, the change is decided again and lands.
@@ -497,4 +506,61 @@ async fn secrets_are_read_from_the_secret_store_at_cold_start() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("PAYMENT_WEBHOOK_SECRET"), "{err}");
+}
+
+/// Hole 10 of the second review: when an order's messages are published
+/// after it moved on, the messages it gained meanwhile are not taken for old
+/// ones: the sweep leaves them to their writer for the grace period.
+#[tokio::test]
+async fn messages_gained_meanwhile_keep_their_grace_after_a_late_clear() {
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    s.t.put_sku("LAMP", json!({"name": "Lamp", "price_cents": 2100, "source": {"kind": "dropship", "supplier": "S-1"}, "stock_policy": "lock_on_place", "available": 10})).await;
+    let order = s.placed("sol", json!([{"sku": "LAMP", "qty": 1}])).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let store = &s.t.app.store;
+    let cfg = &s.t.app.config;
+    let now = Timestamp::now();
+    let paid_at = Timestamp::from_unix_millis(now.unix_millis() - 25_000);
+    // Paid 25 s ago while the queue was down: the forward waits in the outbox.
+    let notice = domain::pay::PaymentNotice {
+        order_id: OrderId::parse(&id).unwrap(),
+        payment_id: "pay-sol".into(),
+        amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
+        paid_at,
+    };
+    let paid = domain::pay::apply_payment(store, &Down, cfg, &notice, paid_at)
+        .await
+        .unwrap()
+        .order;
+    // Rejected now, the queue still down: a refund joins the outbox.
+    let lamp = integration_tests::answers::package_of(&order, "dropship");
+    let cb = domain::packages::StatusCallback {
+        package_id: domain::ids::PackageId::parse(&lamp).unwrap(),
+        status: domain::packages::CallbackStatus::Rejected,
+        tracking_no: None,
+        at: None,
+    };
+    domain::packages::supplier_status(store, &Down, cfg, "S-1", &cb, now)
+        .await
+        .unwrap();
+    // The payment's late publication removes the forward only.
+    domain::transition::flush_outbox(store, &s.forward.publisher, &paid, now)
+        .await
+        .unwrap();
+    let stored = s.stored(&id).await;
+    assert_eq!(stored.outbox().len(), 1, "the refund is left");
+    assert!(
+        stored.outbox_since() >= Some(now),
+        "the refund's age is not the forward's: {:?}",
+        stored.outbox_since()
+    );
+    // 35 s after the forward was written, 10 s after the refund: not yet the sweep's.
+    let summary = s.sweep_at(now.plus_secs(10)).await;
+    assert_eq!(summary.republished, 0, "{summary:?}");
+    let summary = s.sweep_at(now.plus_secs(60)).await;
+    assert_eq!(summary.republished, 1, "{summary:?}");
 }

@@ -46,11 +46,10 @@ async fn intercepts_confirmed_later_by_callback_cancel_the_order() {
     let (_, drop, jd) = mixed_ids(&order);
     assert_eq!(s.report("S-1", &drop, "intercepted").await.0, 200);
     assert_eq!(s.report("jd", &jd, "intercepted").await.0, 200);
-    // Our warehouse answers through its own channel: the queue carries it again.
-    let (own, _, _) = mixed_ids(&order);
+    // Our warehouse answers through its own channel: the sweep asks it again.
     assert_eq!(s.order("ivy", id).await["status"], "cancel_requested");
     s.sim.set_intercept(InterceptMode::Accept);
-    s.redeliver_intercept(&own).await;
+    s.ask_intercepts_again().await;
     let done = s.order("ivy", id).await;
     assert_eq!(done["status"], "cancelled", "{done}");
     assert_eq!(refunded(&done), done["total_cents"].as_i64().unwrap());
@@ -79,7 +78,7 @@ async fn an_intercept_refused_by_callback_fails_the_cancel() {
     assert_eq!(s.report("S-1", &drop, "intercept_refused").await.0, 200);
     assert_eq!(s.report("jd", &jd, "intercepted").await.0, 200);
     s.sim.set_intercept(InterceptMode::Accept);
-    s.redeliver_intercept(&own).await;
+    s.ask_intercepts_again().await;
     let done = s.order("jan", id).await;
     assert_eq!(done["status"], "awaiting_shipment", "{done}");
     assert_eq!(package(&done, &drop)["status"], "forwarded");
@@ -96,11 +95,11 @@ async fn an_intercept_answered_by_shipping_fails_the_cancel() {
     let s = Stack::spawn(no_window()).await;
     let order = cancel_pending(&s, "kit").await;
     let id = order["id"].as_str().unwrap();
-    let (own, drop, jd) = mixed_ids(&order);
+    let (_, drop, jd) = mixed_ids(&order);
     assert_eq!(s.report("jd", &jd, "shipped").await.0, 200);
     assert_eq!(s.report("S-1", &drop, "intercepted").await.0, 200);
     s.sim.set_intercept(InterceptMode::Accept);
-    s.redeliver_intercept(&own).await;
+    s.ask_intercepts_again().await;
     let done = s.order("kit", id).await;
     assert_eq!(done["status"], "shipped", "{done}");
     assert_eq!(package(&done, &jd)["status"], "shipped");
@@ -166,4 +165,62 @@ async fn a_cancel_meeting_a_forward_in_flight_intercepts_it() {
         "the supplier was asked to stop it"
     );
     assert_eq!(s.t.available("LAMP").await, 10);
+}
+
+/// SPEC 2.6 (hole 2): an intercept answered `pending` is asked again every
+/// `INTERCEPT_RETRY_SECS` by the sweep and handed to staff after
+/// `INTERCEPT_GIVE_UP_SECS`; staff resolve each as the supplier's answer
+/// would, and the `cancel_requested` order ends.
+#[tokio::test]
+async fn pending_intercepts_are_asked_again_then_resolved_by_staff() {
+    let s = Stack::spawn(no_window()).await;
+    let order = cancel_pending(&s, "mia").await;
+    let id = order["id"].as_str().unwrap();
+    let (own, drop, jd) = mixed_ids(&order);
+    let now = domain::time::Timestamp::now();
+    let early = s.sweep_at(now.plus_secs(60)).await;
+    assert_eq!(early.intercepts_asked, 0, "{early:?}");
+    let asked = s.sweep_at(now.plus_secs(601)).await;
+    assert_eq!(asked.intercepts_asked, 3, "{asked:?}");
+    s.drain(1).await;
+    for p in [&own, &drop, &jd] {
+        assert_eq!(s.sim.intercepts_for(p), 2, "asked twice: {p}");
+    }
+    let handed = s.sweep_at(now.plus_secs(86_401)).await;
+    assert_eq!(handed.intercepts_to_staff, 3, "{handed:?}");
+    let staff = s.order_as_staff(id).await;
+    assert_eq!(staff["status"], "cancel_requested");
+    assert_eq!(staff["attention"].as_array().unwrap().len(), 3, "{staff}");
+    let resolve = |outcome: &str| json!({"outcome": outcome, "note": "phoned the supplier"});
+    assert_eq!(
+        s.resolve_as("staff-1", true, &own, &resolve("intercepted"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        s.resolve_as("staff-1", true, &drop, &resolve("intercepted"))
+            .await
+            .0,
+        200
+    );
+    let (status, v) = s
+        .resolve_as("staff-1", true, &jd, &resolve("shipped"))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "shipped", "the cancel failed: {v}");
+    assert!(events(&v).iter().any(|e| e == "cancel_failed"));
+    assert_eq!(v["attention"], json!([]));
+    assert_eq!(
+        refunded(&v),
+        1300 + 2100,
+        "the stopped packages only (freight on JD's)"
+    );
+    let (status, v) = s
+        .resolve_as("staff-1", true, &jd, &resolve("retry_forward"))
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("nothing_to_resolve"))
+    );
 }

@@ -371,3 +371,62 @@ async fn a_suppliers_event_time_is_clamped_between_the_previous_event_and_now() 
     let jd_at = Timestamp::parse(package(&stored, &jd)["shipped_at"].as_str().unwrap()).unwrap();
     assert!(jd_at <= after, "{jd_at} is in the future");
 }
+
+/// SPEC 2.5 (hole 8): an event that can no longer apply changes no state and
+/// no money, but stays on the timeline and goes on the attention list, once
+/// however often it is repeated.
+#[tokio::test]
+async fn late_events_are_kept_for_staff_and_change_no_money() {
+    let s = Stack::spawn(config(FreightPolicy::Single)).await;
+    catalog(&s).await;
+    // Cancelled in the intercept window, refunded, then reported shipped.
+    let order = s.placed("jon", json!([{"sku": "LAMP", "qty": 1}])).await;
+    let id = order["id"].as_str().unwrap();
+    assert_eq!(s.pay_order(&order, "pay-jon").await.0, 200);
+    assert_eq!(s.cancel_order("jon", id).await.0, 200);
+    let drop = package_of(&order, "dropship");
+    for _ in 0..2 {
+        let (status, v) = s.report("S-1", &drop, "shipped").await;
+        assert_eq!((status, v["applied"].as_bool()), (200, Some(false)), "{v}");
+    }
+    let staff = s.order_as_staff(id).await;
+    assert_eq!(staff["status"], "cancelled");
+    assert_eq!(package(&staff, &drop)["status"], "cancelled");
+    assert_eq!(refunded(&staff), order["total_cents"].as_i64().unwrap());
+    let items = staff["attention"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "once: {staff}");
+    assert_eq!(items[0]["kind"], "late_event");
+    assert_eq!(items[0]["package_id"], drop.as_str());
+    assert_eq!(items[0]["actions"], json!(["acknowledge"]));
+    let late = staff["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["event"] == "late_event")
+        .count();
+    assert_eq!(late, 1);
+    // A rejection after the receipt was confirmed automatically.
+    s.drain(1).await; // the cancelled order's forward message, dropped
+    let order = forwarded(&s, "kim").await;
+    let id = order["id"].as_str().unwrap();
+    let (_, drop, _) = mixed_ids(&order);
+    assert_eq!(s.report("S-1", &drop, "shipped").await.0, 200);
+    let swept = s.sweep_at(Timestamp::now().plus_secs(11 * 86_400)).await;
+    assert!(swept.confirmed >= 1, "{swept:?}");
+    let before = refunded(&s.order("kim", id).await);
+    let (status, v) = s.report("S-1", &drop, "rejected").await;
+    assert_eq!((status, v["applied"].as_bool()), (200, Some(false)), "{v}");
+    let staff = s.order_as_staff(id).await;
+    assert_eq!(package(&staff, &drop)["status"], "received");
+    assert_eq!(refunded(&staff), before, "no money moves");
+    assert_eq!(staff["attention"][0]["kind"], "late_event", "{staff}");
+    // An ordinary stale event (shipped after received) raises nothing.
+    assert_eq!(s.report("S-1", &drop, "shipped").await.0, 200);
+    assert_eq!(
+        s.order_as_staff(id).await["attention"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

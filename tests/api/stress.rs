@@ -1180,9 +1180,17 @@ async fn crash_c(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     let id = order_id(&order);
     let tea_before = s.t.available("TEA").await;
     let paid = pay_with(s, store, &Nowhere, &order, now).await;
-    let cancelled = domain::cancel::cancel_order(store, &Down, &owner(user), &paid.id, None, now)
-        .await
-        .expect("cancelled");
+    let cancelled = domain::cancel::cancel_order(
+        store,
+        &Down,
+        &s.t.app.config,
+        &owner(user),
+        &paid.id,
+        None,
+        now,
+    )
+    .await
+    .expect("cancelled");
     f.check(
         cancelled.status().as_str() == "cancelled" && cancelled.outbox().len() == 1,
         || {

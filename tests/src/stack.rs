@@ -339,6 +339,21 @@ impl Stack {
         crate::decode(status_sync::handle(&self.status_sync, e.build()).await)
     }
 
+    /// `POST /packages/{id}/resolve` as `user` (staff when `staff`).
+    pub async fn resolve_as(
+        &self,
+        user: &str,
+        staff: bool,
+        package: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let mut e = self.package_event("resolve", package).user(user).json(body);
+        if staff {
+            e = e.staff();
+        }
+        crate::decode(status_sync::handle(&self.status_sync, e.build()).await)
+    }
+
     /// Any caller's `POST /packages/{id}/ship` with a body.
     pub async fn ship_as(&self, user: &str, package: &str, body: &Value) -> (u16, Value) {
         let e = self.package_event("ship", package).user(user).json(body);
@@ -442,23 +457,13 @@ impl Stack {
         .expect("sweep")
     }
 
-    /// Delivers an intercept request for `package` again, as a reminder
-    /// after the supplier's answer is overdue (past the resend window).
-    pub async fn redeliver_intercept(&self, package: &str) {
-        let message = domain::messages::Message::Intercept {
-            package_id: domain::ids::PackageId::parse(package).expect("a package id"),
-        };
+    /// The sweep asks again about unanswered intercepts (as it does
+    /// `INTERCEPT_RETRY_SECS` after the last ask), and the queue delivers them.
+    pub async fn ask_intercepts_again(&self) {
         let later =
-            domain::time::Timestamp::now().plus_secs(domain::fulfil::INTERCEPT_RESEND_SECS + 1);
-        domain::fulfil::handle(
-            &self.t.app.store,
-            &self.forward.publisher,
-            &self.forward.suppliers,
-            &message,
-            later,
-        )
-        .await
-        .expect("intercept");
+            domain::time::Timestamp::now().plus_secs(self.t.app.config.intercept_retry_secs + 1);
+        self.sweep_at(later).await;
+        self.drain(1).await;
     }
 
     /// The order as stored, internals included (version, outbox, claims).

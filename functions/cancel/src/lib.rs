@@ -31,19 +31,31 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
     let store = http::store_for(req, &c.app.store);
     let now = Timestamp::now();
     let order = match &body.package_id {
+        Some(package) if package.order_id() != id => return Err(CancelError::NotFound.into()),
         Some(package) => {
             cancel_package(
                 &store,
                 &c.publisher,
+                &c.app.config,
                 &caller,
-                &id,
                 package,
                 body.reason,
                 now,
             )
             .await?
         }
-        None => cancel_order(&store, &c.publisher, &caller, &id, body.reason, now).await?,
+        None => {
+            cancel_order(
+                &store,
+                &c.publisher,
+                &c.app.config,
+                &caller,
+                &id,
+                body.reason,
+                now,
+            )
+            .await?
+        }
     };
     tracing::info!(order = %order.id, status = order.status().as_str(), by = %caller.user, "cancel");
     Ok(json!(OrderView::new(

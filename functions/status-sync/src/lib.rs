@@ -1,12 +1,14 @@
 //! Package status sync (SPEC 2.5): `POST /suppliers/{supplier}/package-status`
 //! (signed), `POST /packages/{package_id}/ship` (staff) and
-//! `POST /packages/{package_id}/confirm-receipt` (owner or staff).
+//! `POST /packages/{package_id}/confirm-receipt` (owner or staff), and
+//! `POST /packages/{package_id}/resolve` (staff, SPEC 2.11: an intercept
+//! nobody answered, a hand-over the queue gave up on).
 
 use adapters::http::{self, ApiError};
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::ids::PackageId;
-use domain::packages::{self, Shipment, StatusCallback, SyncError};
+use domain::packages::{self, Resolve, Shipment, StatusCallback, SyncError};
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};
@@ -28,6 +30,8 @@ pub async fn handle(s: &StatusSync, req: Request) -> Response<Body> {
         callback(s, &req, &supplier).await
     } else if req.uri().path().ends_with("/ship") {
         ship(s, &req).await
+    } else if req.uri().path().ends_with("/resolve") {
+        resolve(s, &req).await
     } else {
         confirm(s, &req).await
     };
@@ -88,5 +92,24 @@ async fn confirm(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     )
     .await?;
     tracing::info!(package = %id, by = %caller.user, "receipt confirmed");
+    Ok(json!(OrderView::new(&order, &caller, &s.app.config, now)))
+}
+
+async fn resolve(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
+    let caller = http::caller(req, s.app.auth)?;
+    let id = package_id(req)?;
+    let body = Resolve::parse(http::body(req)?)?;
+    let now = Timestamp::now();
+    let order = packages::resolve(
+        &http::store_for(req, &s.app.store),
+        &s.publisher,
+        &s.app.config,
+        &caller,
+        &id,
+        &body,
+        now,
+    )
+    .await?;
+    tracing::info!(package = %id, by = %caller.user, outcome = ?body.outcome, "package resolved by staff");
     Ok(json!(OrderView::new(&order, &caller, &s.app.config, now)))
 }

@@ -256,6 +256,7 @@ fn meaning(code: &str) -> &'static str {
         "not_self_operated" => "only self-operated packages are shipped by staff",
         "order_not_paid" => "the order is not paid",
         "package_cancelled" => "the package was cancelled",
+        "nothing_to_resolve" => "the package is not waiting for a resolution (no intercept requested, no hand-over given up)",
         "package_not_shipped" => "the package has not shipped",
         "package_not_received" => "after-sales opens once the package is received (or rejected)",
         "after_sales_window_closed" => "more than `AFTER_SALES_DAYS` since receipt",
@@ -722,6 +723,30 @@ pub fn routes() -> Vec<Route> {
                 "order_too_large",
             ],
         ),
+        Route::new(
+            "post",
+            "/packages/{package_id}/resolve",
+            "resolvePackage",
+            "packages",
+            Access::Staff,
+            "Resolve an intercept nobody answered, or a hand-over the queue gave up on",
+        )
+        .describe(
+            "SPEC 2.11. `intercepted`: the supplier stopped (or never took) the package: \
+             cancelled and refunded. `shipped`: it went out; the cancel fails. \
+             `retry_forward`: a hand-over the queue gave up on is queued again. The \
+             package's attention items end with the note, on the timeline.",
+        )
+        .param(package_param())
+        .body(
+            json!({ "$ref": "#/components/schemas/ResolveRequest" }),
+            true,
+            Some(json!({ "outcome": "intercepted", "note": "the supplier confirmed by phone" })),
+        )
+        .ok(200, json_response("The order after the resolution.", order()))
+        .errors(400, &["invalid_json", "invalid_request"])
+        .errors(404, &["package_not_found"])
+        .errors(409, &["nothing_to_resolve", "invalid_state", "order_too_large"]),
         Route::new(
             "post",
             "/packages/{package_id}/confirm-receipt",

@@ -113,12 +113,13 @@ pub fn parse_body(body: &[u8]) -> Result<CancelBody, CancelError> {
 
 /// Staff cancel one package that has not reached its supplier (typically one
 /// whose forwarding the queue gave up on): its goods and freight share are
-/// refunded, its stock given back, and the order's status derived again.
+/// refunded, its stock given back, and the order's status derived again. One
+/// whose hand-over was attempted may be with the supplier: it is intercepted.
 pub async fn cancel_package<S: Ledger, P: Publisher>(
     store: &S,
     publisher: &P,
+    cfg: &crate::config::Config,
     caller: &Caller,
-    id: &OrderId,
     package_id: &PackageId,
     reason: Option<String>,
     now: Timestamp,
@@ -126,6 +127,7 @@ pub async fn cancel_package<S: Ledger, P: Publisher>(
     if !caller.is_staff {
         return Err(CancelError::StaffOnly);
     }
+    let id = &package_id.order_id();
     let actor = caller.actor();
     let outcome = transition(store, publisher, Target::Order(id), now, |cur| {
         let order = cur.order.as_ref().ok_or(CancelError::NotFound)?;
@@ -136,9 +138,16 @@ pub async fn cancel_package<S: Ledger, P: Publisher>(
             other => return Err(CancelError::PackageNotCancellable(other.as_str())),
         }
         let mut next = order.next();
-        let mut event = PackageEvent::now(PackageStatus::Cancelled, &actor, now);
-        event.tracking_no = None;
-        next.move_package(package_id, &event)?;
+        if p.may_be_with_supplier() {
+            // Its hand-over was attempted: the supplier may have it (SPEC 2.6).
+            let retry_at = now.plus_secs(cfg.intercept_retry_secs);
+            next.request_intercept(package_id, &actor, now, retry_at)?;
+        } else {
+            next.move_package(
+                package_id,
+                &PackageEvent::now(PackageStatus::Cancelled, &actor, now),
+            )?;
+        }
         if let Some(r) = &reason {
             next.log(now, "package_cancelled_by_staff", &actor).cause = Some(r.clone());
         }
@@ -153,6 +162,7 @@ pub async fn cancel_package<S: Ledger, P: Publisher>(
 pub async fn cancel_order<S: Ledger, P: Publisher>(
     store: &S,
     publisher: &P,
+    cfg: &crate::config::Config,
     caller: &Caller,
     id: &OrderId,
     reason: Option<String>,
@@ -179,9 +189,12 @@ pub async fn cancel_order<S: Ledger, P: Publisher>(
                 return Err(CancelError::UseAfterSales)
             }
             _ if shipped => return Err(CancelError::UseAfterSales),
-            OrderStatus::AwaitingShipment if with_supplier => {
-                next.request_cancel(&actor, reason.clone(), now)?
-            }
+            OrderStatus::AwaitingShipment if with_supplier => next.request_cancel(
+                &actor,
+                reason.clone(),
+                now,
+                now.plus_secs(cfg.intercept_retry_secs),
+            )?,
             OrderStatus::PendingPayment | OrderStatus::AwaitingShipment => next.end(
                 OrderStatus::Cancelled,
                 "cancelled",

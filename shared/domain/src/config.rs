@@ -16,6 +16,12 @@ pub struct Config {
     /// Sources whose receipt is confirmed automatically (they report none of
     /// their own): `AUTO_CONFIRM_SOURCES`, default `self,dropship`.
     pub auto_confirm_sources: Vec<SourceKind>,
+    /// An intercept answered `pending` or not at all is asked again this
+    /// often (`INTERCEPT_RETRY_SECS`, SPEC 2.6) ...
+    pub intercept_retry_secs: u64,
+    /// ... and handed to staff this long after it was requested
+    /// (`INTERCEPT_GIVE_UP_SECS`).
+    pub intercept_give_up_secs: u64,
 }
 
 /// The kind of a fulfilment source, without its warehouse or supplier id.
@@ -75,6 +81,8 @@ impl Default for Config {
             freight_policy: FreightPolicy::Single,
             customer_service_phone: "400-000-0000".to_owned(),
             auto_confirm_sources: vec![SourceKind::SelfOperated, SourceKind::Dropship],
+            intercept_retry_secs: 600,
+            intercept_give_up_secs: 86_400,
         }
     }
 }
@@ -159,6 +167,18 @@ impl Config {
             freight_policy,
             customer_service_phone: get("CUSTOMER_SERVICE_PHONE")
                 .unwrap_or(d.customer_service_phone),
+            intercept_retry_secs: number(
+                &get,
+                "INTERCEPT_RETRY_SECS",
+                d.intercept_retry_secs,
+                30 * 86_400,
+            )?,
+            intercept_give_up_secs: number(
+                &get,
+                "INTERCEPT_GIVE_UP_SECS",
+                d.intercept_give_up_secs,
+                365 * 86_400,
+            )?,
         })
     }
 }

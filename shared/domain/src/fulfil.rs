@@ -16,11 +16,6 @@ use crate::transition::{transition, Decision, Target, Write};
 /// How long one delivery may hold a package before another may try.
 pub const LEASE_SECS: u64 = 60;
 
-/// An intercept the supplier took and answers later is not asked again
-/// sooner than this (another delivery of the same request is dropped); later,
-/// a delivery asks again, as a reminder.
-pub const INTERCEPT_RESEND_SECS: u64 = 600;
-
 /// What handling one message did (all of these are successes for the queue).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {
@@ -225,9 +220,9 @@ async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
                 "no intercept pending",
             )));
         }
-        if p.intercept_sent_at()
-            .is_some_and(|at| at.plus_secs(INTERCEPT_RESEND_SECS) > now)
-        {
+        // The supplier took it and answers later: another delivery of the
+        // same request is dropped; the sweep asks again when it is due.
+        if p.intercept_sent_at().is_some() {
             return Ok(Decision::Done(InterceptClaim::Dropped(
                 "intercept already sent",
             )));

@@ -38,6 +38,8 @@ pub enum SyncError {
     NotShipped(&'static str),
     #[error("the package was cancelled")]
     PackageCancelled,
+    #[error("the package is {0}: nothing to resolve")]
+    NothingToResolve(&'static str),
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
     #[error(transparent)]
@@ -53,9 +55,8 @@ impl Problem for SyncError {
             InvalidJson(_) | InvalidRequest(_) => ErrorKind::BadRequest,
             NotFound => ErrorKind::NotFound,
             WrongSupplier(_) | StaffOnly => ErrorKind::Forbidden,
-            NotSelfOperated | NotPaid | NotShipped(_) | PackageCancelled | Illegal(_) => {
-                ErrorKind::Conflict
-            }
+            NotSelfOperated | NotPaid | NotShipped(_) | PackageCancelled | NothingToResolve(_)
+            | Illegal(_) => ErrorKind::Conflict,
             Store(e) => e.kind(),
         }
     }
@@ -71,6 +72,7 @@ impl Problem for SyncError {
             NotPaid => "order_not_paid",
             NotShipped(_) => "package_not_shipped",
             PackageCancelled => "package_cancelled",
+            NothingToResolve(_) => "nothing_to_resolve",
             Illegal(_) => "invalid_state",
             Store(e) => e.code(),
         }
@@ -96,7 +98,7 @@ pub enum CallbackStatus {
 #[cfg_attr(
     feature = "openapi",
     derive(utoipa::OpenApi),
-    openapi(components(schemas(RawCallback, RawShipment)))
+    openapi(components(schemas(RawCallback, RawShipment, RawResolve, Resolution)))
 )]
 pub struct StatusCallback {
     pub package_id: PackageId,
@@ -245,6 +247,24 @@ async fn apply<S: Ledger, P: Publisher>(
     Ok((order, applied))
 }
 
+/// An event that can no longer apply (SPEC 2.5): goods may be out there
+/// although the package was cancelled and refunded, a rejection after the
+/// receipt was confirmed (or the other way round), anything on a package of
+/// an order that ended. A repeat of the package's own status is a duplicate.
+fn cannot_apply(order: &Order, current: PackageStatus, to: PackageStatus) -> bool {
+    use PackageStatus::*;
+    if current == to || current.can_become(to) {
+        return false;
+    }
+    matches!(order.status(), OrderStatus::Cancelled | OrderStatus::Closed)
+        || matches!(
+            (current, to),
+            (Cancelled, Shipped | Received | Rejected)
+                | (Received, Rejected)
+                | (Rejected, Received)
+        )
+}
+
 /// `POST /suppliers/{supplier}/package-status` (signature already verified).
 pub async fn supplier_status<S: Ledger, P: Publisher>(
     store: &S,
@@ -255,42 +275,70 @@ pub async fn supplier_status<S: Ledger, P: Publisher>(
     now: Timestamp,
 ) -> Result<Synced, SyncError> {
     let actor = format!("supplier:{supplier}");
-    let (order, applied) = apply(store, publisher, &cb.package_id, now, |order| {
-        let p = order.package(&cb.package_id).ok_or(SyncError::NotFound)?;
-        let at = order.event_time(&cb.package_id, cb.at, now);
-        if !supplied_by(&p.source, supplier) {
-            return Err(SyncError::WrongSupplier(supplier.to_owned()));
-        }
-        let to = match cb.status {
-            CallbackStatus::Shipped => PackageStatus::Shipped,
-            CallbackStatus::Received => PackageStatus::Received,
-            CallbackStatus::Rejected => PackageStatus::Rejected,
-            CallbackStatus::Intercepted => PackageStatus::Cancelled,
-            CallbackStatus::InterceptRefused => PackageStatus::Forwarded,
-        };
-        let answers_intercept = matches!(
-            cb.status,
-            CallbackStatus::Intercepted | CallbackStatus::InterceptRefused
-        );
-        // An intercept answer only means something while one is pending;
-        // nothing happens to a package of an unpaid order.
-        if !order.is_paid()
-            || (answers_intercept && p.status() != PackageStatus::InterceptRequested)
-        {
-            return Ok(None);
-        }
-        Ok(Some(PackageEvent {
-            to,
-            at,
-            now,
-            actor: actor.clone(),
-            carrier: None,
-            tracking_no: cb.tracking_no.clone(),
-            auto_confirm_at: cfg.auto_confirm_at(&p.source, at),
-        }))
-    })
+    let id = &cb.package_id;
+    let outcome = transition(
+        store,
+        publisher,
+        Target::Order(&id.order_id()),
+        now,
+        |cur| {
+            let order = cur.order.as_ref().ok_or(SyncError::NotFound)?;
+            let p = order.package(id).ok_or(SyncError::NotFound)?;
+            if !supplied_by(&p.source, supplier) {
+                return Err(SyncError::WrongSupplier(supplier.to_owned()));
+            }
+            let at = order.event_time(id, cb.at, now);
+            let to = match cb.status {
+                CallbackStatus::Shipped => PackageStatus::Shipped,
+                CallbackStatus::Received => PackageStatus::Received,
+                CallbackStatus::Rejected => PackageStatus::Rejected,
+                CallbackStatus::Intercepted => PackageStatus::Cancelled,
+                CallbackStatus::InterceptRefused => PackageStatus::Forwarded,
+            };
+            let answers_intercept = matches!(
+                cb.status,
+                CallbackStatus::Intercepted | CallbackStatus::InterceptRefused
+            );
+            // Nothing happens to a package of an unpaid order: it was never sent.
+            if !order.is_paid() {
+                return Ok(Decision::Done(false));
+            }
+            let mut next = order.next();
+            if cannot_apply(order, p.status(), to) {
+                return Ok(match next.record_late_event(id, to, &actor, at, now)? {
+                    true => Decision::write(Write::order(next), false),
+                    false => Decision::Done(false),
+                });
+            }
+            // An intercept answer only means something while one is pending.
+            if answers_intercept && p.status() != PackageStatus::InterceptRequested {
+                return Ok(Decision::Done(false));
+            }
+            let event = PackageEvent {
+                to,
+                at,
+                now,
+                actor: actor.clone(),
+                carrier: None,
+                tracking_no: cb.tracking_no.clone(),
+                auto_confirm_at: cfg.auto_confirm_at(&p.source, at),
+            };
+            match next.move_package(id, &event)? {
+                Step::Ignored => Ok(Decision::Done(false)),
+                Step::Moved => Ok::<_, SyncError>(Decision::write(Write::order(next), true)),
+            }
+        },
+    )
     .await?;
-    let package = order.package(&cb.package_id).ok_or(SyncError::NotFound)?;
+    let applied = outcome.value;
+    let order = match outcome.written {
+        Some(w) => w.order,
+        None => store
+            .get_order(&id.order_id())
+            .await?
+            .ok_or(SyncError::NotFound)?,
+    };
+    let package = order.package(id).ok_or(SyncError::NotFound)?;
     Ok(Synced {
         package_id: package.id.clone(),
         package_status: package.status(),
@@ -366,4 +414,125 @@ pub async fn confirm_receipt<S: Ledger, P: Publisher>(
     })
     .await?;
     Ok(order)
+}
+
+/// How staff end an intercept nobody answered, or a hand-over the queue gave
+/// up on (SPEC 2.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Resolution {
+    /// The supplier confirmed it stopped (or never took) the package: cancelled and refunded.
+    Intercepted,
+    /// It went out: the cancel fails, the buyer is pointed to after-sales.
+    Shipped,
+    /// Hand it to its supplier again.
+    RetryForward,
+}
+
+/// `POST /packages/{package_id}/resolve` `{"outcome", "note"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    pub outcome: Resolution,
+    pub note: String,
+}
+
+/// Staff notes are kept on the timeline: printable, at most this long.
+pub const MAX_NOTE: usize = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ResolveRequest))]
+struct RawResolve {
+    outcome: Resolution,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
+    note: String,
+}
+
+/// A staff note: trimmed, 1 to [`MAX_NOTE`] characters, no control characters.
+pub fn note(raw: &str) -> Result<String, String> {
+    let v = raw.trim();
+    if v.is_empty() || v.chars().count() > MAX_NOTE || v.chars().any(char::is_control) {
+        return Err(format!("note must be 1 to {MAX_NOTE} printable characters"));
+    }
+    Ok(v.to_owned())
+}
+
+impl Resolve {
+    pub fn parse(body: &[u8]) -> Result<Self, SyncError> {
+        let raw: RawResolve = parse_json(body)?;
+        Ok(Self {
+            outcome: raw.outcome,
+            note: note(&raw.note).map_err(SyncError::InvalidRequest)?,
+        })
+    }
+}
+
+/// Staff end an intercept (at any time: they may have phoned the supplier)
+/// or a failed hand-over as its answer would; the attention items on the
+/// package end with the note.
+pub async fn resolve<S: Ledger, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    cfg: &Config,
+    caller: &Caller,
+    package_id: &PackageId,
+    r: &Resolve,
+    now: Timestamp,
+) -> Result<Order, SyncError> {
+    if !caller.is_staff {
+        return Err(SyncError::StaffOnly);
+    }
+    let actor = caller.actor();
+    let outcome = transition(
+        store,
+        publisher,
+        Target::Order(&package_id.order_id()),
+        now,
+        |cur| {
+            let order = cur.order.as_ref().ok_or(SyncError::NotFound)?;
+            let p = order.package(package_id).ok_or(SyncError::NotFound)?;
+            let failed_handover = p.status() == PackageStatus::Pending
+                && p.forward_failed_at().is_some()
+                && order.is_paid();
+            let to = match (r.outcome, p.status()) {
+                (Resolution::Intercepted, PackageStatus::InterceptRequested) => {
+                    Some(PackageStatus::Cancelled)
+                }
+                (Resolution::Intercepted, PackageStatus::Pending) if failed_handover => {
+                    Some(PackageStatus::Cancelled)
+                }
+                (Resolution::Shipped, PackageStatus::InterceptRequested) => {
+                    Some(PackageStatus::Shipped)
+                }
+                (Resolution::RetryForward, PackageStatus::Pending) if failed_handover => None,
+                (_, other) => return Err(SyncError::NothingToResolve(other.as_str())),
+            };
+            let mut next = order.next();
+            let here = |a: &crate::order::AttentionItem| {
+                a.package_id.as_ref() == Some(package_id)
+                    && a.kind != crate::order::AttentionKind::LateEvent
+            };
+            next.end_attention(here, &actor, Some(&r.note), now);
+            let entry = next.log(now, "package_resolved", &actor);
+            entry.package_id = Some(package_id.clone());
+            entry.cause = Some(r.note.clone());
+            match to {
+                None => next.retry_forward(package_id, now)?,
+                Some(to) => {
+                    let event = PackageEvent {
+                        auto_confirm_at: (to == PackageStatus::Shipped)
+                            .then(|| cfg.auto_confirm_at(&p.source, now))
+                            .flatten(),
+                        ..PackageEvent::now(to, &actor, now)
+                    };
+                    next.move_package(package_id, &event)?;
+                }
+            }
+            let value = next.clone();
+            Ok::<_, SyncError>(Decision::write(Write::order(next), value))
+        },
+    )
+    .await?;
+    Ok(outcome.value)
 }

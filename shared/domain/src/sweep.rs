@@ -1,7 +1,8 @@
 //! The scheduled sweep: whatever an order has due, found through one index
 //! slot per order ([`Order::due_at`]): unpaid orders past their deadline are
 //! expired (SPEC 2.7), shipped packages past `AUTO_CONFIRM_DAYS` are received
-//! (SPEC 2.5), and messages whose first publication failed are published.
+//! (SPEC 2.5), unanswered intercepts are asked again or handed to staff
+//! (SPEC 2.6), and messages whose first publication failed are published.
 //! Each order is handled on its own: one that fails is reported, the rest go on.
 
 use crate::config::Config;
@@ -22,6 +23,10 @@ pub struct SweepSummary {
     /// Packages whose receipt was confirmed automatically.
     pub confirmed: u32,
     pub republished: u32,
+    /// Unanswered intercepts asked again (SPEC 2.6).
+    pub intercepts_asked: u32,
+    /// Intercepts past `INTERCEPT_GIVE_UP_SECS`, handed to staff.
+    pub intercepts_to_staff: u32,
     /// Due orders with nothing left to do (someone else got there first).
     pub skipped: u32,
     /// Orders that failed; they stay due and are tried again next run.
@@ -30,10 +35,18 @@ pub struct SweepSummary {
     pub more_due: bool,
 }
 
+impl Tended {
+    fn did_something(&self) -> bool {
+        self.expired || self.confirmed + self.intercepts_asked + self.intercepts_to_staff > 0
+    }
+}
+
 #[derive(Debug, Default)]
 struct Tended {
     expired: bool,
     confirmed: u32,
+    intercepts_asked: u32,
+    intercepts_to_staff: u32,
     /// Nothing else was due, but messages of an earlier write are unpublished.
     leftover: Option<crate::order::Order>,
     /// Nothing was due: only its due slot was written again.
@@ -44,7 +57,7 @@ struct Tended {
 pub async fn sweep<S: Ledger, P: Publisher>(
     store: &S,
     publisher: &P,
-    _cfg: &Config,
+    cfg: &Config,
     budget: u32,
     now: Timestamp,
 ) -> Result<SweepSummary, StoreError> {
@@ -52,12 +65,14 @@ pub async fn sweep<S: Ledger, P: Publisher>(
     let due = store.due_orders(now, budget.saturating_add(1)).await?;
     summary.more_due = due.len() > budget as usize;
     for id in due.iter().take(budget as usize) {
-        match tend(store, publisher, id, now).await {
+        match tend(store, publisher, cfg, id, now).await {
             Ok((t, republished)) => {
                 summary.expired += u32::from(t.expired);
                 summary.confirmed += t.confirmed;
                 summary.republished += u32::from(republished);
-                if !t.expired && t.confirmed == 0 && !republished {
+                summary.intercepts_asked += t.intercepts_asked;
+                summary.intercepts_to_staff += t.intercepts_to_staff;
+                if !t.did_something() && !republished {
                     summary.skipped += 1;
                 }
             }
@@ -75,6 +90,7 @@ pub async fn sweep<S: Ledger, P: Publisher>(
 async fn tend<S: Ledger, P: Publisher>(
     store: &S,
     publisher: &P,
+    cfg: &Config,
     id: &OrderId,
     now: Timestamp,
 ) -> Result<(Tended, bool), StoreError> {
@@ -103,8 +119,24 @@ async fn tend<S: Ledger, P: Publisher>(
                 next.move_package(&p.id, &event).map_err(illegal)?;
                 t.confirmed += 1;
             }
+            let intercept_due = p.intercept_due_at().is_some_and(|at| at <= now);
+            if p.status() == PackageStatus::InterceptRequested && intercept_due {
+                let give_up = p
+                    .intercept_requested_at()
+                    .unwrap_or(now)
+                    .plus_secs(cfg.intercept_give_up_secs);
+                if give_up <= now {
+                    next.hand_intercept_to_staff(&p.id, now).map_err(illegal)?;
+                    t.intercepts_to_staff += 1;
+                } else {
+                    let again = now.plus_secs(cfg.intercept_retry_secs).min(give_up);
+                    next.ask_intercept_again(&p.id, now, again)
+                        .map_err(illegal)?;
+                    t.intercepts_asked += 1;
+                }
+            }
         }
-        if !t.expired && t.confirmed == 0 {
+        if !t.did_something() {
             let stale = order
                 .outbox_since()
                 .is_some_and(|at| at.plus_secs(OUTBOX_GRACE_SECS) <= now);
@@ -113,8 +145,10 @@ async fn tend<S: Ledger, P: Publisher>(
                 return Ok(Decision::Done(t));
             }
             // Listed as due with nothing due: its slot is stale (messages
-            // were removed after it moved on). Writing it sets the slot right.
-            if order.due_at().is_none_or(|at| at > now) {
+            // were removed after it moved on). Writing it sets the slot right,
+            // unless messages wait in their writer's grace period (a write
+            // would publish them now): then the slot is merely early.
+            if order.due_at().is_none_or(|at| at > now) && order.outbox().is_empty() {
                 t.refreshed = true;
                 return Ok(Decision::write(Write::order(order.next()), t));
             }

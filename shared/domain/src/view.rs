@@ -7,8 +7,8 @@ use crate::config::Config;
 use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId, UserId};
 use crate::money::Cents;
 use crate::order::{
-    Address, CaseSummary, Order, OrderStatus, PackageLine, PackageStatus, Refund, TimelineEntry,
-    Warning,
+    Address, AttentionItem, CaseSummary, Order, OrderStatus, PackageLine, PackageStatus, Refund,
+    TimelineEntry, Warning,
 };
 use crate::split::FreightPolicy;
 use crate::time::Timestamp;
@@ -66,6 +66,9 @@ pub struct OrderView<'a> {
     pub refunds: &'a [Refund],
     pub cases: &'a [CaseSummary],
     pub timeline: &'a [TimelineEntry],
+    /// Open work for staff (SPEC 2.11); shown to staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attention: Option<&'a [AttentionItem]>,
     pub actions: Vec<Action>,
 }
 
@@ -119,6 +122,9 @@ impl<'a> OrderView<'a> {
         let mut view = Self::bare(order);
         view.address = Some(&order.address);
         view.actions = actions(order, caller, cfg, now);
+        if caller.is_staff {
+            view.attention = Some(order.attention());
+        }
         view
     }
 
@@ -183,6 +189,7 @@ impl<'a> OrderView<'a> {
             refunds: order.refunds(),
             cases: order.cases(),
             timeline: order.timeline(),
+            attention: None,
             actions: Vec::new(),
         }
     }
@@ -206,8 +213,13 @@ pub fn actions(order: &Order, caller: &Caller, cfg: &Config, now: Timestamp) -> 
         out.push(Action::order("cancel"));
     }
     for p in order.packages() {
-        if staff && p.status() == PackageStatus::Pending && p.forward_failed_at().is_some() {
+        let failed_handover =
+            p.status() == PackageStatus::Pending && p.forward_failed_at().is_some();
+        if staff && failed_handover {
             out.push(Action::package("cancel_package", &p.id));
+        }
+        if staff && (failed_handover || p.status() == PackageStatus::InterceptRequested) {
+            out.push(Action::package("resolve", &p.id));
         }
         if (owner || staff) && p.status() == PackageStatus::Shipped {
             out.push(Action::package("confirm_receipt", &p.id));

@@ -327,12 +327,15 @@ impl Ledger for DynamoStore {
         })? {
             return Ok(true);
         }
-        // It moved on, carrying these messages: take out just them. Its due
-        // slot is left as it is; the sweep sets it right when it finds nothing due.
+        // It moved on, carrying these messages: take out just them. What is
+        // left was written since, so its age starts now (never older: the
+        // sweep would take it from its writer). Its due slot is left as it
+        // is; the sweep sets it right when it finds nothing due.
         let req = update()
-            .update_expression(format!("REMOVE {removals}"))
+            .update_expression(format!("SET outbox_since = :now REMOVE {removals}"))
             .condition_expression("attribute_type(outbox, :map)")
-            .expression_attribute_values(":map", s("M"));
+            .expression_attribute_values(":map", s("M"))
+            .expression_attribute_values(":now", s(domain::time::Timestamp::now().to_rfc3339()));
         accepted(req.send().await, |e| {
             e.is_conditional_check_failed_exception()
         })?;

@@ -2,6 +2,7 @@
 //! checked against the state machine; an illegal one is an error and nothing
 //! is changed. Use cases start from [`Order::next`] and call these.
 
+use super::attention::AttentionKind;
 use super::*;
 use crate::case::{AfterSalesCase, CaseLine};
 use crate::ports::StockMove;
@@ -43,6 +44,9 @@ impl Order {
     }
 
     fn send(&mut self, message: Message, now: Timestamp) {
+        if self.outbox.is_empty() {
+            self.outbox_since = Some(now);
+        }
         self.outbox_since.get_or_insert(now);
         self.outbox.insert(message.dedup_id(), message);
     }
@@ -174,30 +178,65 @@ impl Order {
 
     /// SPEC 2.6, some package already with its supplier: those are asked to
     /// stop (through the queue), the others are cancelled at once.
+    /// Each intercept is asked again from `retry_at` on (the sweep's due slot).
     pub fn request_cancel(
         &mut self,
         actor: &str,
         cause: Option<String>,
         now: Timestamp,
+        retry_at: Timestamp,
     ) -> Result<(), IllegalTransition> {
         self.set_status(OrderStatus::CancelRequested)?;
         self.log(now, "cancel_requested", actor).cause = cause;
-        for i in 0..self.packages.len() {
-            let p = &self.packages[i];
-            let with_supplier = p.status == PackageStatus::Forwarded || p.may_be_with_supplier();
-            let to = match p.status {
-                PackageStatus::Pending | PackageStatus::Forwarded if with_supplier => {
-                    PackageStatus::InterceptRequested
-                }
-                PackageStatus::Pending => PackageStatus::Cancelled,
-                _ => continue,
-            };
-            let id = p.id.clone();
-            self.move_package(&id, &PackageEvent::now(to, actor, now))?;
-            if to == PackageStatus::InterceptRequested {
-                self.send(Message::Intercept { package_id: id }, now);
-            }
+        // Intercepts first: while one is requested, the order stays
+        // `cancel_requested` as the others are cancelled.
+        let (stop, cancel): (Vec<_>, Vec<_>) = self
+            .packages
+            .iter()
+            .filter(|p| p.status == PackageStatus::Pending || p.status == PackageStatus::Forwarded)
+            .map(|p| {
+                let with_supplier =
+                    p.status == PackageStatus::Forwarded || p.may_be_with_supplier();
+                (p.id.clone(), with_supplier)
+            })
+            .partition(|(_, with_supplier)| *with_supplier);
+        for (id, _) in stop {
+            self.request_intercept(&id, actor, now, retry_at)?;
         }
+        for (id, _) in cancel {
+            self.move_package(
+                &id,
+                &PackageEvent::now(PackageStatus::Cancelled, actor, now),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Asks a package's supplier to stop it (through the queue); the sweep
+    /// asks again from `retry_at` on while nobody answers.
+    pub fn request_intercept(
+        &mut self,
+        id: &PackageId,
+        actor: &str,
+        now: Timestamp,
+        retry_at: Timestamp,
+    ) -> Result<(), IllegalTransition> {
+        let event = PackageEvent::now(PackageStatus::InterceptRequested, actor, now);
+        if self.move_package(id, &event)? == Step::Ignored {
+            return Err(IllegalTransition {
+                what: "package",
+                from: self.packages[self.index_of(id)?].status.as_str(),
+                to: PackageStatus::InterceptRequested.as_str(),
+            });
+        }
+        let i = self.index_of(id)?;
+        self.packages[i].intercept_due_at = Some(retry_at);
+        self.send(
+            Message::Intercept {
+                package_id: id.clone(),
+            },
+            now,
+        );
         Ok(())
     }
 
@@ -238,6 +277,10 @@ impl Order {
         p.forwarding_until = None;
         if from == PackageStatus::InterceptRequested {
             p.intercept_sent_at = None;
+            p.intercept_due_at = None;
+        }
+        if e.to == PackageStatus::InterceptRequested {
+            p.intercept_requested_at = Some(e.now);
         }
         if e.carrier.is_some() {
             p.carrier.clone_from(&e.carrier);
@@ -288,6 +331,7 @@ impl Order {
             self.refund(e.now, goods + freight, reason, Some(id), None);
         }
         self.rederive(&e.actor, e.now)?;
+        self.settle_attention(&e.actor, e.now);
         Ok(Step::Moved)
     }
 
@@ -419,16 +463,22 @@ impl Order {
         if p.status != waiting || p.forward_failed_at.is_some() {
             return Ok(false);
         }
+        // The claim is left as it was: a hand-over that was attempted may have
+        // reached the supplier, so a cancel intercepts it (SPEC 2.6).
         p.forward_failed_at = Some(now);
-        p.forwarding_until = None;
         let event = if intercept {
             "package_intercept_failed"
         } else {
             "package_forward_failed"
         };
+        let cause: String = cause.chars().take(200).collect();
         let entry = self.log(now, event, "system");
         entry.package_id = Some(id.clone());
-        entry.cause = Some(cause.chars().take(200).collect());
+        entry.cause = Some(cause.clone());
+        // An intercept stays the sweep's to ask again; a hand-over is staff's.
+        if !intercept {
+            self.raise_attention(AttentionKind::ForwardFailed, Some(id), cause, now);
+        }
         Ok(true)
     }
 
@@ -445,14 +495,102 @@ impl Order {
         }
     }
 
-    /// Asks the forward queue to (re)send an intercept for a package.
-    pub fn resend_intercept(&mut self, id: &PackageId, now: Timestamp) {
+    /// The sweep asks the supplier again about an unanswered intercept
+    /// (SPEC 2.6), and again from `next` on if this goes unanswered too.
+    pub fn ask_intercept_again(
+        &mut self,
+        id: &PackageId,
+        now: Timestamp,
+        next: Timestamp,
+    ) -> Result<(), IllegalTransition> {
+        let i = self.index_of(id)?;
+        let p = &mut self.packages[i];
+        p.status.check(PackageStatus::Cancelled)?;
+        p.intercept_sent_at = None;
+        p.intercept_due_at = Some(next);
+        self.log(now, "package_intercept_asked_again", "system")
+            .package_id = Some(id.clone());
         self.send(
             Message::Intercept {
                 package_id: id.clone(),
             },
             now,
         );
+        Ok(())
+    }
+
+    /// Past `INTERCEPT_GIVE_UP_SECS`: staff resolve the intercept (SPEC 2.6).
+    pub fn hand_intercept_to_staff(
+        &mut self,
+        id: &PackageId,
+        now: Timestamp,
+    ) -> Result<(), IllegalTransition> {
+        let i = self.index_of(id)?;
+        self.packages[i].status.check(PackageStatus::Cancelled)?;
+        self.packages[i].intercept_due_at = None;
+        let cause = match self.packages[i].supplier_ref() {
+            Some(_) => "the supplier never answered the intercept",
+            None => "the hand-over never recorded a reference to intercept",
+        };
+        self.raise_attention(
+            AttentionKind::InterceptUnanswered,
+            Some(id),
+            cause.to_owned(),
+            now,
+        );
+        Ok(())
+    }
+
+    /// A package whose hand-over the queue gave up on is queued again (staff).
+    pub fn retry_forward(
+        &mut self,
+        id: &PackageId,
+        now: Timestamp,
+    ) -> Result<(), IllegalTransition> {
+        let i = self.index_of(id)?;
+        let p = &mut self.packages[i];
+        if p.status != PackageStatus::Pending || p.forward_failed_at.is_none() {
+            return Err(IllegalTransition {
+                what: "package",
+                from: p.status.as_str(),
+                to: "retry_forward",
+            });
+        }
+        p.forward_failed_at = None;
+        self.send(
+            Message::Forward {
+                package_id: id.clone(),
+                not_before: now,
+            },
+            now,
+        );
+        Ok(())
+    }
+
+    /// An event that can no longer apply (SPEC 2.5): no state, no money; kept
+    /// on the timeline and put on the attention list. False for a repeat.
+    pub fn record_late_event(
+        &mut self,
+        id: &PackageId,
+        reported: PackageStatus,
+        actor: &str,
+        at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, IllegalTransition> {
+        let i = self.index_of(id)?;
+        let cause = format!(
+            "{} reported for a {} package of a {} order",
+            reported.as_str(),
+            self.packages[i].status.as_str(),
+            self.status.as_str()
+        );
+        if !self.raise_attention(AttentionKind::LateEvent, Some(id), cause.clone(), now) {
+            return Ok(false);
+        }
+        let entry = self.log(now, "late_event", actor);
+        entry.package_id = Some(id.clone());
+        entry.cause = Some(format!("{cause} (event time {at})"));
+        Ok(true)
     }
 
     /// Records a case being opened or moving on, with its timeline entry.

@@ -2,6 +2,7 @@
 //! [`machine`]; the only ways to change them are in [`change`]. Fields that
 //! only a transition may change are private and read through getters.
 
+pub mod attention;
 pub mod change;
 pub mod machine;
 
@@ -14,6 +15,7 @@ use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
+pub use attention::{AttentionItem, AttentionKind};
 pub use machine::{derive_paid_status, IllegalTransition, OrderStatus, PackageStatus, Step};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +94,14 @@ pub struct Package {
     /// another delivery of the request is not sent again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     intercept_sent_at: Option<Timestamp>,
+    /// When the intercept was requested (SPEC 2.6: staff take it over after
+    /// `INTERCEPT_GIVE_UP_SECS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    intercept_requested_at: Option<Timestamp>,
+    /// When the sweep asks the supplier again (or, past give-up, hands the
+    /// intercept to staff), while one is requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    intercept_due_at: Option<Timestamp>,
     /// The queue gave up handing it to its supplier (its message went to the
     /// dead-letter queue): staff may cancel and refund it, or redrive it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +135,8 @@ impl Package {
             auto_confirm_at: None,
             forwarding_until: None,
             intercept_sent_at: None,
+            intercept_requested_at: None,
+            intercept_due_at: None,
             forward_failed_at: None,
             exchange_for: None,
         }
@@ -176,6 +188,12 @@ impl Package {
     }
     pub fn forwarding_until(&self) -> Option<Timestamp> {
         self.forwarding_until
+    }
+    pub fn intercept_requested_at(&self) -> Option<Timestamp> {
+        self.intercept_requested_at
+    }
+    pub fn intercept_due_at(&self) -> Option<Timestamp> {
+        self.intercept_due_at
     }
 }
 
@@ -283,6 +301,9 @@ pub struct Order {
     received_cents: Cents,
     #[serde(default)]
     cases: Vec<CaseSummary>,
+    /// Open work for staff (SPEC 2.11).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attention: Vec<AttentionItem>,
     /// Messages this order's last transitions still owe to the queues, by
     /// their de-duplication id. They are written in the same transaction as
     /// the transition, published right after it, removed once published, and
@@ -359,6 +380,7 @@ impl Order {
             payment: None,
             received_cents: Cents::ZERO,
             cases: Vec::new(),
+            attention: Vec::new(),
             outbox: BTreeMap::new(),
             outbox_since: None,
             version: 1,
@@ -464,8 +486,8 @@ impl Order {
     }
 
     /// The next time the sweep has something to do for this order: its payment
-    /// deadline, messages left unpublished for [`OUTBOX_GRACE_SECS`], or a
-    /// package's automatic receipt. One slot per order, whatever is due.
+    /// deadline, messages left unpublished for [`OUTBOX_GRACE_SECS`], a
+    /// package's automatic receipt, or an intercept to ask again. One slot per order, whatever is due.
     pub fn due_at(&self) -> Option<Timestamp> {
         let deadline =
             (self.status == OrderStatus::PendingPayment).then_some(self.payment_deadline);
@@ -479,7 +501,16 @@ impl Order {
             .filter(|p| p.status == PackageStatus::Shipped)
             .filter_map(|p| p.auto_confirm_at)
             .min();
-        [deadline, outbox, receipt].into_iter().flatten().min()
+        let intercept = self
+            .packages
+            .iter()
+            .filter(|p| p.status == PackageStatus::InterceptRequested)
+            .filter_map(|p| p.intercept_due_at)
+            .min();
+        [deadline, outbox, receipt, intercept]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// [`Order::due_at`] once the outbox has been published.
