@@ -3,7 +3,7 @@
 Plays a buyer, the payment provider, the suppliers and staff against a running
 local stack (scripts/dev) and checks every answer against SPEC.md. Python 3
 standard library only. Environment: API (base URL), PAYMENT_WEBHOOK_SECRET,
-SUPPLIER_WEBHOOK_SECRET, FORWARD_TIMEOUT_SECS, NO_COLOR.
+SUPPLIER_WEBHOOK_SECRETS, FORWARD_TIMEOUT_SECS, NO_COLOR.
 
 Any unexpected answer stops the demo with the exact request and answer and
 exit status 1; nothing is worked around.
@@ -23,7 +23,12 @@ import urllib.request
 API = os.environ.get("API") or "http://127.0.0.1:%s" % os.environ.get("API_PORT", "9000")
 API = API.rstrip("/")
 PAYMENT_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET") or "dev-payment-secret"
-SUPPLIER_SECRET = os.environ.get("SUPPLIER_WEBHOOK_SECRET") or "dev-supplier-secret"
+# Each supplier's own key (a JSON object); scripts/dev's default: dev-supplier-secret-<id>.
+SUPPLIER_SECRETS = json.loads(os.environ.get("SUPPLIER_WEBHOOK_SECRETS") or "{}")
+
+
+def supplier_secret(supplier):
+    return SUPPLIER_SECRETS.get(supplier) or "dev-supplier-secret-" + supplier
 FORWARD_TIMEOUT = float(os.environ.get("FORWARD_TIMEOUT_SECS") or 60)
 HTTP_TIMEOUT = 180  # a function's first call under cargo lambda watch starts it
 
@@ -383,7 +388,7 @@ def supplier_event(supplier, pid, status, tracking):
     if tracking:
         payload["tracking_no"] = tracking
     payload["at"] = now_iso()
-    raw, sig = signed(SUPPLIER_SECRET, payload)
+    raw, sig = signed(supplier_secret(supplier), payload)
     ex = call("POST", "/suppliers/%s/package-status" % supplier, {"x-signature": sig}, raw=raw)
     a = ex.json
     # The answer's shape is README's ({package_id, package_status, order_status, applied}).

@@ -16,8 +16,10 @@ Webhook signatures
     PaymentSignature and SupplierSignature are configured with the placeholder
     $ST_SIGN_PLACEHOLDER. When a request's X-Signature is that placeholder, it
     is replaced by hex(HMAC-SHA256(secret, the exact body bytes sent)), with
-    PAYMENT_WEBHOOK_SECRET or SUPPLIER_WEBHOOK_SECRET (the dev defaults of
-    scripts/dev unless set). Any other value (a generated one, or none) is sent
+    PAYMENT_WEBHOOK_SECRET, or the path's supplier's own secret from
+    SUPPLIER_WEBHOOK_SECRETS (the dev defaults of scripts/dev unless set:
+    dev-supplier-secret-<id> for jd and S-1 to S-9; another supplier has none,
+    and is refused with 401). Any other value (a generated one, or none) is sent
     as it is, and must be refused with 401.
 
 Real resources for valid requests
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import random
 import threading
@@ -54,10 +57,18 @@ from schemathesis.transport.serialization import serialize_json
 API = os.environ.get("API", "http://127.0.0.1:9000").rstrip("/")
 DEV_TOKEN = os.environ.get("ST_DEV_TOKEN", "schemathesis-dev-token")
 SIGN_PLACEHOLDER = os.environ.get("ST_SIGN_PLACEHOLDER", "sign-with-dev-secret")
-SECRETS = {
-    "PaymentSignature": os.environ.get("PAYMENT_WEBHOOK_SECRET") or "dev-payment-secret",
-    "SupplierSignature": os.environ.get("SUPPLIER_WEBHOOK_SECRET") or "dev-supplier-secret",
+PAYMENT_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET") or "dev-payment-secret"
+SUPPLIER_SECRETS = json.loads(os.environ.get("SUPPLIER_WEBHOOK_SECRETS") or "null") or {
+    s: "dev-supplier-secret-" + s for s in ["jd"] + ["S-%d" % i for i in range(1, 10)]
 }
+SIGNED_SCHEMES = {"PaymentSignature", "SupplierSignature"}
+
+
+def _secret(scheme: str, supplier: str | None) -> str:
+    """The key a request of `scheme` is signed with (a supplier without one: a guess)."""
+    if scheme == "PaymentSignature":
+        return PAYMENT_SECRET
+    return SUPPLIER_SECRETS.get(supplier or "", "no-secret-for-this-supplier")
 USER = os.environ.get("ST_USER", "schemathesis")
 STAFF = os.environ.get("ST_STAFF", "schemathesis-staff")
 # Share of valid cases that get real resources; the rest keep generated values.
@@ -136,7 +147,7 @@ class Fixtures:
             headers["content-type"] = "application/json"
         if signed:
             headers = {"content-type": "application/json"}
-            headers["X-Signature"] = hmac.new(SECRETS[signed].encode(), data, hashlib.sha256).hexdigest()
+            headers["X-Signature"] = hmac.new(_secret(signed, None).encode(), data, hashlib.sha256).hexdigest()
         r = self.session.request(method, API + path, data=data, headers=headers, timeout=30)
         return r.status_code, (r.json() if r.content else None)
 
@@ -347,14 +358,16 @@ def before_call(context, case, kwargs):
         if staff:
             headers["x-user-role"] = "staff"
     # The payment provider and the suppliers sign what they send.
-    for scheme in schemes & SECRETS.keys():
+    for scheme in schemes & SIGNED_SCHEMES:
         if _header(headers, "X-Signature") == SIGN_PLACEHOLDER:
             try:
                 raw = _raw_body(case)
             except (TypeError, ValueError):
                 continue  # not JSON-serializable: sent unsigned, refused with 401
             _drop(headers, "X-Signature")
-            headers["X-Signature"] = hmac.new(SECRETS[scheme].encode(), raw, hashlib.sha256).hexdigest()
+            supplier = (case.path_parameters or {}).get("supplier")
+            secret = _secret(scheme, supplier)
+            headers["X-Signature"] = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
             with _SIGNED_LOCK:
                 _SIGNED[id(case)] = SIGN_PLACEHOLDER
 

@@ -5,7 +5,7 @@
 //! SDK call after init with and without warming the connection, each in a
 //! fresh process.
 
-use crate::harness::{self, Endpoints, Stack, JD_SECRET, PAYMENT_SECRET, SUPPLIER_SECRET};
+use crate::harness::{self, Endpoints, Stack, JD_SECRET, PAYMENT_SECRET};
 use crate::report::{fmt_ms, ms, pct, r3, sorted, yes_no, Miss, Out, Section};
 use crate::runtime_api::{invoke_once, ColdRun};
 use crate::Res;
@@ -117,7 +117,7 @@ fn base_env(ep: &Endpoints, s: &Stack) -> Vec<(String, String)> {
         ("REFUND_QUEUE_URL", s.queues["RefundQueue"].clone()),
         ("AUTH_MODE", "dev-headers".to_owned()),
         ("PAYMENT_WEBHOOK_SECRET", PAYMENT_SECRET.to_owned()),
-        ("SUPPLIER_WEBHOOK_SECRET", SUPPLIER_SECRET.to_owned()),
+        ("SUPPLIER_WEBHOOK_SECRETS", harness::supplier_secrets_json()),
         ("WAREHOUSE_API_URL", sim.clone()),
         ("DROPSHIP_API_URL", sim),
         ("JD_API_URL", s.sim.jd_url()),

@@ -19,7 +19,21 @@ use std::collections::HashMap;
 use supplier_sim::Simulator;
 
 pub const PAYMENT_SECRET: &str = "bench-payment-secret";
+/// Every supplier's webhook key in the bench (one per supplier id).
 pub const SUPPLIER_SECRET: &str = "bench-supplier-secret";
+
+/// `SUPPLIER_WEBHOOK_SECRETS`: jd and S-1 to S-9, all with [`SUPPLIER_SECRET`].
+pub fn supplier_secrets_json() -> String {
+    let map: serde_json::Map<String, Value> = std::iter::once("jd".to_owned())
+        .chain((1..=9).map(|i| format!("S-{i}")))
+        .map(|id| (id, Value::String(SUPPLIER_SECRET.to_owned())))
+        .collect();
+    Value::Object(map).to_string()
+}
+
+fn supplier_secrets() -> domain::signature::SupplierSecrets {
+    domain::signature::SupplierSecrets::parse(&supplier_secrets_json()).expect("secrets")
+}
 pub const JD_SECRET: &str = "bench-jd-secret";
 
 #[derive(Debug, Clone)]
@@ -162,7 +176,7 @@ impl Stack {
             status_sync: status_sync::StatusSync {
                 app: app.clone(),
                 publisher: publisher.clone(),
-                secret: SUPPLIER_SECRET.to_owned(),
+                secrets: supplier_secrets(),
             },
             counter,
             table,

@@ -383,3 +383,123 @@ async fn illegal_openings_are_refused_with_their_codes() {
     assert_eq!((status, v["status"].as_str()), (200, Some("rejected")));
     assert_eq!(v["history"][1]["note"], "no proof");
 }
+
+/// Staff approve and, for goods that come back, the owner ships them back.
+async fn approve_and_return(s: &Stack, user: &str, cid: &str, kind: &str) {
+    let ok = json!({"decision": "approve", "note": "ok"});
+    assert_eq!(
+        s.case("staff-1", true, cid, "review", Some(&ok)).await.0,
+        200
+    );
+    if kind != "refund_only" {
+        let back = json!({"carrier": "SF", "tracking_no": "R9"});
+        assert_eq!(
+            s.case(user, false, cid, "return-shipment", Some(&back))
+                .await
+                .0,
+            200
+        );
+    }
+}
+
+/// SPEC 2.8 (hole 6): completing an exchange takes stock for its lines; the
+/// exchange package carries the paid value of what it replaces, so rejecting
+/// it refunds that value; a rejected (refunded) package takes no exchange;
+/// short stock is refused and the case is completed as a refund instead.
+#[tokio::test]
+async fn exchanges_take_stock_carry_value_and_refund_on_rejection() {
+    let s = Stack::spawn(config()).await;
+    let (order, own, drop, _) = received(&s, "eli").await;
+    let id = order["id"].as_str().unwrap();
+    let lamp_before = s.t.available("LAMP").await;
+    let (status, case) = s
+        .open_case("eli", id, &body(&drop, "exchange", "LAMP", 1))
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let cid = case["id"].as_str().unwrap();
+    approve_and_return(&s, "eli", cid, "exchange").await;
+    let (status, done) = s.case("staff-1", true, cid, "complete", None).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        s.t.available("LAMP").await,
+        lamp_before - 1,
+        "the replacement's unit is taken"
+    );
+    let new_pkg = done["exchange_package_id"].as_str().unwrap().to_owned();
+    let after = s.order("eli", id).await;
+    let p = integration_tests::answers::package(&after, &new_pkg);
+    assert_eq!(
+        (p["goods_cents"].as_i64(), p["freight_cents"].as_i64()),
+        (Some(2100), Some(0))
+    );
+    assert_eq!(p["lines"][0]["line_total_cents"], 2100);
+    // Forwarded, shipped, rejected: its value comes back, its unit does not.
+    s.drain(1).await;
+    assert_eq!(s.report("S-1", &new_pkg, "shipped").await.0, 200);
+    let (status, v) = s.report("S-1", &new_pkg, "rejected").await;
+    assert_eq!((status, v["applied"].as_bool()), (200, Some(true)), "{v}");
+    let after = s.order("eli", id).await;
+    assert_eq!(refunded(&after), 2100, "{}", after["refunds"]);
+    assert_eq!(
+        s.t.available("LAMP").await,
+        lamp_before - 1,
+        "rejected goods are not restocked"
+    );
+    // The rejected replacement was refunded: no exchange of it.
+    let (status, v) = s
+        .open_case("eli", id, &body(&new_pkg, "exchange", "LAMP", 1))
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (409, Some("exchange_of_refunded_package")),
+        "{v}"
+    );
+    // Out of stock for an exchange: refused, then completed as a refund.
+    s.t.put_sku("TEA", json!({"name": "Tea", "price_cents": 1300, "source": {"kind": "self", "warehouse": "WH-1"}, "stock_policy": "lock_on_place", "available": 0})).await;
+    let (_, case) = s
+        .open_case("eli", id, &body(&own, "exchange", "TEA", 1))
+        .await;
+    let cid = case["id"].as_str().unwrap();
+    approve_and_return(&s, "eli", cid, "exchange").await;
+    let (status, v) = s.case("staff-1", true, cid, "complete", None).await;
+    assert_eq!((status, code(&v)), (409, Some("out_of_stock")), "{v}");
+    let as_refund = json!({"as": "refund", "note": "no tea left"});
+    let (status, v) = s
+        .case("staff-1", true, cid, "complete", Some(&as_refund))
+        .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("completed")),
+        "{v}"
+    );
+    assert!(v["exchange_package_id"].is_null(), "{v}");
+    assert_eq!(refunded(&s.order("eli", id).await), 2100 + 1300);
+    assert_eq!(s.t.available("TEA").await, 0);
+}
+
+/// SPEC 2.8 (hole 6): an exchange package is open to after-sales like any
+/// received package; its refund is the value it carries.
+#[tokio::test]
+async fn an_exchange_package_is_open_to_after_sales() {
+    let s = Stack::spawn(config()).await;
+    let (order, _, drop, _) = received(&s, "fay").await;
+    let id = order["id"].as_str().unwrap();
+    let (_, case) = s
+        .open_case("fay", id, &body(&drop, "exchange", "LAMP", 1))
+        .await;
+    let cid = case["id"].as_str().unwrap();
+    approve_and_return(&s, "fay", cid, "exchange").await;
+    let (_, done) = s.case("staff-1", true, cid, "complete", None).await;
+    let new_pkg = done["exchange_package_id"].as_str().unwrap().to_owned();
+    s.drain(1).await;
+    assert_eq!(s.report("S-1", &new_pkg, "received").await.0, 200);
+    let (status, case) = s
+        .open_case("fay", id, &body(&new_pkg, "refund_only", "LAMP", 1))
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let cid = case["id"].as_str().unwrap();
+    approve_and_return(&s, "fay", cid, "refund_only").await;
+    let (status, v) = s.case("staff-1", true, cid, "complete", None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(refunded(&s.order("fay", id).await), 2100);
+}

@@ -321,3 +321,151 @@ async fn late_buyers_of_a_sold_out_sale_cost_no_write() {
         "a placement tried to write to a shard"
     );
 }
+
+/// Hole 11 of the second review: a placement's retries stop at its request's
+/// deadline however long its SKU's partition stays throttled (the deadline
+/// is attached where every handler starts): 503 `busy` well before the
+/// 12 rounds of backoff (about 4 s) an unbounded placement would wait.
+#[tokio::test]
+async fn a_throttled_placement_answers_busy_within_its_deadline() {
+    // After the SKU is written, its partition admits nothing.
+    let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with("SKU#");
+    let t = TestApp::spawn_on(dynamo_client_limited(&limit), Config::default()).await;
+    t.sku("STUCK", 100, "lock_on_place", 10, None).await;
+    let req = Event::new("POST", "/orders", "/orders")
+        .user("late")
+        .json(&place_body(json!([{"sku": "STUCK", "qty": 1}])))
+        .build();
+    let started = std::time::Instant::now();
+    let (status, v, headers) = t
+        .call_with_headers(Func::Place, with_deadline(req, 1_000))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (503, Some("busy")),
+        "{v}"
+    );
+    assert!(headers.contains_key("retry-after"));
+    assert!(limit.throttled() > 0, "the model never throttled");
+    assert!(
+        took < std::time::Duration::from_millis(2_500),
+        "answered after {took:?}, past its 1 s deadline"
+    );
+    assert_eq!(t.count_entities("order").await, 0);
+}
+
+/// SPEC 2.1 (hole 5): a line may take from several shards in its one
+/// transaction, so any quantity up to `available` can be bought: 64 shards
+/// of 100 units (one or two each) sell 3 units to one buyer, then all the
+/// rest to another, and a unit more is out of stock.
+#[tokio::test]
+async fn one_line_takes_from_several_shards() {
+    let t = TestApp::spawn().await;
+    hot(&t, "WIDE", "lock_on_place", 100, 64).await;
+    let before = shards(&t, "WIDE").await;
+    assert!(before.iter().all(|a| *a <= 2), "{before:?}");
+    let (status, v) = t
+        .place("w-1", json!([{"sku": "WIDE", "qty": 3}]), None)
+        .await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(t.available("WIDE").await, 97);
+    let (status, v) = t
+        .place("w-2", json!([{"sku": "WIDE", "qty": 97}]), None)
+        .await;
+    assert_eq!(status, 201, "{v}");
+    assert!(shards(&t, "WIDE").await.iter().all(|a| *a == 0));
+    let (status, v) = t
+        .place("w-3", json!([{"sku": "WIDE", "qty": 1}]), None)
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("out_of_stock")),
+        "{v}"
+    );
+    assert_eq!(t.count_entities("order").await, 2);
+}
+
+/// Holes 3 and 5 at payment: a `deduct_on_pay` line takes from as many
+/// shards as it needs; on a sold-out SKU of many shards (more than the
+/// transition's retries) the payment closes the order and refunds it (409),
+/// never 503; cancelling gives every unit back to its shard.
+#[tokio::test]
+async fn payment_takes_from_several_shards_and_a_sold_out_sale_closes_at_once() {
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    hot(&s.t, "WIDEPAY", "deduct_on_pay", 40, 32).await;
+    let big = s
+        .placed("wp-1", json!([{"sku": "WIDEPAY", "qty": 5}]))
+        .await;
+    let late = s
+        .placed("wp-2", json!([{"sku": "WIDEPAY", "qty": 36}]))
+        .await;
+    let (status, v) = s.pay_order(&big, "pay-wp-1").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(s.t.available("WIDEPAY").await, 35);
+    let (status, v) = s.pay_order(&late, "pay-wp-2").await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("out_of_stock")),
+        "{v}"
+    );
+    assert_eq!(v["error"]["details"]["status"], "closed", "{v}");
+    assert_eq!(v["error"]["details"]["skus"][0]["available"], 35, "{v}");
+    assert_eq!(s.t.available("WIDEPAY").await, 35, "nothing taken");
+    // Every one of 32 shards sold out: closed at once (it answered 503
+    // after 20 shards tried one by one).
+    hot(&s.t, "GONEPAY", "deduct_on_pay", 0, 32).await;
+    let gone = s
+        .placed("wp-3", json!([{"sku": "GONEPAY", "qty": 1}]))
+        .await;
+    let (status, v) = s.pay_order(&gone, "pay-wp-3").await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("out_of_stock")),
+        "{v}"
+    );
+    let id = big["id"].as_str().unwrap();
+    assert_eq!(s.cancel_order("wp-1", id).await.0, 200);
+    assert_eq!(s.t.available("WIDEPAY").await, 40);
+    assert_eq!(shards(&s.t, "WIDEPAY").await.iter().sum::<i64>(), 40);
+}
+
+/// Hole 7: re-sharding a SKU leaves its pending `deduct_on_pay` orders
+/// payable: the payment takes from the shards the SKU has now, whatever it
+/// had at placement (1 -> 8, and 8 -> 1).
+#[tokio::test]
+async fn payment_after_a_reshard_takes_from_the_shards_there_are_now() {
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    hot(&s.t, "GROW", "deduct_on_pay", 10, 1).await;
+    hot(&s.t, "SHRINK", "deduct_on_pay", 10, 8).await;
+    let grow = s.placed("g-1", json!([{"sku": "GROW", "qty": 2}])).await;
+    let shrink = s.placed("g-2", json!([{"sku": "SHRINK", "qty": 3}])).await;
+    let reshard = |n: u8| {
+        json!({"name": "Flash item", "price_cents": 990, "source": {"kind": "self", "warehouse": "WH-1"},
+               "stock_policy": "deduct_on_pay", "stock_shards": n})
+    };
+    assert_eq!(s.t.put_sku("GROW", reshard(8)).await["stock_shards"], 8);
+    assert_eq!(s.t.put_sku("SHRINK", reshard(1)).await["stock_shards"], 1);
+    let (status, v) = s.pay_order(&grow, "pay-g-1").await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = s.pay_order(&shrink, "pay-g-2").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(s.t.available("GROW").await, 8);
+    assert_eq!(s.t.available("SHRINK").await, 7);
+    for (user, order) in [("g-1", &grow), ("g-2", &shrink)] {
+        assert_eq!(
+            s.cancel_order(user, order["id"].as_str().unwrap()).await.0,
+            200
+        );
+    }
+    assert_eq!(s.t.available("GROW").await, 10);
+    assert_eq!(s.t.available("SHRINK").await, 10);
+}

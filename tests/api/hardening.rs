@@ -470,7 +470,15 @@ async fn secrets_are_read_from_the_secret_store_at_cold_start() {
         .send()
         .await
         .unwrap();
+    let suppliers = client
+        .create_secret()
+        .name(format!("suppliers-{unique}"))
+        .secret_string(r#"{"S-1": "one", "jd": "jd-key"}"#)
+        .send()
+        .await
+        .unwrap();
     let env = |k: &str| match k {
+        "SUPPLIER_WEBHOOK_SECRETS_ARN" => suppliers.arn().map(str::to_owned),
         "PAYMENT_WEBHOOK_SECRET_ARN" => plain.arn().map(str::to_owned),
         "PAYMENT_WEBHOOK_SECRET" => Some("ignored when the ARN is set".into()),
         "JD_APP_SECRET_ARN" | "JD_ACCESS_TOKEN_ARN" => jd.arn().map(str::to_owned),
@@ -482,6 +490,7 @@ async fn secrets_are_read_from_the_secret_store_at_cold_start() {
         "JD_APP_SECRET",
         "JD_ACCESS_TOKEN",
         "SUPPLIER_WEBHOOK_SECRET",
+        "SUPPLIER_WEBHOOK_SECRETS",
         "MISSING_SECRET",
     ];
     let secrets = Secrets::load_with(&sdk, &names, env).await.unwrap();
@@ -496,6 +505,12 @@ async fn secrets_are_read_from_the_secret_store_at_cold_start() {
         Some("local-fallback")
     );
     assert!(secrets.required("MISSING_SECRET").is_err());
+    // Each supplier's own key, from one secret holding the map (SPEC 2.5).
+    let per_supplier = secrets.supplier_secrets().unwrap();
+    let body = b"{}";
+    let by_one = domain::signature::sign(b"one", body);
+    assert!(per_supplier.verify("S-1", body, Some(&by_one)));
+    assert!(!per_supplier.verify("jd", body, Some(&by_one)));
     assert!(!format!("{secrets:?}").contains("s3cret"), "never printed");
     // A secret that cannot be read stops the cold start with its name.
     let broken = |k: &str| {

@@ -430,3 +430,33 @@ async fn late_events_are_kept_for_staff_and_change_no_money() {
         1
     );
 }
+
+/// SPEC 2.5 (hole 4): each supplier signs with its own secret; one supplier's
+/// valid signature does not move another supplier's package, and a supplier
+/// without a secret is refused.
+#[tokio::test]
+async fn one_supplier_cannot_sign_for_another() {
+    use integration_tests::stack::supplier_secret;
+    let s = Stack::spawn(config(FreightPolicy::Single)).await;
+    let order = forwarded(&s, "lea").await;
+    let id = order["id"].as_str().unwrap();
+    let (_, drop, _) = mixed_ids(&order);
+    let version = s.stored(id).await.version();
+    let body = json!({"package_id": drop, "status": "rejected", "at": integration_tests::now()})
+        .to_string();
+    // S-2's own key, on S-1's path (S-1 supplies the package).
+    let by_s2 = domain::signature::sign(supplier_secret("S-2").as_bytes(), body.as_bytes());
+    let (status, v) = s.supplier_raw("S-1", &body, Some(&by_s2)).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (401, Some("invalid_signature")),
+        "{v}"
+    );
+    // A supplier nobody gave a secret.
+    let by_s10 = domain::signature::sign(supplier_secret("S-10").as_bytes(), body.as_bytes());
+    assert_eq!(s.supplier_raw("S-10", &body, Some(&by_s10)).await.0, 401);
+    assert_eq!(s.stored(id).await.version(), version, "nothing changed");
+    // S-1's own key moves it.
+    let (status, v) = s.report("S-1", &drop, "rejected").await;
+    assert_eq!((status, v["applied"].as_bool()), (200, Some(true)), "{v}");
+}

@@ -895,6 +895,27 @@ impl Faulty {
     }
 }
 
+impl domain::ports::Catalog for Faulty {
+    async fn get_sku(
+        &self,
+        sku: &domain::ids::SkuId,
+    ) -> Result<Option<domain::catalog::Sku>, StoreError> {
+        self.inner.get_sku(sku).await
+    }
+    async fn get_skus(
+        &self,
+        skus: &[domain::ids::SkuId],
+    ) -> Result<Vec<domain::catalog::Sku>, StoreError> {
+        self.inner.get_skus(skus).await
+    }
+    async fn put_sku(
+        &self,
+        u: &domain::catalog::SkuUpdate,
+    ) -> Result<domain::catalog::Sku, StoreError> {
+        self.inner.put_sku(u).await
+    }
+}
+
 impl Orders for Faulty {
     async fn idempotency(
         &self,
@@ -1033,7 +1054,7 @@ async fn redeliver(
 }
 
 /// Pays `order` in full through the domain, with `publisher` standing in for the queue.
-async fn pay_with<S: Ledger, P: Publisher>(
+async fn pay_with<S: Ledger + domain::ports::Catalog, P: Publisher>(
     s: &Stack,
     store: &S,
     publisher: &P,
@@ -1518,7 +1539,10 @@ async fn crash_k(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
         &Down,
         &staff,
         &domain::ids::CaseId::parse(&case_id).unwrap(),
-        &domain::after_sales::CaseStep::Complete,
+        &domain::after_sales::CaseStep::Complete {
+            as_refund: false,
+            note: None,
+        },
         c.now,
     )
     .await;
@@ -1891,7 +1915,7 @@ impl Deployed {
             sync: status_sync::StatusSync {
                 app: app.clone(),
                 publisher: s.status_sync.publisher.clone(),
-                secret: SUPPLIER_SECRET.to_owned(),
+                secrets: integration_tests::stack::supplier_secrets(),
             },
             after_sales: after_sales::AfterSales {
                 app: app.clone(),
@@ -3083,19 +3107,25 @@ async fn security() {
         let body =
             json!({"package_id": package, "status": "rejected", "at": integration_tests::now()})
                 .to_string();
+        let secret = integration_tests::stack::supplier_secret(supplier);
         let req = signed_event(
             callback,
             Some(("supplier", supplier)),
             &body,
-            Some(&sign(SUPPLIER_SECRET, body.as_bytes())),
+            Some(&sign(&secret, body.as_bytes())),
         );
+        // A warehouse is no supplier: it has no key.
+        let expected = match supplier {
+            "WH-1" => (401, "invalid_signature"),
+            _ => (403, "wrong_supplier"),
+        };
         r.expect(
             "wrong supplier",
             &format!("{supplier} on {package}"),
             &dev,
             H::Sync,
             req,
-            (403, "wrong_supplier"),
+            expected,
         )
         .await;
     }

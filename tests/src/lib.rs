@@ -35,8 +35,9 @@ fn endpoint() -> String {
     })
 }
 
+/// A client of DynamoDB Local with the functions' own retry and timeout settings.
 pub fn dynamo_client() -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::Config::builder()
+    let conf = adapters::dynamo::client_settings(aws_sdk_dynamodb::Config::builder())
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))

@@ -18,7 +18,22 @@ use supplier_sim::Simulator;
 
 pub const PAYMENT_SECRET: &str = "test-payment-secret";
 pub const JD_SECRET: &str = "test-jd-secret";
-pub const SUPPLIER_SECRET: &str = "test-supplier-secret";
+/// S-1's webhook key; every supplier has its own (`supplier_secret`).
+pub const SUPPLIER_SECRET: &str = "test-supplier-secret-S-1";
+
+/// A supplier's own webhook key in the tests (jd and S-1 to S-9 have one).
+pub fn supplier_secret(supplier: &str) -> String {
+    format!("test-supplier-secret-{supplier}")
+}
+
+/// `SUPPLIER_WEBHOOK_SECRETS` of the test stack: jd and S-1 to S-9.
+pub fn supplier_secrets() -> signature::SupplierSecrets {
+    let map: serde_json::Map<String, Value> = std::iter::once("jd".to_owned())
+        .chain((1..=9).map(|i| format!("S-{i}")))
+        .map(|id| (id.clone(), Value::String(supplier_secret(&id))))
+        .collect();
+    signature::SupplierSecrets::parse(&Value::Object(map).to_string()).expect("secrets")
+}
 
 /// The event Lambda's SQS event source would hand `forward` for these messages.
 fn forward_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
@@ -99,7 +114,7 @@ impl Stack {
             status_sync: status_sync::StatusSync {
                 app: t.app.clone(),
                 publisher: publisher.clone(),
-                secret: SUPPLIER_SECRET.to_owned(),
+                secrets: supplier_secrets(),
             },
             after_sales: after_sales::AfterSales {
                 app: t.app.clone(),
@@ -307,7 +322,7 @@ impl Stack {
     /// A correctly signed supplier callback.
     pub async fn supplier(&self, supplier: &str, body: &Value) -> (u16, Value) {
         let text = body.to_string();
-        let sig = signature::sign(SUPPLIER_SECRET.as_bytes(), text.as_bytes());
+        let sig = signature::sign(supplier_secret(supplier).as_bytes(), text.as_bytes());
         self.supplier_raw(supplier, &text, Some(&sig)).await
     }
 

@@ -13,12 +13,14 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
+#[derive(Clone)]
 pub struct AfterSales {
     pub app: App,
     pub publisher: SqsPublisher,
 }
 
 pub async fn handle(a: &AfterSales, req: Request) -> Response<Body> {
+    let a = &http::for_request(a, &req);
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     if http::path_param(&req, "id").is_some() {
@@ -33,7 +35,9 @@ pub async fn handle(a: &AfterSales, req: Request) -> Response<Body> {
         (Method::POST, "return-shipment") => {
             http::body(&req).and_then(|b| Ok(CaseStep::parse_return(b)?))
         }
-        (Method::POST, "complete") => Ok(CaseStep::Complete),
+        (Method::POST, "complete") => {
+            http::body(&req).and_then(|b| Ok(CaseStep::parse_complete(b)?))
+        }
         (Method::POST, "withdraw") => Ok(CaseStep::Withdraw),
         _ => return ApiError::method_not_allowed().into_response(),
     };
@@ -56,7 +60,7 @@ async fn open(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
         .map_err(|_| ApiError::from(CaseError::OrderNotFound))?;
     let body = OpenCase::parse(http::body(req)?)?;
     let case = after_sales::open_case(
-        &http::store_for(req, &a.app.store),
+        &a.app.store,
         &a.publisher,
         &a.app.config,
         &caller,
@@ -81,7 +85,7 @@ async fn advance(a: &AfterSales, req: &Request, step: &CaseStep) -> Result<Value
     let caller = http::caller(req, a.app.auth)?;
     let id = case_id(req)?;
     let case = after_sales::step_case(
-        &http::store_for(req, &a.app.store),
+        &a.app.store,
         &a.publisher,
         &caller,
         &id,
@@ -91,4 +95,10 @@ async fn advance(a: &AfterSales, req: &Request, step: &CaseStep) -> Result<Value
     .await?;
     tracing::info!(case = %case.id, status = case.status().as_str(), by = %caller.user, "after-sales step");
     Ok(json!(case))
+}
+
+impl http::RequestScoped for AfterSales {
+    fn app_mut(&mut self) -> &mut App {
+        &mut self.app
+    }
 }

@@ -11,12 +11,14 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
+#[derive(Clone)]
 pub struct Cancel {
     pub app: App,
     pub publisher: SqsPublisher,
 }
 
 pub async fn handle(c: &Cancel, req: Request) -> Response<Body> {
+    let c = &http::for_request(c, &req);
     if req.method() != Method::POST {
         return ApiError::method_not_allowed().into_response();
     }
@@ -28,13 +30,13 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
     let id = parse_order_id(http::path_param(req, "id").as_deref())
         .map_err(|_| ApiError::from(CancelError::NotFound))?;
     let body = parse_body(http::body(req)?)?;
-    let store = http::store_for(req, &c.app.store);
+    let store = &c.app.store;
     let now = Timestamp::now();
     let order = match &body.package_id {
         Some(package) if package.order_id() != id => return Err(CancelError::NotFound.into()),
         Some(package) => {
             cancel_package(
-                &store,
+                store,
                 &c.publisher,
                 &c.app.config,
                 &caller,
@@ -46,7 +48,7 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
         }
         None => {
             cancel_order(
-                &store,
+                store,
                 &c.publisher,
                 &c.app.config,
                 &caller,
@@ -64,4 +66,10 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
         &c.app.config,
         Timestamp::now()
     )))
+}
+
+impl http::RequestScoped for Cancel {
+    fn app_mut(&mut self) -> &mut App {
+        &mut self.app
+    }
 }

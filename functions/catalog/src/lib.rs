@@ -9,6 +9,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let app = &http::for_request(app, &req);
     let result = match *req.method() {
         Method::GET => get(app, &req).await,
         Method::PUT => put(app, &req).await,

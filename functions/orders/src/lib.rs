@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let app = &http::for_request(app, &req);
     let result = if req.method() != Method::GET {
         Err(ApiError::method_not_allowed())
     } else if http::path_param(&req, "id").is_some() {

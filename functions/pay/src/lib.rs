@@ -10,6 +10,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
+#[derive(Clone)]
 pub struct Pay {
     pub app: App,
     pub publisher: SqsPublisher,
@@ -17,6 +18,7 @@ pub struct Pay {
 }
 
 pub async fn handle(pay: &Pay, req: Request) -> Response<Body> {
+    let pay = &http::for_request(pay, &req);
     if req.method() != Method::POST {
         return ApiError::method_not_allowed().into_response();
     }
@@ -28,7 +30,7 @@ async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError>
     let body = http::signed_body(req, &pay.secret)?;
     let notice = PaymentNotice::parse(body)?;
     let paid = apply_payment(
-        &http::store_for(req, &pay.app.store),
+        &pay.app.store,
         &pay.publisher,
         &pay.app.config,
         &notice,
@@ -39,4 +41,10 @@ async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError>
         tracing::info!(order = %paid.order.id, payment = %notice.payment_id, "order paid");
     }
     Ok(json!(OrderView::for_payment_provider(&paid.order)))
+}
+
+impl http::RequestScoped for Pay {
+    fn app_mut(&mut self) -> &mut App {
+        &mut self.app
+    }
 }

@@ -13,6 +13,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let app = &http::for_request(app, &req);
     if req.method() != Method::POST {
         return ApiError::method_not_allowed().into_response();
     }

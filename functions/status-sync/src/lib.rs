@@ -9,20 +9,23 @@ use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::ids::PackageId;
 use domain::packages::{self, Resolve, Shipment, StatusCallback, SyncError};
+use domain::signature::SupplierSecrets;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
+#[derive(Clone)]
 pub struct StatusSync {
     pub app: App,
     pub publisher: SqsPublisher,
-    /// `SUPPLIER_WEBHOOK_SECRET`.
-    pub secret: String,
+    /// `SUPPLIER_WEBHOOK_SECRETS`: each supplier's own key.
+    pub secrets: SupplierSecrets,
 }
 
 pub async fn handle(s: &StatusSync, req: Request) -> Response<Body> {
+    let s = &http::for_request(s, &req);
     if req.method() != Method::POST {
         return ApiError::method_not_allowed().into_response();
     }
@@ -39,10 +42,10 @@ pub async fn handle(s: &StatusSync, req: Request) -> Response<Body> {
 }
 
 async fn callback(s: &StatusSync, req: &Request, supplier: &str) -> Result<Value, ApiError> {
-    let body = http::signed_body(req, &s.secret)?;
+    let body = http::verified_body(req, |body, sig| s.secrets.verify(supplier, body, sig))?;
     let cb = StatusCallback::parse(body)?;
     let synced = packages::supplier_status(
-        &http::store_for(req, &s.app.store),
+        &s.app.store,
         &s.publisher,
         &s.app.config,
         supplier,
@@ -66,7 +69,7 @@ async fn ship(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     let shipment = Shipment::parse(http::body(req)?)?;
     let now = Timestamp::now();
     let order = packages::ship(
-        &http::store_for(req, &s.app.store),
+        &s.app.store,
         &s.publisher,
         &s.app.config,
         &caller,
@@ -83,14 +86,7 @@ async fn confirm(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     let caller = http::caller(req, s.app.auth)?;
     let id = package_id(req)?;
     let now = Timestamp::now();
-    let order = packages::confirm_receipt(
-        &http::store_for(req, &s.app.store),
-        &s.publisher,
-        &caller,
-        &id,
-        now,
-    )
-    .await?;
+    let order = packages::confirm_receipt(&s.app.store, &s.publisher, &caller, &id, now).await?;
     tracing::info!(package = %id, by = %caller.user, "receipt confirmed");
     Ok(json!(OrderView::new(&order, &caller, &s.app.config, now)))
 }
@@ -101,7 +97,7 @@ async fn resolve(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     let body = Resolve::parse(http::body(req)?)?;
     let now = Timestamp::now();
     let order = packages::resolve(
-        &http::store_for(req, &s.app.store),
+        &s.app.store,
         &s.publisher,
         &s.app.config,
         &caller,
@@ -112,4 +108,10 @@ async fn resolve(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
     .await?;
     tracing::info!(package = %id, by = %caller.user, outcome = ?body.outcome, "package resolved by staff");
     Ok(json!(OrderView::new(&order, &caller, &s.app.config, now)))
+}
+
+impl http::RequestScoped for StatusSync {
+    fn app_mut(&mut self) -> &mut App {
+        &mut self.app
+    }
 }

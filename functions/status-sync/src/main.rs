@@ -11,9 +11,9 @@ async fn main() -> Result<(), Error> {
     let s = status_sync::StatusSync {
         app: adapters::App::from_sdk(&sdk)?,
         publisher: adapters::app::publisher_from_env(&sdk)?,
-        secret: Secrets::load(&sdk, &["SUPPLIER_WEBHOOK_SECRET"])
+        secrets: Secrets::load(&sdk, &["SUPPLIER_WEBHOOK_SECRETS"])
             .await?
-            .required("SUPPLIER_WEBHOOK_SECRET")?,
+            .supplier_secrets()?,
     };
     s.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {

@@ -52,7 +52,8 @@ impl App {
         let table = required("TABLE_NAME")?;
         let auth = auth_mode(|k| std::env::var(k).ok())?;
         let config = Config::from_lookup(|k| std::env::var(k).ok())?;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table);
+        let conf = crate::dynamo::client_settings(aws_sdk_dynamodb::config::Builder::from(sdk));
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf.build()), table);
         Ok(Self::new(store, config, auth))
     }
 }

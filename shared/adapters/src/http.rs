@@ -133,16 +133,30 @@ fn groups_contain_staff(raw: &str) -> bool {
         .any(|g| g == "staff")
 }
 
-/// The store for this request: its retries stop before the invocation's
-/// deadline (none outside Lambda, as in tests).
-pub fn store_for(req: &Request, store: &crate::DynamoStore) -> crate::DynamoStore {
-    match req
+/// What a function holds for its requests (its [`App`] and whatever else).
+pub trait RequestScoped: Clone {
+    fn app_mut(&mut self) -> &mut crate::App;
+}
+
+impl RequestScoped for crate::App {
+    fn app_mut(&mut self) -> &mut crate::App {
+        self
+    }
+}
+
+/// `state` for one request, the first thing every handler does: its store's
+/// retries stop before the invocation's deadline (none outside Lambda, as in
+/// tests without one), so no use case can run past it.
+pub fn for_request<S: RequestScoped>(state: &S, req: &Request) -> S {
+    let mut s = state.clone();
+    if let Some(deadline) = req
         .lambda_context_ref()
         .and_then(|c| deadline_instant(c.deadline))
     {
-        Some(deadline) => store.until(deadline),
-        None => store.clone(),
+        let app = s.app_mut();
+        app.store = app.store.until(deadline);
     }
+    s
 }
 
 /// A Lambda deadline (milliseconds since the epoch) as an `Instant`. One
@@ -247,9 +261,19 @@ pub fn body(req: &Request) -> Result<&[u8], ApiError> {
 /// The raw body of a webhook, once its `X-Signature` (hex HMAC-SHA256 of
 /// the body with `secret`) checks out; 401 `invalid_signature` otherwise.
 pub fn signed_body<'r>(req: &'r Request, secret: &str) -> Result<&'r [u8], ApiError> {
+    verified_body(req, |bytes, sig| {
+        domain::signature::verify(secret.as_bytes(), bytes, sig)
+    })
+}
+
+/// The raw body once `verify(body, X-Signature)` holds; 401 otherwise.
+pub fn verified_body(
+    req: &Request,
+    verify: impl FnOnce(&[u8], Option<&str>) -> bool,
+) -> Result<&[u8], ApiError> {
     let bytes = body(req)?;
     let sig = header_value(req, "x-signature");
-    if !domain::signature::verify(secret.as_bytes(), bytes, sig.as_deref()) {
+    if !verify(bytes, sig.as_deref()) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_signature",

@@ -7,6 +7,10 @@
 use crate::app::StartupError;
 use std::collections::HashMap;
 
+/// Settings whose value is a JSON object: the whole secret string, not a
+/// key inside it.
+const WHOLE: &[&str] = &["SUPPLIER_WEBHOOK_SECRETS"];
+
 /// The values of the secrets a function asked for, by name.
 #[derive(Clone, Default)]
 pub struct Secrets {
@@ -66,6 +70,8 @@ impl Secrets {
             }
             let text = &fetched[&arn];
             let value = match serde_json::from_str::<serde_json::Value>(text) {
+                // A map-valued setting is the whole secret.
+                Ok(serde_json::Value::Object(_)) if WHOLE.contains(&name) => text.clone(),
                 Ok(serde_json::Value::Object(map)) => map
                     .get(name)
                     .and_then(|v| v.as_str())
@@ -89,5 +95,12 @@ impl Secrets {
         self.get(name)
             .map(str::to_owned)
             .ok_or(StartupError::Missing(name))
+    }
+
+    /// `SUPPLIER_WEBHOOK_SECRETS`, each supplier's own key (SPEC 2.5).
+    pub fn supplier_secrets(&self) -> Result<domain::signature::SupplierSecrets, StartupError> {
+        let text = self.required("SUPPLIER_WEBHOOK_SECRETS")?;
+        domain::signature::SupplierSecrets::parse(&text)
+            .map_err(|e| StartupError::Secret("SUPPLIER_WEBHOOK_SECRETS", e))
     }
 }

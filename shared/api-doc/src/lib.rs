@@ -135,7 +135,7 @@ fn security_schemes() -> Value {
     json!({
         "JwtBearer": jwt,
         "PaymentSignature": signed("PAYMENT_WEBHOOK_SECRET"),
-        "SupplierSignature": signed("SUPPLIER_WEBHOOK_SECRET"),
+        "SupplierSignature": signed("the path's supplier's own secret from SUPPLIER_WEBHOOK_SECRETS (a supplier without one: 401)"),
     })
 }
 

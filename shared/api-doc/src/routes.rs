@@ -26,7 +26,7 @@ pub enum Access {
     Staff,
     /// The payment provider: `X-Signature` with `PAYMENT_WEBHOOK_SECRET`.
     PaymentWebhook,
-    /// A supplier: `X-Signature` with `SUPPLIER_WEBHOOK_SECRET`.
+    /// A supplier: `X-Signature` with its own key from `SUPPLIER_WEBHOOK_SECRETS`.
     SupplierWebhook,
 }
 
@@ -261,7 +261,7 @@ fn meaning(code: &str) -> &'static str {
         "package_not_received" => "after-sales opens once the package is received (or rejected)",
         "after_sales_window_closed" => "more than `AFTER_SALES_DAYS` since receipt",
         "case_already_open" => "another case is open on a line of this package",
-        "not_eligible" => "a replacement package is not itself open to after-sales",
+        "exchange_of_refunded_package" => "a rejected package was refunded already: it takes no exchange (open a refund case)",
         "too_many_cases" => "the order has its maximum of after-sales cases",
         "quantity_exceeds_received" => {
             "a line claims more than was received less what other cases claim; \
@@ -801,7 +801,7 @@ pub fn routes() -> Vec<Route> {
                 "package_not_received",
                 "after_sales_window_closed",
                 "case_already_open",
-                "not_eligible",
+                "exchange_of_refunded_package",
                 "too_many_cases",
                 "order_too_large",
             ],
@@ -874,12 +874,21 @@ pub fn routes() -> Vec<Route> {
             "An approved `refund_only` case, or a `return_shipped` one, becomes \
              `completed`: a refund of the paid price of its lines (plus the package's \
              freight once every unit has come back), or, for an exchange, a replacement \
-             package queued for forwarding at once. No request body.",
+             package carrying the paid value of the lines it replaces, its stock taken \
+             as a placement would, queued for forwarding at once. When that stock is \
+             short (409 `out_of_stock`), complete it as a refund with \
+             `{\"as\": \"refund\"}`. The body is optional.",
         )
         .param(case_param())
+        .body(
+            json!({ "$ref": "#/components/schemas/CompleteRequest" }),
+            false,
+            Some(json!({ "as": "refund", "note": "out of stock: refunded instead" })),
+        )
         .ok(200, json_response("The completed case.", case()))
+        .errors(400, &["invalid_json", "invalid_request"])
         .errors(404, &["case_not_found"])
-        .errors(409, &["invalid_case_state", "order_too_large"]),
+        .errors(409, &["invalid_case_state", "out_of_stock", "order_too_large"]),
         Route::new(
             "post",
             "/after-sales/{case_id}/withdraw",

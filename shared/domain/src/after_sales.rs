@@ -4,6 +4,7 @@
 //! of its order, written together.
 
 use crate::case::{AfterSalesCase, CaseKind, CaseLine, CaseStatus, NewCase};
+use crate::catalog::Sku;
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId};
@@ -11,7 +12,7 @@ use crate::messages::Publisher;
 use crate::money::Cents;
 use crate::order::{IllegalTransition, Order, PackageStatus};
 use crate::packages::token;
-use crate::ports::{CommitError, Ledger};
+use crate::ports::{Catalog, CommitError, Ledger, Shortage};
 use crate::time::Timestamp;
 use crate::transition::{transition, Decision, Target, Write};
 use serde::Deserialize;
@@ -51,8 +52,12 @@ pub enum CaseError {
     TooMany(Vec<serde_json::Value>),
     #[error("another case is open on a line of this package")]
     AlreadyOpen,
-    #[error("a replacement package is not itself open to after-sales; contact customer service")]
-    ExchangePackage,
+    #[error(
+        "the package was rejected and refunded already: it takes no exchange; open a refund case"
+    )]
+    ExchangeOfRefunded,
+    #[error("out of stock for the exchange: complete the case as a refund (\"as\": \"refund\")")]
+    OutOfStock(Vec<Shortage>),
     #[error(
         "this order already has {MAX_CASES_PER_ORDER} after-sales cases; contact customer service"
     )]
@@ -72,8 +77,8 @@ impl Problem for CaseError {
             InvalidJson(_) | InvalidRequest(_) | InvalidEvidence(_) => ErrorKind::BadRequest,
             OrderNotFound | NotFound | PackageNotFound => ErrorKind::NotFound,
             StaffOnly | OwnerOnly => ErrorKind::Forbidden,
-            NotReceived(_) | WindowClosed(_) | AlreadyOpen | ExchangePackage | TooManyCases
-            | Illegal(_) => ErrorKind::Conflict,
+            NotReceived(_) | WindowClosed(_) | AlreadyOpen | ExchangeOfRefunded | OutOfStock(_)
+            | TooManyCases | Illegal(_) => ErrorKind::Conflict,
             TooMany(_) => ErrorKind::Unprocessable,
             Store(e) => e.kind(),
         }
@@ -93,7 +98,8 @@ impl Problem for CaseError {
             WindowClosed(_) => "after_sales_window_closed",
             TooMany(_) => "quantity_exceeds_received",
             AlreadyOpen => "case_already_open",
-            ExchangePackage => "not_eligible",
+            ExchangeOfRefunded => "exchange_of_refunded_package",
+            OutOfStock(_) => "out_of_stock",
             TooManyCases => "too_many_cases",
             Illegal(_) => "invalid_case_state",
             Store(e) => e.code(),
@@ -102,6 +108,7 @@ impl Problem for CaseError {
     fn details(&self) -> Option<serde_json::Value> {
         match self {
             CaseError::TooMany(lines) => Some(json!({ "lines": lines })),
+            CaseError::OutOfStock(skus) => Some(json!({ "skus": skus })),
             CaseError::Illegal(e) => Some(json!({ "from": e.from, "to": e.to })),
             _ => None,
         }
@@ -154,7 +161,7 @@ fn evidence_item(raw: &str) -> Result<String, CaseError> {
 #[cfg_attr(
     feature = "openapi",
     derive(utoipa::OpenApi),
-    openapi(components(schemas(RawOpen, RawReview, RawReturn)))
+    openapi(components(schemas(RawOpen, RawReview, RawReturn, RawComplete)))
 )]
 pub struct OpenCase {
     pub package_id: PackageId,
@@ -244,8 +251,25 @@ pub enum CaseStep {
         carrier: String,
         tracking_no: String,
     },
-    Complete,
+    /// `as_refund`: an exchange whose stock is short is completed as a refund.
+    Complete {
+        as_refund: bool,
+        note: Option<String>,
+    },
     Withdraw,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = CompleteRequest))]
+struct RawComplete {
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    note: Option<String>,
+    /// `refund`: complete an exchange as a refund (its stock is short).
+    #[serde(default, rename = "as")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^refund$"))]
+    as_: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -287,6 +311,27 @@ impl CaseStep {
         Ok(CaseStep::Review { approve, note })
     }
 
+    /// `complete`: no body, or `{"note"?, "as"?: "refund"}`.
+    pub fn parse_complete(body: &[u8]) -> Result<Self, CaseError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(CaseStep::Complete {
+                as_refund: false,
+                note: None,
+            });
+        }
+        let raw: RawComplete = parse_json(body)?;
+        let as_refund = match raw.as_.as_deref() {
+            None => false,
+            Some("refund") => true,
+            Some(_) => return Err(CaseError::InvalidRequest("as must be refund".into())),
+        };
+        let note = match raw.note.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) => Some(text("note", n, MAX_REASON)?),
+        };
+        Ok(CaseStep::Complete { as_refund, note })
+    }
+
     pub fn parse_return(body: &[u8]) -> Result<Self, CaseError> {
         let raw: RawReturn = parse_json(body)?;
         Ok(CaseStep::ReturnShipment {
@@ -305,9 +350,6 @@ pub fn eligibility(
     now: Timestamp,
 ) -> Result<(), CaseError> {
     let p = order.package(package).ok_or(CaseError::PackageNotFound)?;
-    if p.exchange_for().is_some() {
-        return Err(CaseError::ExchangePackage);
-    }
     let since = match p.status() {
         PackageStatus::Received => p.received_at(),
         PackageStatus::Rejected => p.rejected_at(),
@@ -347,6 +389,9 @@ pub async fn open_case<S: Ledger, P: Publisher>(
         let package = order
             .package(&req.package_id)
             .ok_or(CaseError::PackageNotFound)?;
+        if req.kind == CaseKind::Exchange && package.status() == PackageStatus::Rejected {
+            return Err(CaseError::ExchangeOfRefunded);
+        }
         let open_on_line = |sku: &SkuId| {
             order.cases().iter().any(|c| {
                 c.package_id == req.package_id
@@ -424,17 +469,16 @@ pub async fn get_case<S: Ledger>(
 /// The paid amount of a case's lines, and the freight when, with this case,
 /// the whole package has come back.
 fn case_refund(order: &Order, case: &AfterSalesCase) -> Cents {
-    let unit = |sku: &SkuId| {
-        order
-            .lines
-            .iter()
-            .find(|l| &l.sku == sku && l.package_id == case.package_id)
-            .map_or(Cents::ZERO, |l| l.unit_price_cents)
-    };
-    let goods: Cents = case.lines.iter().map(|l| unit(&l.sku).times(l.qty)).sum();
     let Some(package) = order.package(&case.package_id) else {
-        return goods;
+        return Cents::ZERO;
     };
+    // What the package's lines were paid (an exchange package: the value of
+    // the lines it replaced).
+    let goods: Cents = case
+        .lines
+        .iter()
+        .map(|l| package.paid_value(&l.sku, l.qty))
+        .sum();
     let returned: u32 = order
         .cases()
         .iter()
@@ -452,8 +496,45 @@ fn case_refund(order: &Order, case: &AfterSalesCase) -> Cents {
     }
 }
 
+/// Where an exchange takes the stock of its lines: `(sku, shard, units)`
+/// per stock item, from the SKUs as read; short lines are refused.
+fn exchange_stock(
+    case: &AfterSalesCase,
+    read: &[Sku],
+) -> Result<Vec<(SkuId, Option<u8>, u32)>, CaseError> {
+    let mut stock = Vec::new();
+    let mut short = Vec::new();
+    for line in &case.lines {
+        let sku = read.iter().find(|s| s.sku == line.sku);
+        let shortage = |available: u64| Shortage {
+            sku: line.sku.clone(),
+            shard: None,
+            requested: line.qty,
+            available,
+        };
+        match sku {
+            None => short.push(shortage(0)),
+            Some(s) if s.is_sharded() => match s.plan_takes(line.qty) {
+                Some(takes) => stock.extend(
+                    takes
+                        .into_iter()
+                        .map(|(k, q)| (line.sku.clone(), Some(k), q)),
+                ),
+                None => short.push(shortage(s.available)),
+            },
+            Some(s) if s.available < u64::from(line.qty) => short.push(shortage(s.available)),
+            Some(_) => stock.push((line.sku.clone(), None, line.qty)),
+        }
+    }
+    if short.is_empty() {
+        Ok(stock)
+    } else {
+        Err(CaseError::OutOfStock(short))
+    }
+}
+
 /// Review, return shipment, completion or withdrawal of a case.
-pub async fn step_case<S: Ledger, P: Publisher>(
+pub async fn step_case<S: Ledger + Catalog, P: Publisher>(
     store: &S,
     publisher: &P,
     caller: &Caller,
@@ -462,6 +543,23 @@ pub async fn step_case<S: Ledger, P: Publisher>(
     now: Timestamp,
 ) -> Result<AfterSalesCase, CaseError> {
     let actor = caller.actor();
+    // An exchange takes stock for its lines as a placement would: its SKUs
+    // as they are now (a sharded one's shards).
+    let mut read: Vec<Sku> = Vec::new();
+    if matches!(
+        step,
+        CaseStep::Complete {
+            as_refund: false,
+            ..
+        }
+    ) {
+        if let Some(case) = store.get_case(id).await? {
+            if case.kind == CaseKind::Exchange {
+                let skus: Vec<SkuId> = case.lines.iter().map(|l| l.sku.clone()).collect();
+                read = store.get_skus(&skus).await?;
+            }
+        }
+    }
     let outcome = transition(store, publisher, Target::Case(id), now, |cur| {
         let (Some(case), Some(order)) = (&cur.case, &cur.order) else {
             return Err(CaseError::NotFound);
@@ -470,7 +568,7 @@ pub async fn step_case<S: Ledger, P: Publisher>(
         if !owner && !caller.is_staff {
             return Err(CaseError::NotFound);
         }
-        let staff_step = matches!(step, CaseStep::Review { .. } | CaseStep::Complete);
+        let staff_step = matches!(step, CaseStep::Review { .. } | CaseStep::Complete { .. });
         if staff_step && !caller.is_staff {
             return Err(CaseError::StaffOnly);
         }
@@ -501,10 +599,14 @@ pub async fn step_case<S: Ledger, P: Publisher>(
                 c
             }
             CaseStep::Withdraw => case.advance(CaseStatus::Withdrawn, &actor, None, now)?,
-            CaseStep::Complete => {
-                let mut c = case.advance(CaseStatus::Completed, &actor, None, now)?;
-                if c.kind == CaseKind::Exchange {
-                    let package = next_order.add_exchange_package(&c, now)?;
+            CaseStep::Complete { as_refund, note } => {
+                let mut c = case.advance(CaseStatus::Completed, &actor, note.clone(), now)?;
+                if c.kind == CaseKind::Exchange && !as_refund {
+                    if let Some(CommitError::OutOfStock(short)) = &cur.refusal {
+                        return Err(CaseError::OutOfStock(short.clone()));
+                    }
+                    let stock = exchange_stock(&c, &read)?;
+                    let package = next_order.add_exchange_package(&c, stock, now)?;
                     c.set_outcome(None, Some(package));
                 } else {
                     let amount = case_refund(order, &c);

@@ -98,6 +98,39 @@ impl Sku {
         Some(able[usize::from(random_shard(able.len().min(255) as u8))])
     }
 
+    /// Where to take `qty` from, as read: `(shard, units)`. One shard at
+    /// random among those holding it all (buyers spread over the shards);
+    /// else the fullest shards first, so the fewest items join the
+    /// transaction. None when the shards hold less than `qty` in all.
+    pub fn plan_takes(&self, qty: u32) -> Option<Vec<(u8, u32)>> {
+        if let Some(k) = self.pick_shard(qty) {
+            return Some(vec![(k, qty)]);
+        }
+        let mut live: Vec<(u8, u64)> = self
+            .shard_stock
+            .iter()
+            .copied()
+            .filter(|(k, a)| *k < self.stock_shards && *a > 0)
+            .collect();
+        live.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut left = u64::from(qty);
+        let mut takes = Vec::new();
+        for (k, a) in live {
+            if left == 0 {
+                break;
+            }
+            let t = a.min(left);
+            takes.push((k, t as u32));
+            left -= t;
+        }
+        (left == 0).then_some(takes)
+    }
+
+    /// True when the stock is held in shard items.
+    pub fn is_sharded(&self) -> bool {
+        self.stock_shards > 1
+    }
+
     /// SPEC 2.2: scarce when available < 2 x qty or < 10.
     pub fn is_scarce_for(&self, qty: u32) -> bool {
         self.available < 2 * u64::from(qty) || self.available < 10
@@ -281,6 +314,33 @@ mod tests {
         assert_eq!(s.pick_shard(4), None, "no shard holds 4");
         s.shard_stock = vec![(0, 0), (1, 0), (2, 0), (3, 0)];
         assert_eq!(s.pick_shard(1), None, "sold out: nothing to write");
+        assert_eq!(s.plan_takes(1), None);
+    }
+
+    #[test]
+    fn a_quantity_no_shard_holds_is_taken_from_several_fullest_first() {
+        let mut s = Sku {
+            sku: SkuId::parse("HOT").unwrap(),
+            name: "n".into(),
+            price_cents: Cents(1),
+            source: Source::Jd,
+            stock_policy: StockPolicy::LockOnPlace,
+            listed: true,
+            per_user_limit: None,
+            available: 13,
+            stock_shards: 4,
+            // Shard 5 is left over from a re-balance: never taken from.
+            shard_stock: vec![(0, 2), (1, 3), (2, 0), (3, 1), (5, 9)],
+        };
+        assert_eq!(s.plan_takes(5), Some(vec![(1, 3), (0, 2)]));
+        assert_eq!(s.plan_takes(6), Some(vec![(1, 3), (0, 2), (3, 1)]));
+        assert_eq!(s.plan_takes(7), None, "six units in the live shards");
+        let one = s.plan_takes(3).unwrap();
+        assert_eq!(one, vec![(1, 3)], "one shard holds it all");
+        s.shard_stock = (0..4).map(|k| (k, 1)).collect();
+        let spread = s.plan_takes(4).unwrap();
+        assert_eq!(crate::shards::units(&spread), 4);
+        assert_eq!(spread.len(), 4);
     }
 
     #[test]

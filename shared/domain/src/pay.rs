@@ -2,19 +2,25 @@
 //! checked, `deduct_on_pay` stock taken in the same transaction as the status
 //! change, and every payment ends on a paid order or a recorded refund.
 
+use crate::catalog::{Sku, StockPolicy};
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::OrderId;
+use crate::ids::SkuId;
 use crate::messages::Publisher;
 use crate::money::Cents;
 use crate::order::IllegalTransition;
 use crate::order::{Order, OrderStatus, PaymentInfo};
+use crate::place::MAX_ATOMIC_WRITES;
+use crate::ports::Catalog;
 use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage};
-use crate::shards::ShardsTried;
+use crate::shards::SHARD_PLANS;
 use crate::time::Timestamp;
+use crate::transition::Outcome;
 use crate::transition::{transition, Decision, Target, Write};
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(
@@ -220,38 +226,84 @@ async fn replay<S: Ledger>(
     }
 }
 
-/// True while every short SKU is sharded and has a shard not tried yet.
-fn fall_over(tried: &mut ShardsTried, order: &Order, shortages: &[Shortage]) -> bool {
-    tried.record(shortages)
-        && shortages.iter().all(|s| {
-            let shards = order
-                .lines
-                .iter()
-                .find(|l| l.sku == s.sku)
-                .map_or(1, |l| l.stock_shards);
-            tried.untried(&s.sku, shards, 0).is_some()
-        })
+/// Why a decision could not be made yet: it needs the shards of these SKUs
+/// read (again), or it failed.
+enum Attempt {
+    ReadShards(Vec<SkuId>),
+    Failed(PayError),
 }
 
-/// Picks the shard of each sharded `deduct_on_pay` line: one not found short
-/// yet, starting at random.
-fn choose_shards(tried: &ShardsTried, next: &mut Order) {
-    let picks: Vec<(crate::ids::SkuId, u8)> = next
+impl From<PayError> for Attempt {
+    fn from(e: PayError) -> Self {
+        Attempt::Failed(e)
+    }
+}
+
+impl From<StoreError> for Attempt {
+    fn from(e: StoreError) -> Self {
+        Attempt::Failed(e.into())
+    }
+}
+
+impl From<IllegalTransition> for Attempt {
+    fn from(e: IllegalTransition) -> Self {
+        Attempt::Failed(e.into())
+    }
+}
+
+/// Where each `deduct_on_pay` line of `next` takes its stock: a SKU read
+/// during this notification by its shards as they are now (a re-shard since
+/// the placement is followed), one sharded at placement and not read yet
+/// asks for a read, any other from the SKU's own item. The lines whose SKU
+/// as read holds too little are returned as shortages.
+fn plan_payment(next: &mut Order, read: &BTreeMap<SkuId, Sku>) -> Result<Vec<Shortage>, Attempt> {
+    let deduct: Vec<(SkuId, u32, u8)> = next
         .lines
         .iter()
-        .filter(|l| l.stock_policy == crate::catalog::StockPolicy::DeductOnPay)
-        .filter(|l| l.stock_shards > 1)
-        .map(|l| {
-            let start = crate::catalog::random_shard(l.stock_shards);
-            let shard = tried
-                .untried(&l.sku, l.stock_shards, start)
-                .unwrap_or(start);
-            (l.sku.clone(), shard)
-        })
+        .filter(|l| l.stock_policy == StockPolicy::DeductOnPay)
+        .map(|l| (l.sku.clone(), l.qty, l.stock_shards))
         .collect();
-    for (sku, shard) in picks {
-        next.take_from_shard(&sku, shard);
+    let unread: Vec<SkuId> = deduct
+        .iter()
+        .filter(|(sku, _, shards)| *shards > 1 && !read.contains_key(sku))
+        .map(|(sku, _, _)| sku.clone())
+        .collect();
+    if !unread.is_empty() {
+        return Err(Attempt::ReadShards(unread));
     }
+    let mut short = Vec::new();
+    for (sku, qty, _) in deduct {
+        let Some(s) = read.get(&sku).filter(|s| s.is_sharded()) else {
+            next.take_at_payment(&sku, Vec::new());
+            continue;
+        };
+        match s.plan_takes(qty) {
+            Some(takes) => next.take_at_payment(&sku, takes),
+            None => short.push(Shortage {
+                sku,
+                shard: None,
+                requested: qty,
+                available: s.available,
+            }),
+        }
+    }
+    Ok(short)
+}
+
+/// The shortages a refused payment answers with: a SKU read during this
+/// notification with what it held then.
+fn as_read(shortages: &[Shortage], read: &BTreeMap<SkuId, Sku>) -> Vec<Shortage> {
+    shortages
+        .iter()
+        .map(|s| match read.get(&s.sku) {
+            Some(r) => Shortage {
+                shard: None,
+                available: r.available,
+                ..s.clone()
+            },
+            None => s.clone(),
+        })
+        .collect()
 }
 
 /// How the transition ended for the notification.
@@ -264,80 +316,87 @@ enum Applied {
     Recorded,
 }
 
-/// Applies a payment notification (its signature already verified).
-pub async fn apply_payment<S: Ledger, P: Publisher>(
+/// One decision on the stored order with the SKUs read so far.
+async fn pay_once<S: Ledger, P: Publisher>(
     store: &S,
     publisher: &P,
     cfg: &Config,
     n: &PaymentNotice,
+    read: &BTreeMap<SkuId, Sku>,
     now: Timestamp,
-) -> Result<Paid, PayError> {
+) -> Result<Outcome<Applied>, Attempt> {
     // A repeated notification is found by the payment record's condition in
     // the transaction (`PaymentRecorded`), not by a read before it.
-    let mut tried = ShardsTried::default();
     let forward_at = now.plus_secs(u64::from(cfg.intercept_window_secs));
-    let outcome = transition(store, publisher, Target::Order(&n.order_id), now, |cur| {
+    transition(store, publisher, Target::Order(&n.order_id), now, |cur| {
         let order = cur.order.as_ref().ok_or(PayError::OrderNotFound)?;
         if n.amount_cents != order.total_cents {
             return Err(PayError::AmountMismatch {
                 expected: order.total_cents,
                 got: n.amount_cents,
-            });
+            }
+            .into());
         }
         let mut next = order.next();
-        let mut short: Vec<Shortage> = Vec::new();
-        let (code, applied) = match &cur.refusal {
+        let pending = order.status() == OrderStatus::PendingPayment;
+        let mut short: Vec<Shortage> = match &cur.refusal {
             Some(CommitError::PaymentRecorded) => return Ok(Decision::Done(Applied::Recorded)),
-            // A short shard of a sharded SKU: take from another one.
-            Some(CommitError::OutOfStock(shortages))
-                if order.status() == OrderStatus::PendingPayment
-                    && fall_over(&mut tried, order, shortages) =>
-            {
+            // Stock ran out between the read and the write: a SKU not read
+            // yet may have been re-sharded since the placement, a sharded one
+            // lost a race for a shard; either is read (again). One read and
+            // unsharded is simply short.
+            Some(CommitError::OutOfStock(shortages)) if pending => {
+                let again: Vec<SkuId> = shortages
+                    .iter()
+                    .filter(|s| read.get(&s.sku).is_none_or(Sku::is_sharded))
+                    .map(|s| s.sku.clone())
+                    .collect();
+                if !again.is_empty() {
+                    return Err(Attempt::ReadShards(again));
+                }
+                as_read(shortages, read)
+            }
+            _ => Vec::new(),
+        };
+        let (code, applied) = match order.status() {
+            OrderStatus::PendingPayment => {
                 let info = PaymentInfo {
                     payment_id: n.payment_id.clone(),
                     amount_cents: n.amount_cents,
                     paid_at: n.paid_at,
                 };
-                next.pay(info, forward_at, now)?;
-                choose_shards(&tried, &mut next);
-                ("paid", Applied::Paid)
-            }
-            // Paid, but `deduct_on_pay` stock ran out: close, refund everything.
-            Some(CommitError::OutOfStock(shortages))
-                if order.status() == OrderStatus::PendingPayment =>
-            {
-                let shortages = tried.totals(shortages);
-                short = shortages.clone();
-                next.refund_payment(n.amount_cents, "out_of_stock", now);
-                next.end(
-                    OrderStatus::Closed,
-                    "out_of_stock",
-                    "payment",
-                    Some("out of stock at payment".into()),
-                    now,
-                )?;
-                ("out_of_stock", Applied::Short(shortages.clone()))
-            }
-            _ => match order.status() {
-                OrderStatus::PendingPayment => {
-                    let info = PaymentInfo {
-                        payment_id: n.payment_id.clone(),
-                        amount_cents: n.amount_cents,
-                        paid_at: n.paid_at,
-                    };
+                if short.is_empty() {
                     next.pay(info, forward_at, now)?;
-                    choose_shards(&tried, &mut next);
+                    short = plan_payment(&mut next, read)?;
+                    if short.is_empty() && next.largest_transaction() > MAX_ATOMIC_WRITES {
+                        // More shards than one transaction holds: short too.
+                        short = as_read(&shortages_of(&next), read);
+                    }
+                }
+                if short.is_empty() {
                     ("paid", Applied::Paid)
+                } else {
+                    // Paid, but `deduct_on_pay` stock ran out: close, refund everything.
+                    next = order.next();
+                    next.refund_payment(n.amount_cents, "out_of_stock", now);
+                    next.end(
+                        OrderStatus::Closed,
+                        "out_of_stock",
+                        "payment",
+                        Some("out of stock at payment".into()),
+                        now,
+                    )?;
+                    ("out_of_stock", Applied::Short(short.clone()))
                 }
-                OrderStatus::Cancelled | OrderStatus::Closed => {
-                    next.refund_payment(n.amount_cents, "paid_after_close", now);
-                    ("order_closed", Applied::Refunded("order_closed"))
-                }
-                _ => {
-                    next.refund_payment(n.amount_cents, "duplicate_payment", now);
-                    ("already_paid", Applied::Refunded("already_paid"))
-                }
-            },
+            }
+            OrderStatus::Cancelled | OrderStatus::Closed => {
+                next.refund_payment(n.amount_cents, "paid_after_close", now);
+                ("order_closed", Applied::Refunded("order_closed"))
+            }
+            _ => {
+                next.refund_payment(n.amount_cents, "duplicate_payment", now);
+                ("already_paid", Applied::Refunded("already_paid"))
+            }
         };
         let write = Write {
             order: next,
@@ -346,7 +405,50 @@ pub async fn apply_payment<S: Ledger, P: Publisher>(
         };
         Ok(Decision::write(write, applied))
     })
-    .await?;
+    .await
+}
+
+/// Every sharded `deduct_on_pay` line of `order`, as a shortage.
+fn shortages_of(order: &Order) -> Vec<Shortage> {
+    order
+        .lines
+        .iter()
+        .filter(|l| l.stock_policy == StockPolicy::DeductOnPay && l.takes.len() > 1)
+        .map(|l| Shortage {
+            sku: l.sku.clone(),
+            shard: None,
+            requested: l.qty,
+            available: 0,
+        })
+        .collect()
+}
+
+/// Applies a payment notification (its signature already verified).
+pub async fn apply_payment<S: Ledger + Catalog, P: Publisher>(
+    store: &S,
+    publisher: &P,
+    cfg: &Config,
+    n: &PaymentNotice,
+    now: Timestamp,
+) -> Result<Paid, PayError> {
+    // SKUs read during this notification: a sharded one's shards, as they are.
+    let mut read: BTreeMap<SkuId, Sku> = BTreeMap::new();
+    let mut plans = 0;
+    let outcome = loop {
+        match pay_once(store, publisher, cfg, n, &read, now).await {
+            Err(Attempt::ReadShards(skus)) => {
+                if plans == SHARD_PLANS {
+                    return Err(StoreError::Busy("the shards kept being taken first".into()).into());
+                }
+                plans += 1;
+                for s in store.get_skus(&skus).await? {
+                    read.insert(s.sku.clone(), s);
+                }
+            }
+            Err(Attempt::Failed(e)) => return Err(e),
+            Ok(outcome) => break outcome,
+        }
+    };
     let order = || -> Result<Box<Order>, PayError> {
         outcome
             .written

@@ -9,7 +9,7 @@ use crate::ids::{Caller, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use crate::money::Cents;
 use crate::order::{Address, NewOrder, Order, OrderLine, Package, PackageLine, Warning};
 use crate::ports::{Catalog, CreateOrderError, IdempotencyRecord, LimitBreach, Orders, Shortage};
-use crate::shards::ShardsTried;
+use crate::shards::SHARD_PLANS;
 use crate::split::{allocate_freight, order_freight, split_by_source};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -283,10 +283,14 @@ pub fn build_order(
             per_user_limit: s.per_user_limit,
             package_id: package_ids[package_of[i]].clone(),
             stock_shards: s.stock_shards.max(1),
-            // A sharded reservation takes from a shard read holding enough
-            // (none: the line is out of stock before anything is written).
-            shard: (s.stock_policy == StockPolicy::LockOnPlace && s.stock_shards > 1)
-                .then(|| s.pick_shard(*qty).unwrap_or(0)),
+            shard: None,
+            // A sharded reservation takes from the shards as read (none
+            // holding enough: out of stock before anything is written).
+            takes: if s.stock_policy == StockPolicy::LockOnPlace && s.is_sharded() {
+                s.plan_takes(*qty).unwrap_or_default()
+            } else {
+                Vec::new()
+            },
         })
         .collect();
 
@@ -428,8 +432,8 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         .filter(|(sku, qty)| {
             let s = &skus[sku];
             s.stock_policy == StockPolicy::LockOnPlace
-                && s.stock_shards > 1
-                && s.pick_shard(*qty).is_none()
+                && s.is_sharded()
+                && s.plan_takes(*qty).is_none()
         })
         .map(|(sku, qty)| Shortage {
             sku: sku.clone(),
@@ -453,21 +457,30 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         order_id: order.id.clone(),
         expires_at: now.plus_secs(IDEMPOTENCY_TTL_SECS),
     });
-    let mut tried = ShardsTried::default();
+    let mut plans = 1;
     let result = loop {
         match store.create_order(&order, record.as_ref()).await {
-            // A short shard: fall over to the next one, while any is untried.
-            Err(CreateOrderError::OutOfStock(short))
-                if next_shards(&mut tried, &mut order, &short) =>
-            {
-                continue
+            // A shard was taken first by another buyer: read the shards again
+            // and plan anew (SHARD_PLANS in all).
+            Err(CreateOrderError::OutOfStock(short)) if short.iter().all(|s| s.shard.is_some()) => {
+                if plans == SHARD_PLANS {
+                    break Err(PlaceError::Store(StoreError::Busy(
+                        "the shards kept being taken first".into(),
+                    )));
+                }
+                plans += 1;
+                if let Some(short) = plan_again(store, &mut order, &short).await? {
+                    break Err(PlaceError::OutOfStock(short));
+                }
+                if order.largest_transaction() > MAX_ATOMIC_WRITES {
+                    break Err(PlaceError::TooManyLines(req.lines.len()));
+                }
             }
-            Err(CreateOrderError::OutOfStock(short)) => break Err(tried.totals(&short)),
             other => break Ok(other),
         }
     };
     match result {
-        Err(short) => Err(PlaceError::OutOfStock(short)),
+        Err(e) => Err(e),
         Ok(Ok(())) => Ok(Placed {
             order,
             replayed: false,
@@ -487,23 +500,33 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     }
 }
 
-/// Moves each short sharded line of `order` to a shard not tried yet; false
-/// when a short line is not sharded or every shard of it has been tried.
-fn next_shards(tried: &mut ShardsTried, order: &mut Order, short: &[Shortage]) -> bool {
-    if !tried.record(short) {
-        return false;
-    }
-    for s in short {
-        let Some(line) = order.lines.iter_mut().find(|l| l.sku == s.sku) else {
-            return false;
-        };
-        let start = s.shard.unwrap_or(0).wrapping_add(1);
-        match tried.untried(&s.sku, line.stock_shards, start) {
-            Some(k) => line.shard = Some(k),
-            None => return false,
+/// Reads the shards of the short SKUs again and plans their lines anew;
+/// the shortages to answer when the shards as read hold too little.
+async fn plan_again<S: Catalog>(
+    store: &S,
+    order: &mut Order,
+    short: &[Shortage],
+) -> Result<Option<Vec<Shortage>>, PlaceError> {
+    let ids: Vec<SkuId> = short.iter().map(|s| s.sku.clone()).collect();
+    let fresh = store.get_skus(&ids).await?;
+    let mut out = Vec::new();
+    for line in order.lines.iter_mut().filter(|l| ids.contains(&l.sku)) {
+        let plan = fresh
+            .iter()
+            .find(|s| s.sku == line.sku)
+            .map(|s| (s.available, s.plan_takes(line.qty)));
+        match plan {
+            Some((_, Some(takes))) => line.takes = takes,
+            Some((available, None)) => out.push(Shortage {
+                sku: line.sku.clone(),
+                shard: None,
+                requested: line.qty,
+                available,
+            }),
+            None => return Err(PlaceError::SkuNotFound(vec![line.sku.clone()])),
         }
     }
-    true
+    Ok((!out.is_empty()).then_some(out))
 }
 
 /// The order an earlier request with this key made, if any; a key recorded

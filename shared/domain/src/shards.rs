@@ -1,87 +1,15 @@
-//! Falling over a sharded SKU's stock items: a take that finds its shard
-//! short tries the next one, until every shard has been tried.
+//! Taking a sharded SKU's stock (SPEC 2.1): a line's units come from the
+//! shards as read ([`crate::catalog::Sku::plan_takes`]), several shards in
+//! the line's one transaction when no single shard holds them. A shard found
+//! short when writing (another buyer got there first) makes the request read
+//! the shards again and plan anew: one concept, with one budget, for
+//! placement and payment alike. A plan that finds too little is out of
+//! stock without a write; a budget spent on lost races is `busy`.
 
-use crate::ids::SkuId;
-use crate::ports::Shortage;
-use std::collections::BTreeMap;
+/// How many times one request reads a SKU's shards and plans its takes.
+pub const SHARD_PLANS: u32 = 8;
 
-/// The shards found short so far, with the units each had then.
-#[derive(Debug, Default)]
-pub struct ShardsTried {
-    short: BTreeMap<(SkuId, u8), u64>,
-}
-
-impl ShardsTried {
-    /// Records the short shards; false when a shortage is not of a shard
-    /// (an unsharded SKU is simply out of stock).
-    pub fn record(&mut self, short: &[Shortage]) -> bool {
-        let mut all_sharded = true;
-        for s in short {
-            match s.shard {
-                Some(k) => {
-                    self.short.insert((s.sku.clone(), k), s.available);
-                }
-                None => all_sharded = false,
-            }
-        }
-        all_sharded
-    }
-
-    /// A shard of `sku` (of `shards`) not found short yet, from `start` on.
-    pub fn untried(&self, sku: &SkuId, shards: u8, start: u8) -> Option<u8> {
-        let shards = shards.max(1);
-        (0..shards)
-            .map(|step| (start.wrapping_add(step)) % shards)
-            .find(|k| !self.short.contains_key(&(sku.clone(), *k)))
-    }
-
-    /// The shortages to answer: a sharded SKU's with what all its tried
-    /// shards had, summed.
-    pub fn totals(&self, short: &[Shortage]) -> Vec<Shortage> {
-        short
-            .iter()
-            .map(|s| match s.shard {
-                None => s.clone(),
-                Some(_) => Shortage {
-                    available: self
-                        .short
-                        .iter()
-                        .filter(|((sku, _), _)| *sku == s.sku)
-                        .map(|(_, n)| n)
-                        .sum(),
-                    shard: None,
-                    ..s.clone()
-                },
-            })
-            .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn falls_over_every_shard_once() {
-        let sku = SkuId::parse("HOT").unwrap();
-        let short = |k: u8, available: u64| Shortage {
-            sku: sku.clone(),
-            shard: Some(k),
-            requested: 2,
-            available,
-        };
-        let mut tried = ShardsTried::default();
-        assert!(tried.record(&[short(2, 1)]));
-        assert_eq!(tried.untried(&sku, 3, 3), Some(0));
-        assert!(tried.record(&[short(0, 0)]));
-        assert_eq!(tried.untried(&sku, 3, 0), Some(1));
-        assert!(tried.record(&[short(1, 1)]));
-        assert_eq!(tried.untried(&sku, 3, 0), None);
-        assert_eq!(tried.totals(&[short(1, 1)])[0].available, 2);
-        let plain = Shortage {
-            shard: None,
-            ..short(0, 5)
-        };
-        assert!(!tried.record(&[plain]));
-    }
+/// The units `takes` plans, summed.
+pub fn units(takes: &[(u8, u32)]) -> u64 {
+    takes.iter().map(|(_, q)| u64::from(*q)).sum()
 }

@@ -34,6 +34,44 @@ pub fn verify(secret: &[u8], body: &[u8], signature: Option<&str>) -> bool {
     mac.verify_slice(&expected).is_ok()
 }
 
+/// Each supplier's own webhook key (`SUPPLIER_WEBHOOK_SECRETS`, a JSON object
+/// supplier id -> secret, SPEC 2.5): a callback is verified with the key of
+/// the supplier its path names, so one supplier can never sign for another.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SupplierSecrets(std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for SupplierSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupplierSecrets")
+            .field("suppliers", &self.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SupplierSecrets {
+    /// Parses the JSON object; every secret must be a non-empty string.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(json)
+            .map_err(|_| "must be a JSON object of supplier id to secret".to_owned())?;
+        if let Some((id, _)) = map.iter().find(|(id, s)| id.is_empty() || s.is_empty()) {
+            return Err(format!("supplier {id:?} has an empty id or secret"));
+        }
+        Ok(Self(map))
+    }
+
+    /// True when `signature` is `supplier`'s HMAC of `body`; a supplier
+    /// without a secret never verifies.
+    pub fn verify(&self, supplier: &str, body: &[u8], signature: Option<&str>) -> bool {
+        self.0
+            .get(supplier)
+            .is_some_and(|secret| verify(secret.as_bytes(), body, signature))
+    }
+
+    pub fn suppliers(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +104,26 @@ mod tests {
         assert!(!verify(b"Jefe", b"x", Some("zz")));
         assert!(!verify(b"Jefe", b"x", Some("")));
         assert!(!verify(b"Jefe", b"x", Some("é1")));
+    }
+
+    #[test]
+    fn each_supplier_verifies_with_its_own_secret_only() {
+        let secrets = SupplierSecrets::parse(r#"{"S-1": "one", "jd": "jd-key"}"#).unwrap();
+        let body = b"{}";
+        let by_one = sign(b"one", body);
+        assert!(secrets.verify("S-1", body, Some(&by_one)));
+        assert!(
+            !secrets.verify("jd", body, Some(&by_one)),
+            "S-1's key for JD"
+        );
+        assert!(
+            !secrets.verify("S-2", body, Some(&sign(b"", body))),
+            "no secret"
+        );
+        assert!(!secrets.verify("S-1", body, None));
+        assert!(SupplierSecrets::parse("[]").is_err());
+        assert!(SupplierSecrets::parse(r#"{"S-1": ""}"#).is_err());
+        assert!(SupplierSecrets::parse(r#"{"S-1": 5}"#).is_err());
+        assert!(!format!("{secrets:?}").contains("jd-key"), "never printed");
     }
 }

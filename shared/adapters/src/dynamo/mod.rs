@@ -58,12 +58,24 @@ const THROTTLING: [&str; 3] = [
     "RequestLimitExceeded",
 ];
 
-/// A failed call: throttling the SDK's own retries did not outlast is
-/// `Busy` (503 with Retry-After), anything else `Failed`.
-fn sdk_error<E>(e: E) -> StoreError
+/// A failed call: throttling the SDK's own retries did not outlast, or a
+/// call that ran out of its time ([`client_settings`]), is `Busy` (503 with
+/// Retry-After: the table is slow, not broken), anything else `Failed`.
+fn sdk_error<E>(
+    e: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
+    use aws_sdk_dynamodb::error::SdkError;
+    let timed_out = match &e {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_timeout(),
+        _ => false,
+    };
+    if timed_out {
+        return StoreError::Busy(format!("timed out: {}", DisplayErrorContext(e)));
+    }
     if e.code().is_some_and(|c| THROTTLING.contains(&c)) {
         return StoreError::Busy(format!("throttled: {}", DisplayErrorContext(e)));
     }
@@ -116,6 +128,27 @@ fn backoff_wait(again: Again, attempt: u32) -> Duration {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     Duration::from_millis(1 + u64::from(nanos) % ceiling)
+}
+
+/// The SDK's own retries and timeouts for the store's client: one retry of a
+/// failed attempt (after at most 250 ms), each attempt within 4 s and the
+/// whole call within 8 s (the functions' timeout is 10 s; a call that runs
+/// out of time answers 503 busy). Conflicts and throttling are retried by the store
+/// itself, up to the request's deadline; the SDK's retries must not stack
+/// under those unbounded (its default backoff reaches 20 s).
+pub fn client_settings(b: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
+    use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
+    b.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(2)
+            .with_max_backoff(Duration::from_millis(250)),
+    )
+    .timeout_config(
+        TimeoutConfig::builder()
+            .operation_attempt_timeout(Duration::from_secs(4))
+            .operation_timeout(Duration::from_secs(8))
+            .build(),
+    )
 }
 
 impl DynamoStore {

@@ -482,15 +482,16 @@ impl Order {
         Ok(true)
     }
 
-    /// Takes the stock of a sharded `deduct_on_pay` line from `shard` (the
-    /// payment's transaction then takes it there).
-    pub fn take_from_shard(&mut self, sku: &SkuId, shard: u8) {
-        if !self.is_paid() || self.status != OrderStatus::AwaitingShipment {
+    /// Sets where a `deduct_on_pay` line takes its stock at payment: the
+    /// shards of `takes`, or the SKU's own item when empty.
+    pub fn take_at_payment(&mut self, sku: &SkuId, takes: Vec<(u8, u32)>) {
+        if self.status != OrderStatus::AwaitingShipment {
             return;
         }
         if let Some(line) = self.lines.iter_mut().find(|l| &l.sku == sku) {
-            if line.stock_policy == StockPolicy::DeductOnPay && line.stock_shards > 1 {
-                line.shard = Some(shard);
+            if line.stock_policy == StockPolicy::DeductOnPay {
+                line.shard = None;
+                line.takes = takes;
             }
         }
     }
@@ -622,27 +623,33 @@ impl Order {
         CaseId::new(&self.id, self.cases.len() + 1)
     }
 
-    /// An exchange: a new package with the case's lines, from the same
-    /// source, queued for forwarding at once. Nothing is charged for it.
+    /// An exchange (SPEC 2.8): a new package with the case's lines, from the
+    /// same source, carrying the paid value of the lines it replaces (no
+    /// freight) and the stock it takes (`stock`), queued for forwarding at
+    /// once. Nothing is charged for it.
     pub fn add_exchange_package(
         &mut self,
         case: &AfterSalesCase,
+        stock: Vec<(SkuId, Option<u8>, u32)>,
         now: Timestamp,
     ) -> Result<PackageId, IllegalTransition> {
         let original = self.index_of(&case.package_id)?;
-        let source = self.packages[original].source.clone();
-        let id = PackageId::new(&self.id, self.packages.len() + 1);
-        let lines = case
+        let replaced = &self.packages[original];
+        let source = replaced.source.clone();
+        let lines: Vec<PackageLine> = case
             .lines
             .iter()
             .map(|l: &CaseLine| PackageLine {
                 sku: l.sku.clone(),
                 qty: l.qty,
-                line_total_cents: Cents::ZERO,
+                line_total_cents: replaced.paid_value(&l.sku, l.qty),
             })
             .collect();
-        let mut package = Package::new(id.clone(), source, lines, Cents::ZERO, Cents::ZERO);
+        let goods: Cents = lines.iter().map(|l| l.line_total_cents).sum();
+        let id = PackageId::new(&self.id, self.packages.len() + 1);
+        let mut package = Package::new(id.clone(), source, lines, goods, Cents::ZERO);
         package.exchange_for = Some(case.id.clone());
+        package.exchange_stock = stock;
         self.packages.push(package);
         let entry = self.log(now, "package_created", "system");
         entry.package_id = Some(id.clone());
@@ -659,7 +666,8 @@ impl Order {
 
     /// Stock and per-user limit units this order holds in its current state:
     /// the lines of packages not cancelled (`lock_on_place` from placement,
-    /// `deduct_on_pay` once paid); limit units only while the order is live.
+    /// `deduct_on_pay` once paid), and what exchange packages not cancelled
+    /// took; limit units only while the order is live.
     pub fn holdings(&self) -> (Vec<StockMove>, Vec<(SkuId, u32)>) {
         let live = |id: &PackageId| {
             self.package(id)
@@ -670,14 +678,30 @@ impl Order {
         let mut limits = Vec::new();
         for line in self.lines.iter().filter(|l| live(&l.package_id)) {
             if line.stock_policy == StockPolicy::LockOnPlace || self.is_paid() {
-                stock.push(StockMove {
-                    sku: line.sku.clone(),
-                    shard: line.shard,
-                    delta: i64::from(line.qty),
-                });
+                for (shard, qty) in line.stock_items() {
+                    stock.push(StockMove {
+                        sku: line.sku.clone(),
+                        shard,
+                        delta: i64::from(qty),
+                    });
+                }
             }
             if order_live && line.per_user_limit.is_some() {
                 limits.push((line.sku.clone(), line.qty));
+            }
+        }
+        // An exchange package holds the stock it took while not cancelled.
+        for p in self
+            .packages
+            .iter()
+            .filter(|p| p.status != PackageStatus::Cancelled)
+        {
+            for (sku, shard, qty) in &p.exchange_stock {
+                stock.push(StockMove {
+                    sku: sku.clone(),
+                    shard: *shard,
+                    delta: i64::from(*qty),
+                });
             }
         }
         (stock, limits)

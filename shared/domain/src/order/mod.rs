@@ -43,10 +43,27 @@ pub struct OrderLine {
     /// The SKU's shard count when the order was placed (1: not sharded).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub stock_shards: u8,
-    /// The shard its stock was taken from, once taken from a sharded SKU;
-    /// what is given back goes to the same shard.
+    /// The shard its stock was taken from, as orders placed before `takes`
+    /// record it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<u8>,
+    /// Where a sharded SKU's units were taken from: (shard, units), once
+    /// taken (SPEC 2.1: one line may take from several shards); what is
+    /// given back goes to the same shards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub takes: Vec<(u8, u32)>,
+}
+
+impl OrderLine {
+    /// The stock items this line takes (or holds): `(shard, units)` per
+    /// shard of a sharded SKU, or the SKU's own item (`None`).
+    pub fn stock_items(&self) -> Vec<(Option<u8>, u32)> {
+        if self.takes.is_empty() {
+            vec![(self.shard, self.qty)]
+        } else {
+            self.takes.iter().map(|(k, q)| (Some(*k), *q)).collect()
+        }
+    }
 }
 
 fn one() -> u8 {
@@ -109,6 +126,10 @@ pub struct Package {
     /// Set on a replacement package sent by an after-sales exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     exchange_for: Option<CaseId>,
+    /// The stock an exchange package took: `(sku, shard, units)` per item,
+    /// held while it is not cancelled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    exchange_stock: Vec<(SkuId, Option<u8>, u32)>,
 }
 
 impl Package {
@@ -139,6 +160,7 @@ impl Package {
             intercept_due_at: None,
             forward_failed_at: None,
             exchange_for: None,
+            exchange_stock: Vec::new(),
         }
     }
     pub fn status(&self) -> PackageStatus {
@@ -170,6 +192,16 @@ impl Package {
     }
     pub fn exchange_for(&self) -> Option<&CaseId> {
         self.exchange_for.as_ref()
+    }
+    /// What `qty` units of `sku` in this package were paid: its line's
+    /// total, pro rata (an exchange package: the value of what it replaced).
+    pub fn paid_value(&self, sku: &SkuId, qty: u32) -> Cents {
+        self.lines
+            .iter()
+            .find(|l| &l.sku == sku && l.qty > 0)
+            .map_or(Cents::ZERO, |l| {
+                Cents(l.line_total_cents.0 * u64::from(qty) / u64::from(l.qty))
+            })
     }
     /// A forwarder holds the package at `now` (it may be with the supplier already).
     pub fn is_being_forwarded(&self, now: Timestamp) -> bool {
@@ -434,7 +466,11 @@ impl Order {
         self.lines
             .iter()
             .filter(|l| l.stock_policy == StockPolicy::LockOnPlace)
-            .map(|l| (l.sku.clone(), l.shard, l.qty))
+            .flat_map(|l| {
+                l.stock_items()
+                    .into_iter()
+                    .map(|(shard, qty)| (l.sku.clone(), shard, qty))
+            })
             .collect()
     }
 
@@ -464,7 +500,8 @@ impl Order {
     /// one lock per line of a package). Lines are merged by SKU, so each
     /// line is at most one stock item.
     pub fn largest_transaction(&self) -> usize {
-        2 + self.lines.len() + self.limit_holds().len()
+        let stock_items: usize = self.lines.iter().map(|l| l.stock_items().len()).sum();
+        2 + stock_items + self.limit_holds().len()
     }
 
     pub fn refunded_cents(&self) -> Cents {
@@ -511,6 +548,19 @@ impl Order {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// For stores: the messages `ids` were published. What is left (written
+    /// since) counts its age from `restart`; an empty outbox has no age.
+    pub fn remove_published(&mut self, ids: &[String], restart: Option<Timestamp>) {
+        for id in ids {
+            self.outbox.remove(id);
+        }
+        self.outbox_since = if self.outbox.is_empty() {
+            None
+        } else {
+            restart.or(self.outbox_since)
+        };
     }
 
     /// [`Order::due_at`] once the outbox has been published.
