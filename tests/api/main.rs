@@ -11,6 +11,7 @@ mod flash_sale;
 mod forwarding;
 mod hardening;
 mod intercepts;
+mod lives;
 mod orders;
 mod payments;
 mod placement;

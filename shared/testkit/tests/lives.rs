@@ -1,0 +1,75 @@
+//! Random order lives on the memory store: after every step, money, stock,
+//! limits, statuses and actions hold (testkit::lives). `LIVES` sets how
+//! many (default 300; `scripts/stress` runs 10,000).
+
+use domain::time::Timestamp;
+use proptest::prelude::*;
+use testkit::lives;
+use testkit::memory::MemoryStore;
+
+fn lives_to_run() -> u32 {
+    std::env::var("LIVES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+fn run(life: &[lives::Cmd]) -> Result<std::collections::BTreeMap<&'static str, u64>, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(lives::run(MemoryStore::new(), "", Timestamp::now(), life))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: lives_to_run(),
+        max_shrink_iters: 4096,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn every_order_life_adds_up(life in lives::life(60)) {
+        let r = run(&life);
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+}
+
+/// What the lives did, summed, and how long they took: the figures the
+/// note reports (printed; `--nocapture` shows them).
+#[test]
+fn lives_cover_every_kind_of_step() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let n = lives_to_run().min(300);
+    let mut runner = TestRunner::deterministic();
+    let mut totals: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let life = lives::life(60)
+            .new_tree(&mut runner)
+            .expect("a life")
+            .current();
+        for (k, v) in run(&life).expect("a life that adds up") {
+            *totals.entry(k).or_default() += v;
+        }
+    }
+    eprintln!("{n} lives in {:.2?}: {totals:?}", started.elapsed());
+    for step in [
+        "placed",
+        "paid",
+        "cancelled",
+        "delivered",
+        "callback applied",
+        "cases opened",
+        "case step",
+        "actions tried",
+        "ticks",
+    ] {
+        assert!(
+            totals.get(step).copied().unwrap_or(0) > 0,
+            "no {step} in {n} lives: {totals:?}"
+        );
+    }
+}
