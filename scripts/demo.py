@@ -3,7 +3,10 @@
 Plays a buyer, the payment provider, the suppliers and staff against a running
 local stack (scripts/dev) and checks every answer against SPEC.md. Python 3
 standard library only. Environment: API (base URL), PAYMENT_WEBHOOK_SECRET,
-SUPPLIER_WEBHOOK_SECRETS, FORWARD_TIMEOUT_SECS, NO_COLOR.
+SUPPLIER_WEBHOOK_SECRETS, FORWARD_TIMEOUT_SECS, NO_COLOR, and the stack's
+freight settings FREIGHT_CENTS, FREE_SHIPPING_OVER_CENTS, FREIGHT_POLICY
+(SPEC defaults when unset): every amount the demo expects is computed here
+from the catalog's prices and these settings, never taken from an answer.
 
 Any unexpected answer stops the demo with the exact request and answer and
 exit status 1; nothing is worked around.
@@ -29,11 +32,46 @@ SUPPLIER_SECRETS = json.loads(os.environ.get("SUPPLIER_WEBHOOK_SECRETS") or "{}"
 
 def supplier_secret(supplier):
     return SUPPLIER_SECRETS.get(supplier) or "dev-supplier-secret-" + supplier
+
+
+FREIGHT = int(os.environ.get("FREIGHT_CENTS") or 1000)
+FREE_OVER = int(os.environ.get("FREE_SHIPPING_OVER_CENTS") or 9900)
+POLICY = os.environ.get("FREIGHT_POLICY") or "single"
 FORWARD_TIMEOUT = float(os.environ.get("FORWARD_TIMEOUT_SECS") or 60)
 HTTP_TIMEOUT = 180  # a function's first call under cargo lambda watch starts it
 
 STAFF = {"x-user-id": "staff-1", "x-user-role": "staff"}
-CATALOG = {"TEA-100": 2, "LAMP-300": 1, "JD-PHONE-500": 1}
+# A cart under the free-shipping threshold, so it pays freight.
+CATALOG = {"MUG-200": 2, "SOCKS-800": 1, "JD-CABLE-600": 1}
+SELF_SKU = "MUG-200"
+KINDS = {"self": ({"kind": "self", "warehouse": "WH-2"}, "MUG-200"),
+         "dropship": ({"kind": "dropship", "supplier": "S-1"}, "SOCKS-800"),
+         "jd": ({"kind": "jd"}, "JD-CABLE-600")}
+
+
+def expected_money(prices, ids):
+    """Goods and freight per package kind, from catalog prices and the freight
+    settings (SPEC 2.2): freight unless the goods reach the threshold, all of
+    it on the largest package (ties: the lower package id) under `single`, in
+    whole cents by largest remainder under `apportioned`."""
+    goods = {k: prices[sku]["price_cents"] * CATALOG[sku] for k, (_, sku) in KINDS.items()}
+    total_goods = sum(goods.values())
+    freight = 0 if total_goods >= FREE_OVER else FREIGHT
+    # The packages in id order (ties go to the lower id).
+    order_of = sorted(KINDS, key=lambda k: ids[k])
+    parts = {k: 0 for k in order_of}
+    if freight and POLICY == "apportioned":
+        exact = {k: freight * goods[k] for k in order_of}
+        for k in order_of:
+            parts[k] = exact[k] // total_goods
+        left = freight - sum(parts.values())
+        by_remainder = sorted(order_of, key=lambda k: (-(exact[k] % total_goods), order_of.index(k)))
+        for k in by_remainder[:left]:
+            parts[k] += 1
+    elif freight:
+        largest = max(order_of, key=lambda k: (goods[k], -order_of.index(k)))
+        parts[largest] = freight
+    return goods, freight, parts
 ADDRESS = {"name": "Demo Buyer", "phone": "13800000000", "line1": "1 Demo Road",
            "city": "Shanghai", "postcode": "200000"}
 
@@ -319,22 +357,30 @@ def place(user):
         by_kind[p["source"].get("kind")] = p
     check(set(by_kind) == {"self", "dropship", "jd"},
           "expected one self, one dropship and one jd package, got %s" % sorted(by_kind), ex)
-    want = {"self": ({"kind": "self", "warehouse": "WH-1"}, "TEA-100", 2),
-            "dropship": ({"kind": "dropship", "supplier": "S-1"}, "LAMP-300", 1),
-            "jd": ({"kind": "jd"}, "JD-PHONE-500", 1)}
-    for kind, (src, sku, qty) in want.items():
+    goods, freight, parts = expected_money(prices, {k: p["id"] for k, p in by_kind.items()})
+    for kind, (src, sku) in KINDS.items():
+        qty = CATALOG[sku]
         p = by_kind[kind]
         check(p["source"] == src, "the %s package's source is %s, expected %s" % (kind, p["source"], src), ex)
         got = [(l["sku"], l["qty"]) for l in p["lines"]]
         check(got == [(sku, qty)], "the %s package holds %s, expected %s x%d" % (kind, got, sku, qty), ex)
         check(p["status"] == "pending", "new package %s is %r, expected pending" % (p["id"], p["status"]), ex)
+        check((p["goods_cents"], p["freight_cents"]) == (goods[kind], parts[kind]),
+              "the %s package carries goods %s + freight %s; from the catalog and the %s policy: %s + %s"
+              % (kind, p["goods_cents"], p["freight_cents"], POLICY, goods[kind], parts[kind]), ex)
+    want_goods = sum(goods.values())
+    check((o["goods_cents"], o["freight_cents"], o["total_cents"]) == (want_goods, freight, want_goods + freight),
+          "goods/freight/total %s/%s/%s; from the catalog and FREIGHT_CENTS=%d, FREE_SHIPPING_OVER_CENTS=%d: %s/%s/%s"
+          % (o["goods_cents"], o["freight_cents"], o["total_cents"], FREIGHT, FREE_OVER,
+             want_goods, freight, want_goods + freight), ex)
+    check(freight > 0, "the demo's cart pays no freight (goods %d >= %d): pick a smaller cart" % (want_goods, FREE_OVER), ex)
     ok("order %s: %s, goods %s + freight %s = total %s yuan (freight policy %s)"
        % (bold(o["id"]), o["status"], yuan(o["goods_cents"]), yuan(o["freight_cents"]),
           yuan(o["total_cents"]), o.get("freight_policy", "?")))
     table(["package", "source", "lines", "goods", "freight"],
           [[p["id"], source_label(p["source"]), lines_label(p["lines"]), yuan(p["goods_cents"]),
             yuan(p["freight_cents"])] for p in o["packages"]], right=(3, 4))
-    return o, {k: by_kind[k]["id"] for k in by_kind}
+    return o, {k: by_kind[k]["id"] for k in by_kind}, prices
 
 
 def pay(order):
@@ -431,27 +477,27 @@ def play_events(order_id, user, ids, order_before):
     check(p is not None and p.get("status") == "shipped",
           "staff shipped %s, the answer shows it %r" % (own, p and p.get("status")), ex)
     check(p.get("tracking_no") == tracking, "the shipped package's tracking_no is %r" % p.get("tracking_no"), ex)
-    o = after("self WH-1 shipped by staff-1", own, "shipped", "shipped", ex, "status")
+    o = after("self WH-2 shipped by staff-1", own, "shipped", "shipped", ex, "status")
     acts = [(x["action"], x.get("package_id")) for x in o["actions"]]
     check(("confirm_receipt", own) in acts,
           "the owner's actions %s lack confirm_receipt for shipped package %s (SPEC 2.10)" % (acts, own))
     ok("actions offer confirm_receipt for %s" % own)
 
     ex = call("POST", "/packages/%s/confirm-receipt" % own, user_headers(user))
-    o = after("self WH-1 receipt confirmed by the owner", own, "received", "completed", ex, "status")
+    o = after("self WH-2 receipt confirmed by the owner", own, "received", "completed", ex, "status")
     ok("one received + one rejected + one received: %s" % bold(o["status"]))
     print_packages(o, extra=("tracking_no",))
     return o
 
 
 def after_sales(order, user, ids):
-    step("e. after-sales: return_refund of one TEA-100 from the self-operated package")
+    step("e. after-sales: return_refund of one %s from the self-operated package" % SELF_SKU)
     own = ids["self"]
     acts = [(x["action"], x.get("package_id")) for x in order["actions"]]
     check(("after_sales", own) in acts,
           "the owner's actions %s lack after_sales for received package %s (SPEC 2.10)" % (acts, own))
     ok("actions offer after_sales for %s" % own)
-    body = {"package_id": own, "kind": "return_refund", "lines": [{"sku": "TEA-100", "qty": 1}],
+    body = {"package_id": own, "kind": "return_refund", "lines": [{"sku": SELF_SKU, "qty": 1}],
             "reason": "one tin arrived dented", "evidence": ["https://example.com/proof.jpg"]}
     ex = call("POST", "/orders/%s/after-sales" % order["id"], user_headers(user), body, expect=201)
     case = ex.json
@@ -459,7 +505,7 @@ def after_sales(order, user, ids):
     check(case["status"] == "requested", "a new case is %r, expected requested" % case["status"], ex)
     check(case["order_id"] == order["id"] and case["package_id"] == own and case["kind"] == "return_refund",
           "the case is not the one opened (order, package, kind)", ex)
-    check(case["lines"] == [{"sku": "TEA-100", "qty": 1}], "the case lines are %s" % case["lines"], ex)
+    check(case["lines"] == [{"sku": SELF_SKU, "qty": 1}], "the case lines are %s" % case["lines"], ex)
     check(isinstance(case["customer_service_phone"], str) and case["customer_service_phone"].strip(),
           "the case has no customer_service_phone (SPEC 2.8)", ex)
     cid = case["id"]
@@ -488,7 +534,7 @@ def after_sales(order, user, ids):
     return cid
 
 
-def summary(order_id, user, ids, case_id):
+def summary(order_id, user, ids, case_id, prices):
     step("f. the order at the end")
     ex = get_order(order_id, user)
     o = ex.json
@@ -520,11 +566,15 @@ def summary(order_id, user, ids, case_id):
           [[r["id"], r["amount_cents"], yuan(r["amount_cents"]), r["status"], r["reason"]]
            for r in o["refunds"]], right=(1, 2))
 
-    pk = {p["id"]: p for p in o["packages"]}
-    tea = next(l for l in o["lines"] if l["sku"] == "TEA-100")
-    jd_refund = pk[ids["jd"]]["goods_cents"] + pk[ids["jd"]]["freight_cents"]
-    expected = sorted([jd_refund, tea["unit_price_cents"]])
-    paid = o["total_cents"]
+    # Expected from the catalog and the settings alone: the rejected JD
+    # package's goods and its freight share, and one returned unit (the self
+    # package's freight stays: not all of it came back).
+    goods, freight, parts = expected_money(prices, ids)
+    unit = prices[SELF_SKU]["price_cents"]
+    jd_refund = goods["jd"] + parts["jd"]
+    expected = sorted([jd_refund, unit])
+    paid = sum(goods.values()) + freight
+    check(o["total_cents"] == paid, "the order total %s; expected %s" % (o["total_cents"], paid), ex)
     refunded = sum(r["amount_cents"] for r in o["refunds"])
     net = paid - refunded
     out()
@@ -534,27 +584,25 @@ def summary(order_id, user, ids, case_id):
     out()
     got = sorted(r["amount_cents"] for r in o["refunds"])
     check(got == expected,
-          "refunds are %s cents; expected %s: the JD package's goods %d + its freight %d, and one "
-          "TEA-100 at %d (the self package's freight %d is not refunded: the package did not all come back)"
-          % (got, expected, pk[ids["jd"]]["goods_cents"], pk[ids["jd"]]["freight_cents"],
-             tea["unit_price_cents"], pk[ids["self"]]["freight_cents"]), ex)
-    check(refunded == jd_refund + tea["unit_price_cents"], "refund total mismatch", ex)
-    check(0 <= net <= paid, "net %d is outside 0..paid" % net, ex)
-    ok("refunds = JD goods %s + JD freight %s + one TEA-100 %s = %s yuan; net %s yuan"
-       % (yuan(pk[ids["jd"]]["goods_cents"]), yuan(pk[ids["jd"]]["freight_cents"]),
-          yuan(tea["unit_price_cents"]), bold(yuan(refunded)), bold(yuan(net))))
+          "refunds are %s cents; expected %s: the JD package's goods %d + its freight share %d (%s), and "
+          "one %s at %d (the self package's freight %d is not refunded: the package did not all come back)"
+          % (got, expected, goods["jd"], parts["jd"], POLICY, SELF_SKU, unit, parts["self"]), ex)
+    check(net == paid - jd_refund - unit, "net %d; expected %d" % (net, paid - jd_refund - unit), ex)
+    ok("refunds = JD goods %s + JD freight %s (%s) + one %s %s = %s yuan; net %s yuan"
+       % (yuan(goods["jd"]), yuan(parts["jd"]), POLICY, SELF_SKU, yuan(unit), bold(yuan(refunded)),
+          bold(yuan(net))))
 
 
 def main():
     user = "demo-" + secrets.token_hex(4)
     out(bold("Order system demo") + dim("  API %s  user %s" % (API, user)))
     try:
-        order, ids = place(user)
+        order, ids, prices = place(user)
         pay(order)
         forwarded = wait_forwarded(order["id"], user)
         final = play_events(order["id"], user, ids, forwarded)
         case_id = after_sales(final, user, ids)
-        summary(order["id"], user, ids, case_id)
+        summary(order["id"], user, ids, case_id, prices)
     except DemoFailure as e:
         sys.stdout.flush()
         print("\n" + paint("1;31", "DEMO FAILED", ERR_COLOUR) + ": " + str(e), file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ fn every_order_life_adds_up_on_dynamodb_local() {
     let mut runner = TestRunner::new(RunnerConfig {
         cases: lives_to_run(),
         max_shrink_iters: 64,
+        failure_persistence: None,
         ..RunnerConfig::default()
     });
     let started = std::time::Instant::now();

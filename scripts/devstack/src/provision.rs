@@ -70,6 +70,16 @@ fn demo_catalog() -> Vec<SkuUpdate> {
             true,
         ),
         sku(
+            "SOCKS-800",
+            "Wool socks",
+            1500,
+            ds("S-1"),
+            LockOnPlace,
+            500,
+            None,
+            true,
+        ),
+        sku(
             "RUG-400",
             "Wool rug",
             8900,

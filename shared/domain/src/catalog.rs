@@ -345,10 +345,50 @@ mod tests {
 
     #[test]
     fn input_is_validated() {
-        let input: SkuInput = serde_json::from_str(
-            r#"{"name":"Tea","price_cents":-1,"source":{"kind":"jd"},"stock_policy":"lock_on_place"}"#,
+        let validate = |extra: serde_json::Value| {
+            let mut body = serde_json::json!({"name": " Tea ", "price_cents": 1300,
+                "source": {"kind": "jd"}, "stock_policy": "lock_on_place"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            serde_json::from_value::<SkuInput>(body)
+                .unwrap()
+                .validate(SkuId::parse("T").unwrap())
+        };
+        let ok = validate(
+            serde_json::json!({"per_user_limit": 999, "available": 1_000_000_000,
+            "stock_shards": 64, "listed": false}),
         )
         .unwrap();
-        assert!(input.validate(SkuId::parse("T").unwrap()).is_err());
+        assert_eq!(ok.name, "Tea", "trimmed");
+        assert_eq!(
+            (
+                ok.price_cents,
+                ok.per_user_limit,
+                ok.available,
+                ok.stock_shards,
+                ok.listed
+            ),
+            (Cents(1300), Some(999), Some(1_000_000_000), Some(64), false)
+        );
+        let kept = validate(serde_json::json!({})).unwrap();
+        assert_eq!(
+            (kept.available, kept.stock_shards, kept.listed),
+            (None, None, true)
+        );
+        for bad in [
+            serde_json::json!({"price_cents": -1}),
+            serde_json::json!({"price_cents": 10_000_000_001_i64}),
+            serde_json::json!({"name": "  "}),
+            serde_json::json!({"name": "x".repeat(201)}),
+            serde_json::json!({"per_user_limit": 0}),
+            serde_json::json!({"per_user_limit": 1000}),
+            serde_json::json!({"available": -1}),
+            serde_json::json!({"available": 1_000_000_001}),
+            serde_json::json!({"stock_shards": 0}),
+            serde_json::json!({"stock_shards": 65}),
+        ] {
+            assert!(validate(bad.clone()).is_err(), "{bad} was accepted");
+        }
     }
 }

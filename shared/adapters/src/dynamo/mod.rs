@@ -112,17 +112,22 @@ enum Again {
     Throttled,
 }
 
+/// The longest wait before try `attempt + 1`, in milliseconds.
+fn backoff_ceiling(again: Again, attempt: u32) -> u64 {
+    let (base_ms, cap_ms) = match again {
+        Again::Conflict => (5u64, 250),
+        Again::Throttled => (25, 1_000),
+    };
+    (base_ms << attempt.min(8)).min(cap_ms)
+}
+
 /// Full-jitter exponential backoff: a conflict waits up to 5 ms x 2^attempt
 /// (at most 250 ms): the other transaction is over in milliseconds. A
 /// throttled write waits up to 25 ms x 2^attempt (at most 1 s): a partition
 /// over its rate frees capacity to one writer at a time, and quick retries by
 /// every waiting request only add throttled calls.
 fn backoff_wait(again: Again, attempt: u32) -> Duration {
-    let (base_ms, cap_ms) = match again {
-        Again::Conflict => (5u64, 250),
-        Again::Throttled => (25, 1_000),
-    };
-    let ceiling = (base_ms << attempt.min(8)).min(cap_ms);
+    let ceiling = backoff_ceiling(again, attempt);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -362,10 +367,32 @@ mod tests {
 
     #[test]
     fn throttled_waits_grow_longer_than_conflicts() {
-        for attempt in 1..12 {
-            assert!(backoff_wait(Again::Conflict, attempt) <= Duration::from_millis(250));
-            assert!(backoff_wait(Again::Throttled, attempt) <= Duration::from_millis(1_000));
+        let ceilings = |again| {
+            (0..12)
+                .map(|a| backoff_ceiling(again, a))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ceilings(Again::Conflict),
+            [5, 10, 20, 40, 80, 160, 250, 250, 250, 250, 250, 250]
+        );
+        assert_eq!(
+            ceilings(Again::Throttled),
+            [25, 50, 100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000, 1000]
+        );
+        for attempt in 0..12 {
+            assert!(
+                backoff_ceiling(Again::Throttled, attempt)
+                    > backoff_ceiling(Again::Conflict, attempt)
+            );
+            // Full jitter: every wait is 1 ms up to the ceiling.
+            for again in [Again::Conflict, Again::Throttled] {
+                let wait = backoff_wait(again, attempt).as_millis() as u64;
+                assert!(
+                    (1..=backoff_ceiling(again, attempt)).contains(&wait),
+                    "{wait}"
+                );
+            }
         }
-        assert!(backoff_wait(Again::Throttled, 1) <= Duration::from_millis(50));
     }
 }
