@@ -409,6 +409,9 @@ export_aws_env() {
   export AWS_REGION=us-east-1
   export AWS_DEFAULT_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
+  # DynamoDB Local on two busy cores can take seconds to answer one call;
+  # the deployed limit (4 s) would turn that into 503s in the tests.
+  export DYNAMODB_ATTEMPT_TIMEOUT_MS=${DYNAMODB_ATTEMPT_TIMEOUT_MS:-30000}
   unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE
 }
 

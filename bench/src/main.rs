@@ -357,7 +357,7 @@ async fn main() -> ExitCode {
     };
     quiet_logs();
     match run(&args).await {
-        Ok((json, text, _missed)) => {
+        Ok((json, text, missed)) => {
             if args.json {
                 eprint!("\n{text}");
                 let mut out = std::io::stdout().lock();
@@ -368,6 +368,12 @@ async fn main() -> ExitCode {
                 );
             } else {
                 print!("\n{text}");
+            }
+            if missed > 0 {
+                eprintln!(
+                    "bench: {missed} target(s) missed or section(s) failed: see \"Targets missed\""
+                );
+                return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS
         }

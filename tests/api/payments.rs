@@ -268,3 +268,57 @@ async fn a_second_payment_of_a_paid_order_is_refunded() {
     assert_eq!(stored["refunds"][0]["amount_cents"], order["total_cents"]);
     assert_eq!(stored["refunds"][0]["reason"], "duplicate_payment");
 }
+
+/// A repeated notification (same payment id) is answered from one read of
+/// the order, which records how each of its payments ended: no failed
+/// transaction, no read of the payment record, the same answer.
+#[tokio::test]
+async fn a_repeated_notification_costs_one_read() {
+    use integration_tests::throttle::WriteLimit;
+    let counted = WriteLimit::unlimited();
+    let s = Stack::spawn_on(
+        integration_tests::dynamo_client_limited(&counted),
+        Config::default(),
+    )
+    .await;
+    s.t.sku("TEA", 1300, "lock_on_place", 10, None).await;
+    let order = s.placed("rae", json!([{"sku": "TEA", "qty": 1}])).await;
+    let (status, first) = s.pay_order(&order, "pay-rae").await;
+    assert_eq!(status, 200, "{first}");
+    counted.take_calls();
+    let (status, again) = s.pay_order(&order, "pay-rae").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["status"], "awaiting_shipment");
+    let calls = counted.take_calls();
+    assert_eq!(calls.get("GetItem"), Some(&1), "{calls:?}");
+    assert_eq!(calls.len(), 1, "nothing but one read: {calls:?}");
+    // The same for a payment that was refunded (a second payment of the order).
+    let (status, v) = s.pay_order(&order, "pay-rae-2").await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("already_paid")),
+        "{v}"
+    );
+    counted.take_calls();
+    let (status, v) = s.pay_order(&order, "pay-rae-2").await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("already_paid")),
+        "{v}"
+    );
+    let calls = counted.take_calls();
+    assert_eq!(
+        (calls.get("GetItem"), calls.len()),
+        (Some(&1), 1),
+        "{calls:?}"
+    );
+    assert_eq!(refunded_count(&s, &order).await, 1, "refunded once");
+}
+
+async fn refunded_count(s: &Stack, order: &Value) -> usize {
+    s.order("rae", order["id"].as_str().unwrap()).await["refunds"]
+        .as_array()
+        .unwrap()
+        .len()
+}

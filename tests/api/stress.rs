@@ -881,6 +881,8 @@ struct Faulty {
     fail_clear: bool,
     /// The supplier took this package, but recording its reference fails.
     fail_recording: Option<PackageId>,
+    /// The placement was written, but its answer never came back.
+    lose_placement_answer: bool,
     faults: AtomicUsize,
 }
 
@@ -890,6 +892,7 @@ impl Faulty {
             inner: inner.clone(),
             fail_clear: false,
             fail_recording: None,
+            lose_placement_answer: false,
             faults: AtomicUsize::new(0),
         }
     }
@@ -929,7 +932,14 @@ impl Orders for Faulty {
         order: &domain::order::Order,
         idempotency: Option<&domain::ports::IdempotencyRecord>,
     ) -> Result<(), domain::ports::CreateOrderError> {
-        self.inner.create_order(order, idempotency).await
+        self.inner.create_order(order, idempotency).await?;
+        if self.lose_placement_answer {
+            self.faults.fetch_add(1, Ordering::SeqCst);
+            return Err(
+                StoreError::Failed("the connection dropped before the answer".into()).into(),
+            );
+        }
+        Ok(())
     }
     async fn get_order(&self, id: &OrderId) -> Result<Option<domain::order::Order>, StoreError> {
         self.inner.get_order(id).await
@@ -1675,21 +1685,47 @@ async fn crash_l(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     )
 }
 
-/// J. Placed; the answer was lost: the retry with the same key is the same order.
+/// J. Placed (the transaction committed), but the store's answer was lost on
+/// the way back: the request failed; the client's retry with the same key is
+/// answered with that order, and the stock was taken once.
 async fn crash_j(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     let s = c.s;
     let user = c.user.as_str();
     let round = c.round;
     let tea_before = s.t.available("TEA").await;
+    let orders_before = s.t.count_entities("order").await;
     let key = format!("crash-key-{round}");
     let body = json!([{"sku": "TEA", "qty": 2}]);
-    let (first, a) = s.t.place(user, body.clone(), Some(&key)).await;
+    let mut faulty = Faulty::new(&s.t.app.store);
+    faulty.lose_placement_answer = true;
+    let req = domain::place::PlaceRequest::parse(
+        integration_tests::place_body(body.clone())
+            .to_string()
+            .as_bytes(),
+    )
+    .expect("a placement");
+    let first = domain::place::place_order(
+        &faulty,
+        &s.t.app.config,
+        &owner(user),
+        Some(domain::ids::IdempotencyKey::parse(&key).expect("a key")),
+        &req,
+        c.now,
+    )
+    .await;
+    let injected = faulty.faults.load(Ordering::SeqCst) == 1 && first.is_err();
     let (again, b) = s.t.place(user, body, Some(&key)).await;
-    let ok = f.check(first == 201 && again == 200 && a["id"] == b["id"], || {
-        format!("J: {first} {a} then {again} {b}")
-    }) & f.check(s.t.available("TEA").await == tea_before - 2, || {
-        "J: stock taken twice".into()
-    });
+    let ok = f.check(injected, || format!("J: no fault injected: {first:?}"))
+        & f.check(again == 200 && b["user_id"] == user, || {
+            format!("J: the retry answered {again} {b}")
+        })
+        & f.check(
+            s.t.count_entities("order").await == orders_before + 1,
+            || "J: the retry placed a second order".into(),
+        )
+        & f.check(s.t.available("TEA").await == tea_before - 2, || {
+            "J: stock taken twice".into()
+        });
     ("placed, answer lost, retried", ok)
 }
 
@@ -2767,7 +2803,11 @@ async fn bad_input() {
         .buffer_unordered(8)
         .collect()
         .await;
+    let mut statuses_by_desc: Vec<(String, u16)> = Vec::new();
     for (desc, result) in results {
+        if let Ok(Ok((status, _))) = &result {
+            statuses_by_desc.push((desc.clone(), *status));
+        }
         base64 += usize::from(desc.contains("(base64)"));
         jwt += usize::from(desc.contains("(JWT)"));
         match result {
@@ -2804,7 +2844,133 @@ async fn bad_input() {
     f.check(not_events * 20 < total, || {
         format!("{not_events} of {total} generated events were not valid")
     });
+    // Some of those requests succeeded: what they did must add up.
+    let rewritten: Vec<String> = results_rewritten_skus(&statuses_by_desc);
+    let audited = audit(&s, 1_000_000, &rewritten).await;
+    eprintln!(
+        "stress bad input: audit of {} orders afterwards, stock of {} untouched SKUs: {} findings",
+        audited.0,
+        3 - rewritten.len().min(3),
+        audited.1.len()
+    );
+    for finding in audited.1 {
+        f.check(false, || finding.clone());
+    }
     f.assert_none("bad input");
+}
+
+/// The SKUs a successful `PUT /skus/{sku}` rewrote during the run (their
+/// stock was set by staff, so it is not conserved from the start).
+fn results_rewritten_skus(answered: &[(String, u16)]) -> Vec<String> {
+    let mut skus: Vec<String> = answered
+        .iter()
+        .filter(|(desc, status)| desc.starts_with("PUT /skus/") && *status < 300)
+        .filter_map(|(desc, _)| {
+            desc.trim_start_matches("PUT /skus/")
+                .split(' ')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect();
+    skus.sort();
+    skus.dedup();
+    skus
+}
+
+/// Every stored order's money and the fixture's stock and limit counters,
+/// checked after a run: refunds within what was received (all of it back on
+/// a cancelled or closed order), totals that add up from the lines, stock
+/// conserved for the SKUs nobody rewrote (available + held = `initial`,
+/// held counted from the orders' lines), limit counters equal to what live
+/// orders hold. The number of orders, and what does not add up.
+async fn audit(s: &Stack, initial: u64, rewritten: &[String]) -> (usize, Vec<String>) {
+    use testkit::lives::LimitCounters;
+    let orders = s.t.all_orders().await;
+    let mut out = Vec::new();
+    let mut held: BTreeMap<String, u64> = BTreeMap::new();
+    let mut limits: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for o in &orders {
+        let refunded = o.refunded_cents();
+        if refunded > o.received_cents() {
+            out.push(format!(
+                "{} refunds {refunded} of {}",
+                o.id,
+                o.received_cents()
+            ));
+        }
+        let ended = matches!(o.status().as_str(), "cancelled" | "closed");
+        if ended && refunded != o.received_cents() {
+            out.push(format!(
+                "{} ended with {refunded} of {} back",
+                o.id,
+                o.received_cents()
+            ));
+        }
+        let goods: u64 = o
+            .lines
+            .iter()
+            .map(|l| l.unit_price_cents.0 * u64::from(l.qty))
+            .sum();
+        let freight: u64 = o.packages().iter().map(|p| p.freight_cents.0).sum();
+        if o.goods_cents.0 != goods
+            || o.total_cents.0 != goods + o.freight_cents.0
+            || freight != o.freight_cents.0
+        {
+            out.push(format!("{}: totals do not add up", o.id));
+        }
+        for l in &o.lines {
+            let live = o
+                .package(&l.package_id)
+                .is_some_and(|p| p.status().as_str() != "cancelled");
+            if live && (l.stock_policy == domain::catalog::StockPolicy::LockOnPlace || o.is_paid())
+            {
+                *held.entry(l.sku.as_str().to_owned()).or_default() += u64::from(l.qty);
+            }
+            if live && !ended && l.per_user_limit.is_some() {
+                *limits
+                    .entry((o.user_id.as_str().to_owned(), l.sku.as_str().to_owned()))
+                    .or_default() += u64::from(l.qty);
+            }
+        }
+        for p in o.packages().iter().filter(|p| p.exchange_for().is_some()) {
+            if p.status().as_str() != "cancelled" {
+                for l in &p.lines {
+                    *held.entry(l.sku.as_str().to_owned()).or_default() += u64::from(l.qty);
+                }
+            }
+        }
+    }
+    for sku in ["TEA", "LAMP", "PHONE"] {
+        if rewritten.iter().any(|r| r == sku) {
+            continue;
+        }
+        let available = s.t.available(sku).await as u64;
+        let h = held.get(sku).copied().unwrap_or(0);
+        if available + h != initial {
+            out.push(format!(
+                "{sku}: {available} available + {h} held != {initial}"
+            ));
+        }
+    }
+    let users: std::collections::BTreeSet<String> = orders
+        .iter()
+        .map(|o| o.user_id.as_str().to_owned())
+        .collect();
+    for user in users {
+        let u = UserId::parse(&user).expect("a user");
+        let sku = domain::ids::SkuId::parse("PHONE").expect("a sku");
+        let counted = s.t.app.store.limit_held(&u, &sku).await;
+        let live = limits
+            .get(&(user.clone(), "PHONE".to_owned()))
+            .copied()
+            .unwrap_or(0);
+        if counted != live && !rewritten.iter().any(|r| r == "PHONE") {
+            out.push(format!(
+                "{user} PHONE: limit counter {counted}, live orders {live}"
+            ));
+        }
+    }
+    (orders.len(), out)
 }
 
 // --------------------------------------------------------- 5. security

@@ -201,6 +201,50 @@ impl TestApp {
     }
 
     /// Counts the items of each kind in the whole table.
+    /// Every stored order, read back through the store.
+    pub async fn all_orders(&self) -> Vec<domain::order::Order> {
+        use domain::ports::Orders;
+        let client = self.app.store.client();
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let out = client
+                .scan()
+                .table_name(self.app.store.table())
+                .filter_expression("entity = :e")
+                .expression_attribute_values(
+                    ":e",
+                    aws_sdk_dynamodb::types::AttributeValue::S("order".into()),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in out.items() {
+                if let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) {
+                    ids.push(pk.trim_start_matches("ORDER#").to_owned());
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut orders = Vec::new();
+        for id in ids {
+            let id = domain::ids::OrderId::parse(&id).expect("an order id");
+            orders.push(
+                self.app
+                    .store
+                    .get_order(&id)
+                    .await
+                    .expect("read")
+                    .expect("stored"),
+            );
+        }
+        orders
+    }
+
     pub async fn count_entities(&self, entity: &str) -> usize {
         let client = self.app.store.client();
         let mut count = 0;

@@ -82,7 +82,12 @@ pub struct Delivery {
 
 impl Stack {
     pub async fn spawn(config: Config) -> Stack {
-        let t = TestApp::spawn_with(config).await;
+        Self::spawn_on(crate::dynamo_client(), config).await
+    }
+
+    /// [`Stack::spawn`], the handlers using `client` (e.g. one counting calls).
+    pub async fn spawn_on(client: aws_sdk_dynamodb::Client, config: Config) -> Stack {
+        let t = TestApp::spawn_on(client, config).await;
         let sqs = sqs_client();
         let prefix = t.app.store.table().to_owned();
         let queues = QueueDef::create_all(&sqs, &prefix)

@@ -44,6 +44,8 @@ struct Model {
     throttled: AtomicU64,
     /// Only partition keys starting with this are limited, when set.
     prefix: Option<String>,
+    /// Every request seen, by operation (`GetItem`, `TransactWriteItems`...).
+    calls: Mutex<HashMap<String, u64>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +72,7 @@ impl WriteLimit {
                 buckets: Mutex::new(HashMap::new()),
                 throttled: AtomicU64::new(0),
                 prefix: None,
+                calls: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -84,8 +87,20 @@ impl WriteLimit {
                 buckets: Mutex::new(HashMap::new()),
                 throttled: AtomicU64::new(0),
                 prefix: Some(prefix.to_owned()),
+                calls: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// No limit at all: only counts the requests.
+    pub fn unlimited() -> Self {
+        // No partition key starts with a NUL: nothing is limited.
+        Self::per_partition(0.0, 2.0).only_keys_starting_with("\u{0}")
+    }
+
+    /// Requests seen so far by operation; the count is reset.
+    pub fn take_calls(&self) -> HashMap<String, u64> {
+        std::mem::take(&mut *self.inner.calls.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Requests answered as throttled so far.
@@ -276,6 +291,14 @@ impl HttpConnector for LimitedConnector {
             .bytes()
             .map(|b| writes_of(&op, b))
             .unwrap_or_default();
+        *self
+            .limit
+            .inner
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(op.clone())
+            .or_default() += 1;
         self.limit.keep_limited(&mut writes);
         match self.limit.admit(&writes) {
             None => self.inner.call(request),

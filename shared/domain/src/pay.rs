@@ -2,7 +2,7 @@
 //! checked, `deduct_on_pay` stock taken in the same transaction as the status
 //! change, and every payment ends on a paid order or a recorded refund.
 
-use crate::catalog::{Sku, StockPolicy};
+use crate::catalog::StockPolicy;
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::OrderId;
@@ -10,17 +10,16 @@ use crate::ids::SkuId;
 use crate::messages::Publisher;
 use crate::money::Cents;
 use crate::order::IllegalTransition;
-use crate::order::{Order, OrderStatus, PaymentInfo};
+use crate::order::{Order, OrderStatus, PaymentInfo, PaymentOutcome};
 use crate::place::MAX_ATOMIC_WRITES;
 use crate::ports::Catalog;
 use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage};
-use crate::shards::SHARD_PLANS;
+use crate::shards::{Plan, ShardView};
 use crate::time::Timestamp;
 use crate::transition::Outcome;
 use crate::transition::{transition, Decision, Target, Write};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(
@@ -208,15 +207,20 @@ async fn replay<S: Ledger>(
         .get_order(&rec.order_id)
         .await?
         .ok_or(PayError::OrderNotFound)?;
+    answer_again(order, &rec.outcome, &rec.shortages)
+}
+
+/// The answer a payment that ended with `outcome` gets again.
+fn answer_again(order: Order, outcome: &str, shortages: &[Shortage]) -> Result<Paid, PayError> {
     let boxed = || Box::new(order.clone());
-    match rec.outcome.as_str() {
+    match outcome {
         "paid" => Ok(Paid {
             order,
             replayed: true,
         }),
         "out_of_stock" => Err(PayError::OutOfStock {
             order: boxed(),
-            shortages: rec.shortages.clone(),
+            shortages: shortages.to_vec(),
         }),
         "already_paid" => Err(PayError::AlreadyPaid { order: boxed() }),
         _ => Err(PayError::OrderClosed {
@@ -227,9 +231,10 @@ async fn replay<S: Ledger>(
 }
 
 /// Why a decision could not be made yet: it needs the shards of these SKUs
-/// read (again), or it failed.
+/// read (again), its write lost these shards to other buyers, or it failed.
 enum Attempt {
     ReadShards(Vec<SkuId>),
+    Lost(Vec<Shortage>),
     Failed(PayError),
 }
 
@@ -251,12 +256,12 @@ impl From<IllegalTransition> for Attempt {
     }
 }
 
-/// Where each `deduct_on_pay` line of `next` takes its stock: a SKU read
-/// during this notification by its shards as they are now (a re-shard since
-/// the placement is followed), one sharded at placement and not read yet
-/// asks for a read, any other from the SKU's own item. The lines whose SKU
-/// as read holds too little are returned as shortages.
-fn plan_payment(next: &mut Order, read: &BTreeMap<SkuId, Sku>) -> Result<Vec<Shortage>, Attempt> {
+/// Where each `deduct_on_pay` line of `next` takes its stock: a SKU this
+/// notification read by its shards as they are now (a re-shard since the
+/// placement is followed), one sharded at placement and not read yet asks
+/// for a read, any other from the SKU's own item. The lines whose SKU holds
+/// too little are returned as shortages.
+fn plan_payment(next: &mut Order, view: &ShardView) -> Result<Vec<Shortage>, Attempt> {
     let deduct: Vec<(SkuId, u32, u8)> = next
         .lines
         .iter()
@@ -265,7 +270,7 @@ fn plan_payment(next: &mut Order, read: &BTreeMap<SkuId, Sku>) -> Result<Vec<Sho
         .collect();
     let unread: Vec<SkuId> = deduct
         .iter()
-        .filter(|(sku, _, shards)| *shards > 1 && !read.contains_key(sku))
+        .filter(|(sku, _, shards)| *shards > 1 && view.get(sku).is_none())
         .map(|(sku, _, _)| sku.clone())
         .collect();
     if !unread.is_empty() {
@@ -273,29 +278,30 @@ fn plan_payment(next: &mut Order, read: &BTreeMap<SkuId, Sku>) -> Result<Vec<Sho
     }
     let mut short = Vec::new();
     for (sku, qty, _) in deduct {
-        let Some(s) = read.get(&sku).filter(|s| s.is_sharded()) else {
+        if view.get(&sku).is_none() {
             next.take_at_payment(&sku, Vec::new());
             continue;
-        };
-        match s.plan_takes(qty) {
-            Some(takes) => next.take_at_payment(&sku, takes),
-            None => short.push(Shortage {
+        }
+        match view.plan(&sku, qty) {
+            Plan::Takes(takes) => next.take_at_payment(&sku, takes),
+            Plan::Read => return Err(Attempt::ReadShards(vec![sku])),
+            Plan::Short(available) => short.push(Shortage {
                 sku,
                 shard: None,
                 requested: qty,
-                available: s.available,
+                available,
             }),
         }
     }
     Ok(short)
 }
 
-/// The shortages a refused payment answers with: a SKU read during this
-/// notification with what it held then.
-fn as_read(shortages: &[Shortage], read: &BTreeMap<SkuId, Sku>) -> Vec<Shortage> {
+/// The shortages a refused payment answers with: a SKU this notification
+/// read, with what it held then.
+fn as_read(shortages: &[Shortage], view: &ShardView) -> Vec<Shortage> {
     shortages
         .iter()
-        .map(|s| match read.get(&s.sku) {
+        .map(|s| match view.get(&s.sku) {
             Some(r) => Shortage {
                 shard: None,
                 available: r.available,
@@ -314,6 +320,8 @@ enum Applied {
     Short(Vec<Shortage>),
     /// Another delivery of this payment got there first.
     Recorded,
+    /// This payment was applied to the order before, with this outcome.
+    Seen(Box<(Order, PaymentOutcome)>),
 }
 
 /// One decision on the stored order with the SKUs read so far.
@@ -322,7 +330,7 @@ async fn pay_once<S: Ledger, P: Publisher>(
     publisher: &P,
     cfg: &Config,
     n: &PaymentNotice,
-    read: &BTreeMap<SkuId, Sku>,
+    view: &ShardView,
     now: Timestamp,
 ) -> Result<Outcome<Applied>, Attempt> {
     // A repeated notification is found by the payment record's condition in
@@ -330,6 +338,13 @@ async fn pay_once<S: Ledger, P: Publisher>(
     let forward_at = now.plus_secs(u64::from(cfg.intercept_window_secs));
     transition(store, publisher, Target::Order(&n.order_id), now, |cur| {
         let order = cur.order.as_ref().ok_or(PayError::OrderNotFound)?;
+        // The same notification again: the order says how it ended.
+        if let Some(seen) = order.payment_seen(&n.payment_id) {
+            return Ok(Decision::Done(Applied::Seen(Box::new((
+                order.clone(),
+                seen.clone(),
+            )))));
+        }
         if n.amount_cents != order.total_cents {
             return Err(PayError::AmountMismatch {
                 expected: order.total_cents,
@@ -346,15 +361,18 @@ async fn pay_once<S: Ledger, P: Publisher>(
             // lost a race for a shard; either is read (again). One read and
             // unsharded is simply short.
             Some(CommitError::OutOfStock(shortages)) if pending => {
-                let again: Vec<SkuId> = shortages
+                let unread: Vec<SkuId> = shortages
                     .iter()
-                    .filter(|s| read.get(&s.sku).is_none_or(Sku::is_sharded))
+                    .filter(|s| view.get(&s.sku).is_none())
                     .map(|s| s.sku.clone())
                     .collect();
-                if !again.is_empty() {
-                    return Err(Attempt::ReadShards(again));
+                if !unread.is_empty() {
+                    return Err(Attempt::ReadShards(unread));
                 }
-                as_read(shortages, read)
+                if shortages.iter().all(|s| s.shard.is_some()) {
+                    return Err(Attempt::Lost(shortages.clone()));
+                }
+                as_read(shortages, view)
             }
             _ => Vec::new(),
         };
@@ -367,10 +385,10 @@ async fn pay_once<S: Ledger, P: Publisher>(
                 };
                 if short.is_empty() {
                     next.pay(info, forward_at, now)?;
-                    short = plan_payment(&mut next, read)?;
+                    short = plan_payment(&mut next, view)?;
                     if short.is_empty() && next.largest_transaction() > MAX_ATOMIC_WRITES {
                         // More shards than one transaction holds: short too.
-                        short = as_read(&shortages_of(&next), read);
+                        short = as_read(&shortages_of(&next), view);
                     }
                 }
                 if short.is_empty() {
@@ -398,6 +416,11 @@ async fn pay_once<S: Ledger, P: Publisher>(
                 ("already_paid", Applied::Refunded("already_paid"))
             }
         };
+        next.remember_payment(PaymentOutcome {
+            payment_id: n.payment_id.clone(),
+            outcome: code.to_owned(),
+            shortages: short.clone(),
+        });
         let write = Write {
             order: next,
             payment: Some(record(n, code, &short, now)),
@@ -431,18 +454,26 @@ pub async fn apply_payment<S: Ledger + Catalog, P: Publisher>(
     n: &PaymentNotice,
     now: Timestamp,
 ) -> Result<Paid, PayError> {
-    // SKUs read during this notification: a sharded one's shards, as they are.
-    let mut read: BTreeMap<SkuId, Sku> = BTreeMap::new();
-    let mut plans = 0;
+    // What this notification knows of its SKUs' shards: read when a line
+    // needs them, then as its refused writes reported them.
+    let mut view = ShardView::default();
+    let mut last_read = false;
+    let busy =
+        || -> PayError { StoreError::Busy("the shards kept being taken first".into()).into() };
     let outcome = loop {
-        match pay_once(store, publisher, cfg, n, &read, now).await {
-            Err(Attempt::ReadShards(skus)) => {
-                if plans == SHARD_PLANS {
-                    return Err(StoreError::Busy("the shards kept being taken first".into()).into());
-                }
-                plans += 1;
-                for s in store.get_skus(&skus).await? {
-                    read.insert(s.sku.clone(), s);
+        match pay_once(store, publisher, cfg, n, &view, now).await {
+            // A read makes the view fresh: the next decision plans from it.
+            Err(Attempt::ReadShards(skus)) => view.refresh(store.get_skus(&skus).await?),
+            Err(Attempt::Lost(short)) => {
+                if !view.lost(&short) {
+                    // The budget is spent: one last read tells a sale that is
+                    // over (closed, refunded) from one still going (503).
+                    if last_read {
+                        return Err(busy());
+                    }
+                    last_read = true;
+                    let skus: Vec<SkuId> = short.iter().map(|s| s.sku.clone()).collect();
+                    view.refresh(store.get_skus(&skus).await?);
                 }
             }
             Err(Attempt::Failed(e)) => return Err(e),
@@ -457,6 +488,10 @@ pub async fn apply_payment<S: Ledger + Catalog, P: Publisher>(
             .ok_or_else(|| StoreError::Failed("a payment outcome without its order".into()).into())
     };
     match outcome.value {
+        Applied::Seen(seen) => {
+            let (order, seen) = *seen;
+            answer_again(order, &seen.outcome, &seen.shortages)
+        }
         Applied::Recorded => match store.payment(&n.payment_id).await? {
             Some(rec) => replay(store, &rec, n).await,
             None => Err(StoreError::Failed("a recorded payment went missing".into()).into()),

@@ -9,13 +9,13 @@ use crate::ids::{Caller, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use crate::money::Cents;
 use crate::order::{Address, NewOrder, Order, OrderLine, Package, PackageLine, Warning};
 use crate::ports::{Catalog, CreateOrderError, IdempotencyRecord, LimitBreach, Orders, Shortage};
-use crate::shards::SHARD_PLANS;
+use crate::shards::{Plan, ShardView};
 use crate::split::{allocate_freight, order_freight, split_by_source};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const MAX_LINES: usize = 50;
 pub const MAX_QTY: u32 = 999;
@@ -457,19 +457,25 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         order_id: order.id.clone(),
         expires_at: now.plus_secs(IDEMPOTENCY_TTL_SECS),
     });
-    let mut plans = 1;
+    let mut view = ShardView::new(skus.into_values());
+    let mut last_read = false;
     let result = loop {
         match store.create_order(&order, record.as_ref()).await {
-            // A shard was taken first by another buyer: read the shards again
-            // and plan anew (SHARD_PLANS in all).
+            // Another buyer took a shard first: plan its lines again.
             Err(CreateOrderError::OutOfStock(short)) if short.iter().all(|s| s.shard.is_some()) => {
-                if plans == SHARD_PLANS {
-                    break Err(PlaceError::Store(StoreError::Busy(
-                        "the shards kept being taken first".into(),
-                    )));
+                if !view.lost(&short) {
+                    // The budget is spent: one last read tells a sale that
+                    // is over (409) from one still going (503, try again).
+                    if last_read {
+                        break Err(PlaceError::Store(StoreError::Busy(
+                            "the shards kept being taken first".into(),
+                        )));
+                    }
+                    last_read = true;
+                    let ids: Vec<SkuId> = short.iter().map(|s| s.sku.clone()).collect();
+                    view.refresh(store.get_skus(&ids).await?);
                 }
-                plans += 1;
-                if let Some(short) = plan_again(store, &mut order, &short).await? {
+                if let Some(short) = plan_again(store, &mut view, &mut order, &short).await? {
                     break Err(PlaceError::OutOfStock(short));
                 }
                 if order.largest_transaction() > MAX_ATOMIC_WRITES {
@@ -500,30 +506,34 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     }
 }
 
-/// Reads the shards of the short SKUs again and plans their lines anew;
-/// the shortages to answer when the shards as read hold too little.
+/// Plans the short lines again from `view`, reading a SKU's shards again
+/// only when the view runs dry; the shortages to answer when, freshly read,
+/// they hold too little.
 async fn plan_again<S: Catalog>(
     store: &S,
+    view: &mut ShardView,
     order: &mut Order,
     short: &[Shortage],
 ) -> Result<Option<Vec<Shortage>>, PlaceError> {
-    let ids: Vec<SkuId> = short.iter().map(|s| s.sku.clone()).collect();
-    let fresh = store.get_skus(&ids).await?;
+    let ids: BTreeSet<&SkuId> = short.iter().map(|s| &s.sku).collect();
     let mut out = Vec::new();
     for line in order.lines.iter_mut().filter(|l| ids.contains(&l.sku)) {
-        let plan = fresh
-            .iter()
-            .find(|s| s.sku == line.sku)
-            .map(|s| (s.available, s.plan_takes(line.qty)));
-        match plan {
-            Some((_, Some(takes))) => line.takes = takes,
-            Some((available, None)) => out.push(Shortage {
-                sku: line.sku.clone(),
-                shard: None,
-                requested: line.qty,
-                available,
-            }),
-            None => return Err(PlaceError::SkuNotFound(vec![line.sku.clone()])),
+        loop {
+            match view.plan(&line.sku, line.qty) {
+                Plan::Takes(takes) => line.takes = takes,
+                // A read makes the view fresh: the next plan decides.
+                Plan::Read => {
+                    view.refresh(store.get_skus(std::slice::from_ref(&line.sku)).await?);
+                    continue;
+                }
+                Plan::Short(available) => out.push(Shortage {
+                    sku: line.sku.clone(),
+                    shard: None,
+                    requested: line.qty,
+                    available,
+                }),
+            }
+            break;
         }
     }
     Ok((!out.is_empty()).then_some(out))

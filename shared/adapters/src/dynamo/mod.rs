@@ -137,12 +137,17 @@ fn backoff_wait(again: Again, attempt: u32) -> Duration {
 
 /// The SDK's own retries and timeouts for the store's client: one retry of a
 /// failed attempt (after at most 250 ms), each attempt within 4 s and the
-/// whole call within 8 s (the functions' timeout is 10 s; a call that runs
-/// out of time answers 503 busy). Conflicts and throttling are retried by the store
+/// whole call within twice that (the functions' timeout is 10 s; a call that
+/// runs out of time answers 503 busy). `DYNAMODB_ATTEMPT_TIMEOUT_MS` sets the
+/// attempt's limit (the local scripts give DynamoDB Local 30 s). Conflicts and throttling are retried by the store
 /// itself, up to the request's deadline; the SDK's retries must not stack
 /// under those unbounded (its default backoff reaches 20 s).
 pub fn client_settings(b: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
     use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
+    let attempt = std::env::var("DYNAMODB_ATTEMPT_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(4), Duration::from_millis);
     b.retry_config(
         RetryConfig::standard()
             .with_max_attempts(2)
@@ -150,8 +155,8 @@ pub fn client_settings(b: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb
     )
     .timeout_config(
         TimeoutConfig::builder()
-            .operation_attempt_timeout(Duration::from_secs(4))
-            .operation_timeout(Duration::from_secs(8))
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(attempt * 2)
             .build(),
     )
 }

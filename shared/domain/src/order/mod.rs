@@ -298,6 +298,17 @@ pub struct CaseSummary {
     pub lines: Vec<crate::case::CaseLine>,
 }
 
+/// How a payment notification for this order ended, so that the same
+/// notification again is answered from the order alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentOutcome {
+    pub payment_id: String,
+    /// `paid`, or the code answered when the money was refunded instead.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shortages: Vec<crate::ports::Shortage>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentInfo {
     pub payment_id: String,
@@ -331,6 +342,9 @@ pub struct Order {
     /// All money received for this order, including payments refunded at once.
     #[serde(default)]
     received_cents: Cents,
+    /// Every payment notification applied to this order, and how it ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    payments_seen: Vec<PaymentOutcome>,
     #[serde(default)]
     cases: Vec<CaseSummary>,
     /// Open work for staff (SPEC 2.11).
@@ -411,6 +425,7 @@ impl Order {
             close_reason: None,
             payment: None,
             received_cents: Cents::ZERO,
+            payments_seen: Vec::new(),
             cases: Vec::new(),
             attention: Vec::new(),
             outbox: BTreeMap::new(),
@@ -442,6 +457,16 @@ impl Order {
     }
     pub fn received_cents(&self) -> Cents {
         self.received_cents
+    }
+    /// How the notification of `payment_id` ended, if it was applied here.
+    pub fn payment_seen(&self, payment_id: &str) -> Option<&PaymentOutcome> {
+        self.payments_seen
+            .iter()
+            .find(|p| p.payment_id == payment_id)
+    }
+    /// Records how a payment's notification ended (written with its change).
+    pub fn remember_payment(&mut self, outcome: PaymentOutcome) {
+        self.payments_seen.push(outcome);
     }
     pub fn cases(&self) -> &[CaseSummary] {
         &self.cases
