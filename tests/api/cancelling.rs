@@ -218,3 +218,34 @@ async fn nothing_shipped_may_be_cancelled() {
     assert_eq!(after["status"], "partially_shipped");
     assert_eq!(after["timeline"], shipped["timeline"], "nothing changed");
 }
+
+/// `POST /orders/{id}/cancel` with a `package_id` is staff's (403 to its
+/// owner, as it was), and names a package of that order (404 for staff
+/// otherwise: nothing of the other order moves).
+#[tokio::test]
+async fn a_package_cancel_is_staff_only_and_of_that_order() {
+    let s = Stack::spawn(Config::default()).await;
+    s.t.sku("TEA", 1300, "lock_on_place", 10, None).await;
+    let mine = s.placed("ned", json!([{"sku": "TEA", "qty": 1}])).await;
+    let other = s.placed("ned", json!([{"sku": "TEA", "qty": 1}])).await;
+    let id = mine["id"].as_str().unwrap();
+    let foreign = json!({"package_id": other["packages"][0]["id"], "reason": "x"});
+    let (status, v) = s.cancel_as("ned", false, id, &foreign).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+    let (status, v) = s.cancel_as("staff-1", true, id, &foreign).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("order_not_found")),
+        "{v}"
+    );
+    let other_id = other["id"].as_str().unwrap();
+    assert_eq!(
+        s.stored(other_id).await.version(),
+        1,
+        "the other order is untouched"
+    );
+}

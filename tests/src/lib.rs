@@ -204,35 +204,13 @@ impl TestApp {
     /// Every stored order, read back through the store.
     pub async fn all_orders(&self) -> Vec<domain::order::Order> {
         use domain::ports::Orders;
-        let client = self.app.store.client();
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let out = client
-                .scan()
-                .table_name(self.app.store.table())
-                .filter_expression("entity = :e")
-                .expression_attribute_values(
-                    ":e",
-                    aws_sdk_dynamodb::types::AttributeValue::S("order".into()),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
-            for item in out.items() {
-                if let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) {
-                    ids.push(pk.trim_start_matches("ORDER#").to_owned());
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
         let mut orders = Vec::new();
-        for id in ids {
-            let id = domain::ids::OrderId::parse(&id).expect("an order id");
+        for item in self.scan_entity("order").await {
+            let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            let id =
+                domain::ids::OrderId::parse(pk.trim_start_matches("ORDER#")).expect("an order id");
             orders.push(
                 self.app
                     .store
@@ -245,9 +223,13 @@ impl TestApp {
         orders
     }
 
-    pub async fn count_entities(&self, entity: &str) -> usize {
+    /// Every item of one kind (`entity`), scanned.
+    async fn scan_entity(
+        &self,
+        entity: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let client = self.app.store.client();
-        let mut count = 0;
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let out = client
@@ -262,12 +244,16 @@ impl TestApp {
                 .send()
                 .await
                 .expect("scan");
-            count += out.items().len();
+            items.extend(out.items().iter().cloned());
             start = out.last_evaluated_key;
             if start.is_none() {
-                return count;
+                return items;
             }
         }
+    }
+
+    pub async fn count_entities(&self, entity: &str) -> usize {
+        self.scan_entity(entity).await.len()
     }
 }
 

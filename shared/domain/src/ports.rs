@@ -199,6 +199,24 @@ pub struct Change<'a> {
     pub case: Option<&'a AfterSalesCase>,
 }
 
+impl Change<'_> {
+    /// The stock moves netted per stock item (one write each), none zero.
+    pub fn stock_by_item(&self) -> Vec<(SkuId, Option<u8>, i64)> {
+        let mut stock: Vec<(SkuId, Option<u8>, i64)> = Vec::new();
+        for m in &self.stock {
+            match stock
+                .iter_mut()
+                .find(|(sku, shard, _)| *sku == m.sku && *shard == m.shard)
+            {
+                Some((_, _, d)) => *d += m.delta,
+                None => stock.push((m.sku.clone(), m.shard, m.delta)),
+            }
+        }
+        stock.retain(|(_, _, d)| *d != 0);
+        stock
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The stored order (or case) is no longer the version this change was made from.

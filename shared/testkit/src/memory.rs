@@ -268,22 +268,6 @@ impl Orders for MemoryStore {
     }
 }
 
-/// One stock item's net move in a change.
-fn netted(c: &Change<'_>) -> Vec<(SkuId, Option<u8>, i64)> {
-    let mut stock: Vec<(SkuId, Option<u8>, i64)> = Vec::new();
-    for m in &c.stock {
-        match stock
-            .iter_mut()
-            .find(|(sku, shard, _)| *sku == m.sku && *shard == m.shard)
-        {
-            Some((_, _, d)) => *d += m.delta,
-            None => stock.push((m.sku.clone(), m.shard, m.delta)),
-        }
-    }
-    stock.retain(|(_, _, d)| *d != 0);
-    stock
-}
-
 impl Ledger for MemoryStore {
     async fn commit(&self, c: &Change<'_>) -> Result<(), CommitError> {
         let mut st = self.lock();
@@ -316,7 +300,7 @@ impl Ledger for MemoryStore {
                 return Err(CommitError::CaseLineTaken);
             }
         }
-        let stock = netted(c);
+        let stock = c.stock_by_item();
         let mut broken = Vec::new();
         let mut short = Vec::new();
         for (sku, shard, delta) in &stock {

@@ -39,17 +39,7 @@ impl DynamoStore {
         items.push(TransactWriteItem::builder().put(put_order).build());
 
         // One operation per item: moves of the same stock item are netted first.
-        let mut stock: Vec<(SkuId, Option<u8>, i64)> = Vec::new();
-        for m in &c.stock {
-            match stock
-                .iter_mut()
-                .find(|(sku, shard, _)| *sku == m.sku && *shard == m.shard)
-            {
-                Some((_, _, d)) => *d += m.delta,
-                None => stock.push((m.sku.clone(), m.shard, m.delta)),
-            }
-        }
-        stock.retain(|(_, _, d)| *d != 0);
+        let stock = c.stock_by_item();
         for (sku, shard, delta) in &stock {
             items.push(match (*delta < 0, shard) {
                 (true, _) => update(
