@@ -44,10 +44,10 @@ impl Order {
     }
 
     fn send(&mut self, message: Message, now: Timestamp) {
-        if self.outbox.is_empty() {
+        // The age of the oldest unpublished message (an empty outbox has none).
+        if self.outbox.is_empty() || self.outbox_since.is_none() {
             self.outbox_since = Some(now);
         }
-        self.outbox_since.get_or_insert(now);
         self.outbox.insert(message.dedup_id(), message);
     }
 
