@@ -14,7 +14,9 @@ use crate::ids::SkuId;
 use crate::ports::Shortage;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// How many reads and lost writes one request may spend on a SKU's shards.
+/// How many reads and lost writes one request may spend on its SKUs' shards
+/// at least; more when a SKU has more shards (one try per shard, as a buyer
+/// falling over every shard once would spend).
 pub const SHARD_TRIES: u32 = 16;
 
 /// The units `takes` plans, summed.
@@ -56,7 +58,8 @@ impl ShardView {
 
     /// True once the budget is spent.
     pub fn spent(&self) -> bool {
-        self.tries >= SHARD_TRIES
+        let most_shards = self.skus.values().map(|s| u32::from(s.stock_shards)).max();
+        self.tries >= SHARD_TRIES.max(most_shards.unwrap_or(0))
     }
 
     /// SKUs read (again): the view starts over from them. Counts one try.
