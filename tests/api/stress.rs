@@ -2041,6 +2041,7 @@ enum Shape {
     OpenCase,
     Review,
     Return,
+    Resolve,
 }
 
 struct Route {
@@ -2051,7 +2052,7 @@ struct Route {
     shape: Shape,
 }
 
-const ROUTES: [Route; 17] = [
+const ROUTES: [Route; 18] = [
     Route {
         h: H::Catalog,
         method: "GET",
@@ -2121,6 +2122,13 @@ const ROUTES: [Route; 17] = [
         route: "/packages/{package_id}/ship",
         param: Some("package_id"),
         shape: Shape::Ship,
+    },
+    Route {
+        h: H::Sync,
+        method: "POST",
+        route: "/packages/{package_id}/resolve",
+        param: Some("package_id"),
+        shape: Shape::Resolve,
     },
     Route {
         h: H::Sync,
@@ -2312,6 +2320,9 @@ fn template(shape: Shape, rng: &mut Rng, fx: &Fixture) -> Value {
                                   "lines": [{"sku": "TEA", "qty": 1}], "reason": "broken", "evidence": ["uploads/a.jpg", "https://img.example.com/1.jpg"]})
         }
         Shape::Review => json!({"decision": rng.pick(&["approve", "reject"]), "note": "ok"}),
+        Shape::Resolve => {
+            json!({"outcome": rng.pick(&["intercepted", "shipped", "retry_forward"]), "note": "checked"})
+        }
     }
 }
 
@@ -3559,6 +3570,16 @@ async fn security() {
                 H::Cancel,
                 event("POST", "/orders/{id}/cancel", Some(("id", &fx.waiting)))
                     .json(&json!({"package_id": fx.waiting_own})),
+            ),
+            (
+                "resolve",
+                H::Sync,
+                event(
+                    "POST",
+                    "/packages/{package_id}/resolve",
+                    Some(("package_id", &fx.waiting_own)),
+                )
+                .json(&json!({"outcome": "intercepted", "note": "x"})),
             ),
         ];
         for (name, h, e) in staff_only {
