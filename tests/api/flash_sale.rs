@@ -299,7 +299,7 @@ async fn throttled_placements_back_off_and_sell_exactly_the_stock() {
 /// throttled.
 #[tokio::test]
 async fn late_buyers_of_a_sold_out_sale_cost_no_write() {
-    let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with("SKU#");
+    let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with(&["SKU#"]);
     let t = TestApp::spawn_on(dynamo_client_limited(&limit), Config::default()).await;
     let sku = hot(&t, "GONE", "lock_on_place", 0, 8).await;
     assert_eq!(sku["stock_shards"], 8);
@@ -320,6 +320,85 @@ async fn late_buyers_of_a_sold_out_sale_cost_no_write() {
         0,
         "a placement tried to write to a shard"
     );
+    assert_eq!(
+        limit.take_items_read().get("SKU#GONE#SHARD#"),
+        None,
+        "stock set to nothing leaves a sold-out hint: no late buyer reads a shard"
+    );
+}
+
+/// SPEC 2.1's sold-out hint (issue 12): the buyer who finds a sharded SKU
+/// sold out (freshly read) leaves a hint on the SKU's item, so later buyers
+/// are answered from that item without reading every shard; stock given
+/// back (a cancel) clears it, and the unit sells again.
+#[tokio::test]
+async fn a_sold_out_hint_spares_late_buyers_the_shards_until_a_release_clears_it() {
+    let limit = WriteLimit::unlimited();
+    let s = Stack::spawn_on(dynamo_client_limited(&limit), Config::default()).await;
+    hot(&s.t, "HINT", "lock_on_place", 2, 4).await;
+    let first = s.placed("h-1", json!([{"sku": "HINT", "qty": 1}])).await;
+    s.placed("h-2", json!([{"sku": "HINT", "qty": 1}])).await;
+    let shard_reads = |limit: &WriteLimit| {
+        limit
+            .take_items_read()
+            .get("SKU#HINT#SHARD#")
+            .copied()
+            .unwrap_or(0)
+    };
+    shard_reads(&limit);
+    // The first buyer to find it empty reads the shards (and leaves the hint).
+    let (status, v) =
+        s.t.place("h-3", json!([{"sku": "HINT", "qty": 1}]), None)
+            .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("out_of_stock")),
+        "{v}"
+    );
+    assert!(
+        shard_reads(&limit) >= 4,
+        "the first late buyer reads every shard"
+    );
+    for i in 0..10 {
+        let (status, v) =
+            s.t.place(
+                &format!("h-late-{i}"),
+                json!([{"sku": "HINT", "qty": 1}]),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (409, Some("out_of_stock")),
+            "{v}"
+        );
+        assert_eq!(v["error"]["details"]["skus"][0]["available"], 0, "{v}");
+    }
+    assert_eq!(shard_reads(&limit), 0, "late buyers read no shard");
+    assert_eq!(s.t.available("HINT").await, 0);
+
+    let (status, v) = s.cancel_order("h-1", first["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        s.t.available("HINT").await,
+        1,
+        "the unit is back, the hint gone"
+    );
+    let (status, v) =
+        s.t.place("h-4", json!([{"sku": "HINT", "qty": 1}]), None)
+            .await;
+    assert_eq!(status, 201, "the unit given back sells again: {v}");
+    assert!(shard_reads(&limit) > 0);
+    let (status, v) =
+        s.t.place("h-5", json!([{"sku": "HINT", "qty": 1}]), None)
+            .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("out_of_stock")),
+        "{v}"
+    );
+    let left = shards(&s.t, "HINT").await;
+    assert_eq!(left.iter().sum::<i64>(), 0, "{left:?}");
 }
 
 /// Hole 11 of the second review: a placement's retries stop at its request's
@@ -329,7 +408,7 @@ async fn late_buyers_of_a_sold_out_sale_cost_no_write() {
 #[tokio::test]
 async fn a_throttled_placement_answers_busy_within_its_deadline() {
     // After the SKU is written, its partition admits nothing.
-    let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with("SKU#");
+    let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with(&["SKU#"]);
     let t = TestApp::spawn_on(dynamo_client_limited(&limit), Config::default()).await;
     t.sku("STUCK", 100, "lock_on_place", 10, None).await;
     let req = Event::new("POST", "/orders", "/orders")

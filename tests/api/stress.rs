@@ -911,6 +911,19 @@ impl domain::ports::Catalog for Faulty {
     ) -> Result<Vec<domain::catalog::Sku>, StoreError> {
         self.inner.get_skus(skus).await
     }
+    async fn get_skus_recent(
+        &self,
+        skus: &[domain::ids::SkuId],
+    ) -> Result<Vec<domain::catalog::Sku>, StoreError> {
+        self.inner.get_skus_recent(skus).await
+    }
+    async fn mark_sold_out(
+        &self,
+        sku: &domain::ids::SkuId,
+        restocks: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.mark_sold_out(sku, restocks).await
+    }
     async fn put_sku(
         &self,
         u: &domain::catalog::SkuUpdate,

@@ -40,21 +40,34 @@ pub struct WriteLimit {
 struct Model {
     wcu_per_s: f64,
     burst_wcu: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    /// Read units a second and at once per partition, when reads are limited.
+    reads: Option<(f64, f64)>,
+    /// Buckets by (kind, partition key): writes and reads have their own.
+    buckets: Mutex<HashMap<(Kind, String), Bucket>>,
     throttled: AtomicU64,
-    /// Only partition keys starting with this are limited, when set.
-    prefix: Option<String>,
+    throttled_reads: AtomicU64,
+    /// Only partition keys starting with one of these are limited, when set.
+    prefixes: Option<Vec<String>>,
     /// Every request seen, by operation (`GetItem`, `TransactWriteItems`...).
     calls: Mutex<HashMap<String, u64>>,
+    /// Items read so far, by the prefix of their partition key (up to its last `#`).
+    items_read: Mutex<HashMap<String, u64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Write,
+    Read,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
-    wcu: f64,
+    units: f64,
     at: Instant,
 }
 
-/// One item a request writes: its place in the request, its partition, its cost.
+/// One item a request writes or reads: its place in the request, its
+/// partition (a table's or an index's), its cost in units.
 #[derive(Debug, Clone, PartialEq)]
 struct Write {
     index: usize,
@@ -62,40 +75,66 @@ struct Write {
     wcu: f64,
 }
 
+/// The attributes that key the table's global secondary indexes
+/// (template.yaml): an item carrying one is written to that index's
+/// partition too, whose write limit is the same.
+const INDEX_KEYS: [&str; 2] = ["user_pk", "due_pk"];
+
 impl WriteLimit {
     /// Each partition admits `wcu_per_s` WCU a second, `burst_wcu` at once.
     pub fn per_partition(wcu_per_s: f64, burst_wcu: f64) -> Self {
+        Self::build(wcu_per_s, burst_wcu, None, None)
+    }
+
+    fn build(
+        wcu_per_s: f64,
+        burst_wcu: f64,
+        reads: Option<(f64, f64)>,
+        prefixes: Option<Vec<String>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Model {
                 wcu_per_s,
                 burst_wcu: burst_wcu.max(2.0),
+                reads,
                 buckets: Mutex::new(HashMap::new()),
                 throttled: AtomicU64::new(0),
-                prefix: None,
+                throttled_reads: AtomicU64::new(0),
+                prefixes,
                 calls: Mutex::new(HashMap::new()),
+                items_read: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    /// The same limit, on the partition keys starting with `prefix` only.
-    pub fn only_keys_starting_with(self, prefix: &str) -> Self {
+    /// Reads limited too: `rcu_per_s` read units a second per partition,
+    /// `burst_rcu` at once (a consistent read of an item under 4 KB costs 1,
+    /// an eventually consistent one 0.5).
+    pub fn with_reads(self, rcu_per_s: f64, burst_rcu: f64) -> Self {
         let m = &self.inner;
-        Self {
-            inner: Arc::new(Model {
-                wcu_per_s: m.wcu_per_s,
-                burst_wcu: m.burst_wcu,
-                buckets: Mutex::new(HashMap::new()),
-                throttled: AtomicU64::new(0),
-                prefix: Some(prefix.to_owned()),
-                calls: Mutex::new(HashMap::new()),
-            }),
-        }
+        Self::build(
+            m.wcu_per_s,
+            m.burst_wcu,
+            Some((rcu_per_s, burst_rcu.max(1.0))),
+            m.prefixes.clone(),
+        )
+    }
+
+    /// The same limit, on the partition keys starting with one of `prefixes` only.
+    pub fn only_keys_starting_with(self, prefixes: &[&str]) -> Self {
+        let m = &self.inner;
+        Self::build(
+            m.wcu_per_s,
+            m.burst_wcu,
+            m.reads,
+            Some(prefixes.iter().map(|p| (*p).to_owned()).collect()),
+        )
     }
 
     /// No limit at all: only counts the requests.
     pub fn unlimited() -> Self {
         // No partition key starts with a NUL: nothing is limited.
-        Self::per_partition(0.0, 2.0).only_keys_starting_with("\u{0}")
+        Self::per_partition(0.0, 2.0).only_keys_starting_with(&["\u{0}"])
     }
 
     /// Requests seen so far by operation; the count is reset.
@@ -103,9 +142,26 @@ impl WriteLimit {
         std::mem::take(&mut *self.inner.calls.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Requests answered as throttled so far.
+    /// Items read (admitted, not throttled) so far by the kind of their
+    /// partition key (`SKU#`, `SKU#HOT#SHARD#`, `ORDER#`...); the count is reset.
+    pub fn take_items_read(&self) -> HashMap<String, u64> {
+        std::mem::take(
+            &mut *self
+                .inner
+                .items_read
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    /// Writes answered as throttled so far.
     pub fn throttled(&self) -> u64 {
         self.inner.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Reads answered as throttled so far.
+    pub fn throttled_reads(&self) -> u64 {
+        self.inner.throttled_reads.load(Ordering::Relaxed)
     }
 
     /// The SDK's own HTTP client (rustls, as the SDK builds it) behind the model.
@@ -119,52 +175,86 @@ impl WriteLimit {
         })
     }
 
-    /// Leaves out the writes to partitions this limit does not hold.
+    /// Leaves out the items of partitions this limit does not hold.
     fn keep_limited(&self, writes: &mut Vec<Write>) {
-        if let Some(p) = &self.inner.prefix {
-            writes.retain(|w| w.pk.starts_with(p.as_str()));
+        if let Some(ps) = &self.inner.prefixes {
+            writes.retain(|w| ps.iter().any(|p| w.pk.starts_with(p.as_str())));
         }
     }
 
-    /// None when every write is admitted (and charged); else the index of
-    /// the first write whose partition is short (nothing charged).
-    fn admit(&self, writes: &[Write]) -> Option<usize> {
-        if writes.is_empty() {
+    fn count_reads(&self, reads: &[Write]) {
+        let mut seen = self
+            .inner
+            .items_read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for r in reads {
+            let kind = match r.pk.rfind('#') {
+                Some(i) => &r.pk[..=i],
+                None => r.pk.as_str(),
+            };
+            *seen.entry(kind.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// None when every item is admitted (and charged); else the index of
+    /// the first item whose partition is short (nothing charged).
+    fn admit(&self, kind: Kind, items: &[Write]) -> Option<usize> {
+        if items.is_empty() {
             return None;
         }
         let m = &self.inner;
+        let (per_s, burst, counter) = match (kind, m.reads) {
+            (Kind::Write, _) => (m.wcu_per_s, m.burst_wcu, &m.throttled),
+            (Kind::Read, Some((r, b))) => (r, b, &m.throttled_reads),
+            (Kind::Read, None) => return None,
+        };
         let now = Instant::now();
         let mut buckets = m.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let mut need: HashMap<&str, f64> = HashMap::new();
-        for w in writes {
+        for w in items {
             *need.entry(&w.pk).or_default() += w.wcu;
         }
-        for (pk, _) in need.iter() {
-            let b = buckets.entry((*pk).to_owned()).or_insert(Bucket {
-                wcu: m.burst_wcu,
+        for pk in need.keys() {
+            let b = buckets.entry((kind, (*pk).to_owned())).or_insert(Bucket {
+                units: burst,
                 at: now,
             });
-            let refill = (now - b.at).as_secs_f64() * m.wcu_per_s;
-            b.wcu = (b.wcu + refill).min(m.burst_wcu);
+            let refill = (now - b.at).as_secs_f64() * per_s;
+            b.units = (b.units + refill).min(burst);
             b.at = now;
         }
-        if let Some(w) = writes
+        if let Some(w) = items
             .iter()
-            .find(|w| buckets[&w.pk].wcu < need[w.pk.as_str()])
+            .find(|w| buckets[&(kind, w.pk.clone())].units < need[w.pk.as_str()])
         {
-            m.throttled.fetch_add(1, Ordering::Relaxed);
+            counter.fetch_add(1, Ordering::Relaxed);
             return Some(w.index);
         }
-        for (pk, wcu) in need {
-            if let Some(b) = buckets.get_mut(pk) {
-                b.wcu -= wcu;
+        for (pk, units) in need {
+            if let Some(b) = buckets.get_mut(&(kind, pk.to_owned())) {
+                b.units -= units;
             }
         }
         None
     }
 }
 
-/// The items a request writes, and how many items its transaction has.
+/// The index partitions an item written whole lands in: one write unit each
+/// (the indexes project keys or small items).
+fn index_writes(index: usize, item: &Value) -> impl Iterator<Item = Write> + '_ {
+    INDEX_KEYS.iter().filter_map(move |k| {
+        Some(Write {
+            index,
+            pk: item[*k]["S"].as_str()?.to_owned(),
+            wcu: 1.0,
+        })
+    })
+}
+
+/// The items a request writes (table and index partitions), and how many
+/// items its transaction has. An update that sets an index key through its
+/// expression is not charged to the index (the store writes orders whole).
 fn writes_of(op: &str, body: &[u8]) -> (Vec<Write>, usize) {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return (Vec::new(), 0);
@@ -173,26 +263,26 @@ fn writes_of(op: &str, body: &[u8]) -> (Vec<Write>, usize) {
     match op {
         "TransactWriteItems" => {
             let items = v["TransactItems"].as_array().cloned().unwrap_or_default();
-            let writes = items
-                .iter()
-                .enumerate()
-                .filter_map(|(index, t)| {
-                    let key = if t["Put"].is_object() {
-                        &t["Put"]["Item"]
-                    } else if t["Update"].is_object() {
-                        &t["Update"]["Key"]
-                    } else if t["Delete"].is_object() {
-                        &t["Delete"]["Key"]
-                    } else {
-                        return None;
-                    };
-                    Some(Write {
+            let mut writes = Vec::new();
+            for (index, t) in items.iter().enumerate() {
+                let key = if t["Put"].is_object() {
+                    writes.extend(index_writes(index, &t["Put"]["Item"]));
+                    &t["Put"]["Item"]
+                } else if t["Update"].is_object() {
+                    &t["Update"]["Key"]
+                } else if t["Delete"].is_object() {
+                    &t["Delete"]["Key"]
+                } else {
+                    continue;
+                };
+                if let Some(pk) = pk(key) {
+                    writes.push(Write {
                         index,
-                        pk: pk(key)?,
+                        pk,
                         wcu: 2.0,
-                    })
-                })
-                .collect();
+                    });
+                }
+            }
             (writes, items.len())
         }
         "PutItem" | "UpdateItem" | "DeleteItem" => {
@@ -201,7 +291,7 @@ fn writes_of(op: &str, body: &[u8]) -> (Vec<Write>, usize) {
             } else {
                 &v["Key"]
             };
-            let writes = pk(key)
+            let mut writes: Vec<Write> = pk(key)
                 .map(|pk| Write {
                     index: 0,
                     pk,
@@ -209,10 +299,91 @@ fn writes_of(op: &str, body: &[u8]) -> (Vec<Write>, usize) {
                 })
                 .into_iter()
                 .collect();
+            if op == "PutItem" {
+                writes.extend(index_writes(0, &v["Item"]));
+            }
             (writes, 1)
         }
         _ => (Vec::new(), 0),
     }
+}
+
+/// The items a request reads: GetItem and BatchGetItem (a consistent read
+/// of an item under 4 KB costs 1 read unit, an eventually consistent one
+/// 0.5). Queries and scans are not modelled.
+fn reads_of(op: &str, body: &[u8]) -> Vec<Write> {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let cost = |consistent: &Value| {
+        if consistent.as_bool() == Some(true) {
+            1.0
+        } else {
+            0.5
+        }
+    };
+    let pk = |key: &Value| key["pk"]["S"].as_str().map(str::to_owned);
+    match op {
+        "GetItem" => pk(&v["Key"])
+            .map(|pk| Write {
+                index: 0,
+                pk,
+                wcu: cost(&v["ConsistentRead"]),
+            })
+            .into_iter()
+            .collect(),
+        "BatchGetItem" => v["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.values())
+            .flat_map(|t| {
+                let c = cost(&t["ConsistentRead"]);
+                t["Keys"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(move |k| {
+                        Some(Write {
+                            index: 0,
+                            pk: pk(&k)?,
+                            wcu: c,
+                        })
+                    })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// DynamoDB's answer to a throttled read: GetItem's exception; a batch read
+/// whose partitions are short comes back with every key unprocessed (the
+/// model admits a batch whole or not at all, harsher than DynamoDB, which
+/// serves the keys it can).
+fn throttled_read(op: &str, body: &[u8]) -> HttpResponse {
+    let body = if op == "BatchGetItem" {
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        json!({"Responses": {}, "UnprocessedKeys": v["RequestItems"]})
+    } else {
+        json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "message": "The level of configured provisioned throughput for the table was exceeded.",
+        })
+    };
+    let status = if op == "BatchGetItem" { 200 } else { 400 };
+    answer(status, body)
+}
+
+fn answer(status: u16, body: Value) -> HttpResponse {
+    let mut resp = HttpResponse::new(
+        StatusCode::try_from(status).expect("a status code"),
+        SdkBody::from(body.to_string()),
+    );
+    resp.headers_mut()
+        .insert("content-type", "application/x-amz-json-1.0");
+    resp.headers_mut()
+        .insert("x-amzn-requestid", "write-limit-model");
+    resp
 }
 
 /// DynamoDB's answer to a throttled write.
@@ -242,15 +413,7 @@ fn throttled(op: &str, items: usize, at: usize) -> HttpResponse {
             "message": "The level of configured provisioned throughput for the table was exceeded.",
         })
     };
-    let mut resp = HttpResponse::new(
-        StatusCode::try_from(400).expect("a status code"),
-        SdkBody::from(body.to_string()),
-    );
-    resp.headers_mut()
-        .insert("content-type", "application/x-amz-json-1.0");
-    resp.headers_mut()
-        .insert("x-amzn-requestid", "write-limit-model");
-    resp
+    answer(400, body)
 }
 
 #[derive(Debug)]
@@ -286,11 +449,7 @@ impl HttpConnector for LimitedConnector {
             .and_then(|t| t.rsplit('.').next())
             .unwrap_or("")
             .to_owned();
-        let (mut writes, items) = request
-            .body()
-            .bytes()
-            .map(|b| writes_of(&op, b))
-            .unwrap_or_default();
+        let body = request.body().bytes().unwrap_or_default().to_vec();
         *self
             .limit
             .inner
@@ -299,8 +458,16 @@ impl HttpConnector for LimitedConnector {
             .unwrap_or_else(|e| e.into_inner())
             .entry(op.clone())
             .or_default() += 1;
+        let all_reads = reads_of(&op, &body);
+        let mut reads = all_reads.clone();
+        self.limit.keep_limited(&mut reads);
+        if self.limit.admit(Kind::Read, &reads).is_some() {
+            return HttpConnectorFuture::ready(Ok(throttled_read(&op, &body)));
+        }
+        self.limit.count_reads(&all_reads);
+        let (mut writes, items) = writes_of(&op, &body);
         self.limit.keep_limited(&mut writes);
-        match self.limit.admit(&writes) {
+        match self.limit.admit(Kind::Write, &writes) {
             None => self.inner.call(request),
             Some(at) => HttpConnectorFuture::ready(Ok(throttled(&op, items, at))),
         }
@@ -323,9 +490,13 @@ mod tests {
         let (writes, items) = writes_of("TransactWriteItems", body.as_bytes());
         assert_eq!(items, 3);
         assert_eq!(writes.len(), 2, "the ConditionCheck writes nothing");
-        assert_eq!(limit.admit(&writes), None);
-        assert_eq!(limit.admit(&writes), None);
-        assert_eq!(limit.admit(&writes), Some(1), "HOT has no WCU left");
+        assert_eq!(limit.admit(Kind::Write, &writes), None);
+        assert_eq!(limit.admit(Kind::Write, &writes), None);
+        assert_eq!(
+            limit.admit(Kind::Write, &writes),
+            Some(1),
+            "HOT has no WCU left"
+        );
         assert_eq!(limit.throttled(), 1);
         let single = writes_of(
             "UpdateItem",
@@ -333,7 +504,7 @@ mod tests {
         )
         .0;
         assert_eq!(
-            limit.admit(&single),
+            limit.admit(Kind::Write, &single),
             Some(0),
             "NEW was charged twice: 4 WCU"
         );
@@ -344,7 +515,7 @@ mod tests {
                 .as_bytes(),
         )
         .0;
-        assert_eq!(limit.admit(&other), None);
+        assert_eq!(limit.admit(Kind::Write, &other), None);
     }
 
     #[test]
@@ -355,15 +526,15 @@ mod tests {
             pk: "P".into(),
             wcu: 2.0,
         }];
-        assert_eq!(limit.admit(&w), None);
-        assert_eq!(limit.admit(&w), Some(0));
+        assert_eq!(limit.admit(Kind::Write, &w), None);
+        assert_eq!(limit.admit(Kind::Write, &w), Some(0));
         std::thread::sleep(std::time::Duration::from_millis(5));
-        assert_eq!(limit.admit(&w), None);
+        assert_eq!(limit.admit(Kind::Write, &w), None);
     }
 
     #[test]
     fn a_prefix_limits_some_partitions_only() {
-        let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with("SKU#");
+        let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with(&["SKU#"]);
         let body = json!({"TransactItems": [
             {"Put": {"Item": {"pk": {"S": "ORDER#1"}}}},
             {"Update": {"Key": {"pk": {"S": "SKU#HOT#SHARD#03"}}}},
@@ -376,7 +547,63 @@ mod tests {
             writes[0].index, 1,
             "the reason goes to the item's own place"
         );
-        assert_eq!(limit.admit(&writes), None);
-        assert_eq!(limit.admit(&writes), Some(1));
+        assert_eq!(limit.admit(Kind::Write, &writes), None);
+        assert_eq!(limit.admit(Kind::Write, &writes), Some(1));
+    }
+
+    #[test]
+    fn index_entries_are_charged_to_their_index_partition() {
+        let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with(&["DUE#"]);
+        let body = json!({"TransactItems": [
+            {"Put": {"Item": {"pk": {"S": "ORDER#1"}, "due_pk": {"S": "DUE#3"}, "user_pk": {"S": "USER#u"}}}},
+        ]})
+        .to_string();
+        let mut writes = writes_of("TransactWriteItems", body.as_bytes()).0;
+        assert_eq!(writes.len(), 3, "the order, its due entry, its user entry");
+        limit.keep_limited(&mut writes);
+        assert_eq!(writes.len(), 1);
+        assert_eq!(writes[0].wcu, 1.0);
+        assert_eq!(limit.admit(Kind::Write, &writes), None);
+        assert_eq!(limit.admit(Kind::Write, &writes), None);
+        assert_eq!(limit.admit(Kind::Write, &writes), Some(0), "DUE#3 is spent");
+    }
+
+    #[test]
+    fn reads_cost_by_consistency_and_a_short_batch_comes_back_unprocessed() {
+        let limit = WriteLimit::per_partition(1_000.0, 2.0).with_reads(0.0, 2.0);
+        let get = |consistent: bool| {
+            json!({"TableName": "t", "Key": {"pk": {"S": "SKU#A"}}, "ConsistentRead": consistent})
+                .to_string()
+        };
+        let eventual = reads_of("GetItem", get(false).as_bytes());
+        assert_eq!(eventual[0].wcu, 0.5);
+        let consistent = reads_of("GetItem", get(true).as_bytes());
+        assert_eq!(consistent[0].wcu, 1.0);
+        assert_eq!(limit.admit(Kind::Read, &consistent), None);
+        assert_eq!(limit.admit(Kind::Read, &eventual), None);
+        assert_eq!(limit.admit(Kind::Read, &eventual), None);
+        assert_eq!(limit.admit(Kind::Read, &eventual), Some(0), "2 units spent");
+        assert_eq!(limit.throttled_reads(), 1);
+        assert_eq!(
+            limit.throttled(),
+            0,
+            "reads and writes have their own buckets"
+        );
+        let batch = json!({"RequestItems": {"t": {"Keys": [
+            {"pk": {"S": "SKU#A"}, "sk": {"S": "SKU"}},
+            {"pk": {"S": "SKU#B"}, "sk": {"S": "SKU"}},
+        ], "ConsistentRead": true}}})
+        .to_string();
+        let reads = reads_of("BatchGetItem", batch.as_bytes());
+        assert_eq!(reads.len(), 2);
+        assert_eq!(limit.admit(Kind::Read, &reads), Some(0));
+        let answer = throttled_read("BatchGetItem", batch.as_bytes());
+        let v: Value = serde_json::from_slice(answer.body().bytes().unwrap()).unwrap();
+        assert_eq!(
+            v["UnprocessedKeys"]["t"]["Keys"].as_array().unwrap().len(),
+            2
+        );
+        limit.count_reads(&reads);
+        assert_eq!(limit.take_items_read().get("SKU#"), Some(&2));
     }
 }

@@ -63,6 +63,14 @@ pub struct Sku {
     /// Units in each shard as read (sharded stock only; never shown).
     #[serde(skip)]
     pub shard_stock: Vec<(u8, u64)>,
+    /// How many times stock was given back to the shards or set by staff:
+    /// a sold-out hint holds for the count it was written at. Never shown.
+    #[serde(skip)]
+    pub restocks: u64,
+    /// A sharded SKU found sold out with no restock since (the hint on its
+    /// item): its shards went unread, they hold nothing. Never shown.
+    #[serde(skip)]
+    pub sold_out: bool,
 }
 
 /// The most shard items one SKU's stock may be spread over.
@@ -285,6 +293,8 @@ mod tests {
             available: 9,
             stock_shards: 1,
             shard_stock: vec![],
+            restocks: 0,
+            sold_out: false,
         };
         assert!(s.is_scarce_for(1));
         s.available = 10;
@@ -306,6 +316,8 @@ mod tests {
             stock_shards: 4,
             // Shard 5 is left over from a re-balance to fewer shards.
             shard_stock: vec![(0, 0), (1, 3), (2, 1), (3, 0), (5, 9)],
+            restocks: 0,
+            sold_out: false,
         };
         for _ in 0..50 {
             assert!(matches!(s.pick_shard(1), Some(1 | 2)));
@@ -331,6 +343,8 @@ mod tests {
             stock_shards: 4,
             // Shard 5 is left over from a re-balance: never taken from.
             shard_stock: vec![(0, 2), (1, 3), (2, 0), (3, 1), (5, 9)],
+            restocks: 0,
+            sold_out: false,
         };
         assert_eq!(s.plan_takes(5), Some(vec![(1, 3), (0, 2)]));
         assert_eq!(s.plan_takes(6), Some(vec![(1, 3), (0, 2), (3, 1)]));

@@ -389,12 +389,18 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     now: Timestamp,
 ) -> Result<Placed, PlaceError> {
     let ids: Vec<SkuId> = req.lines.iter().map(|(s, _)| s.clone()).collect();
-    let skus: BTreeMap<SkuId, Sku> = store
-        .get_skus(&ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.sku.clone(), s))
-        .collect();
+    let by_id = |skus: Vec<Sku>| -> BTreeMap<SkuId, Sku> {
+        skus.into_iter().map(|s| (s.sku.clone(), s)).collect()
+    };
+    // A first look as of about a second ago; a refusal it would lead to is
+    // confirmed by a fresh read, except a sold-out hint's.
+    let recent = by_id(store.get_skus_recent(&ids).await?);
+    let fresh = doubtful(&recent, req);
+    let skus = if fresh {
+        by_id(store.get_skus(&ids).await?)
+    } else {
+        recent
+    };
     let missing: Vec<SkuId> = ids
         .iter()
         .filter(|s| !skus.contains_key(*s))
@@ -429,12 +435,7 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     let unheld: Vec<Shortage> = req
         .lines
         .iter()
-        .filter(|(sku, qty)| {
-            let s = &skus[sku];
-            s.stock_policy == StockPolicy::LockOnPlace
-                && s.is_sharded()
-                && s.plan_takes(*qty).is_none()
-        })
+        .filter(|(sku, qty)| unheld(&skus[sku], *qty))
         .map(|(sku, qty)| Shortage {
             sku: sku.clone(),
             shard: None,
@@ -443,6 +444,10 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         })
         .collect();
     if !unheld.is_empty() {
+        if fresh {
+            let gone = unheld.iter().filter(|s| s.available == 0);
+            mark_sold_out(store, gone.map(|s| &skus[&s.sku])).await;
+        }
         return Err(PlaceError::OutOfStock(unheld));
     }
 
@@ -472,8 +477,10 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
                         )));
                     }
                     last_read = true;
-                    let ids: Vec<SkuId> = short.iter().map(|s| s.sku.clone()).collect();
-                    view.refresh(store.get_skus(&ids).await?);
+                    let ids: BTreeSet<&SkuId> = short.iter().map(|s| &s.sku).collect();
+                    let read: Vec<Sku> =
+                        ids.iter().filter_map(|id| view.get(id).cloned()).collect();
+                    view.refresh(store.get_stock(&read).await?);
                 }
                 if let Some(short) = plan_again(store, &mut view, &mut order, &short).await? {
                     break Err(PlaceError::OutOfStock(short));
@@ -506,6 +513,34 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     }
 }
 
+/// A sharded `lock_on_place` line the shards hold too little for.
+fn unheld(sku: &Sku, qty: u32) -> bool {
+    sku.stock_policy == StockPolicy::LockOnPlace
+        && sku.is_sharded()
+        && sku.plan_takes(qty).is_none()
+}
+
+/// True when a recent read would refuse the request for a reason a fresh
+/// read might not: a SKU missing or delisted (just created or listed), a
+/// line short (stock just given back), unless a sold-out hint says so.
+fn doubtful(recent: &BTreeMap<SkuId, Sku>, req: &PlaceRequest) -> bool {
+    req.lines.iter().any(|(id, qty)| match recent.get(id) {
+        None => true,
+        Some(s) => !s.listed || (unheld(s, *qty) && !s.sold_out),
+    })
+}
+
+/// Leaves a sold-out hint on these sharded SKUs, freshly read as holding
+/// nothing, so late buyers are answered without reading every shard. A hint
+/// is an optimisation: failing to write one changes no answer.
+async fn mark_sold_out<'a, S: Catalog>(store: &S, skus: impl Iterator<Item = &'a Sku>) {
+    for s in skus.filter(|s| s.is_sharded() && !s.sold_out && s.available == 0) {
+        if let Err(e) = store.mark_sold_out(&s.sku, s.restocks).await {
+            tracing::warn!(sku = %s.sku, error = %e, "sold-out hint not written");
+        }
+    }
+}
+
 /// Plans the short lines again from `view`, reading a SKU's shards again
 /// only when the view runs dry; the shortages to answer when, freshly read,
 /// they hold too little.
@@ -523,15 +558,20 @@ async fn plan_again<S: Catalog>(
                 Plan::Takes(takes) => line.takes = takes,
                 // A read makes the view fresh: the next plan decides.
                 Plan::Read => {
-                    view.refresh(store.get_skus(std::slice::from_ref(&line.sku)).await?);
+                    let read: Vec<Sku> = view.get(&line.sku).cloned().into_iter().collect();
+                    view.refresh(store.get_stock(&read).await?);
                     continue;
                 }
-                Plan::Short(available) => out.push(Shortage {
-                    sku: line.sku.clone(),
-                    shard: None,
-                    requested: line.qty,
-                    available,
-                }),
+                // Freshly read: the refusals made the view stale before.
+                Plan::Short(available) => {
+                    mark_sold_out(store, view.get(&line.sku).into_iter()).await;
+                    out.push(Shortage {
+                        sku: line.sku.clone(),
+                        shard: None,
+                        requested: line.qty,
+                        available,
+                    })
+                }
             }
             break;
         }
@@ -583,6 +623,8 @@ mod tests {
             available,
             stock_shards: 1,
             shard_stock: vec![],
+            restocks: 0,
+            sold_out: false,
         }
     }
 

@@ -76,6 +76,33 @@ pub trait Catalog: Send + Sync {
     /// `shard_stock`), read in one more batch for all of them.
     fn get_skus(&self, skus: &[SkuId])
         -> impl Future<Output = Result<Vec<Sku>, StoreError>> + Send;
+    /// As [`Catalog::get_skus`], as of up to about a second ago (an
+    /// eventually consistent read: half the read units, spread over every
+    /// copy of the partition). For a first look only: a refusal drawn from
+    /// it is confirmed by `get_skus`, a write by its own condition.
+    fn get_skus_recent(
+        &self,
+        skus: &[SkuId],
+    ) -> impl Future<Output = Result<Vec<Sku>, StoreError>> + Send {
+        self.get_skus(skus)
+    }
+    /// These SKUs, as read before, with their stock read again (consistent):
+    /// for a sharded SKU its shards only, not its item (the catalog entry
+    /// a sale's every buyer reads first: its partition's read units are the
+    /// sale's to spend).
+    fn get_stock(&self, skus: &[Sku]) -> impl Future<Output = Result<Vec<Sku>, StoreError>> + Send {
+        let ids: Vec<SkuId> = skus.iter().map(|s| s.sku.clone()).collect();
+        async move { self.get_skus(&ids).await }
+    }
+    /// Records that a sharded SKU, read at `restocks`, holds nothing: later
+    /// reads skip its shards until stock is given back or set (which counts
+    /// a restock and clears it). False, and nothing written, when a restock
+    /// came in since that read.
+    fn mark_sold_out(
+        &self,
+        sku: &SkuId,
+        restocks: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Creates or updates a SKU and returns it as stored.
     fn put_sku(&self, update: &SkuUpdate) -> impl Future<Output = Result<Sku, StoreError>> + Send;
 }

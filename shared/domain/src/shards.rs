@@ -123,6 +123,8 @@ mod tests {
             available: shards.iter().map(|(_, a)| a).sum(),
             stock_shards: shards.len() as u8,
             shard_stock: shards,
+            restocks: 0,
+            sold_out: false,
         }
     }
 

@@ -25,11 +25,24 @@ struct SkuRow {
     sku: Sku,
     base: u64,
     shards: BTreeMap<u8, u64>,
+    restocks: u64,
+    sold_out_at: Option<u64>,
 }
 
 impl SkuRow {
+    fn hinted(&self) -> bool {
+        self.sku.stock_shards > 1 && self.sold_out_at == Some(self.restocks)
+    }
+    /// As read: a SKU whose sold-out hint holds shows no shards (unread).
     fn view(&self) -> Sku {
         let mut s = self.sku.clone();
+        s.restocks = self.restocks;
+        s.sold_out = self.hinted();
+        if s.sold_out {
+            s.available = self.base;
+            s.shard_stock = Vec::new();
+            return s;
+        }
         s.available = self.base + self.shards.values().sum::<u64>();
         s.shard_stock = if s.stock_shards > 1 {
             self.shards.iter().map(|(k, a)| (*k, *a)).collect()
@@ -123,6 +136,7 @@ impl Catalog for MemoryStore {
         } else {
             (total, BTreeMap::new())
         };
+        let restocks = old.as_ref().map_or(0, |r| r.restocks) + 1;
         let row = SkuRow {
             sku: Sku {
                 sku: u.sku.clone(),
@@ -135,13 +149,29 @@ impl Catalog for MemoryStore {
                 available: 0,
                 stock_shards: shards,
                 shard_stock: Vec::new(),
+                restocks: 0,
+                sold_out: false,
             },
             base,
             shards: parts,
+            restocks,
+            sold_out_at: (total == 0 && shards > 1).then_some(restocks),
         };
         let view = row.view();
         st.skus.insert(u.sku.clone(), row);
         Ok(view)
+    }
+
+    async fn mark_sold_out(&self, sku: &SkuId, restocks: u64) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        let Some(row) = st.skus.get_mut(sku) else {
+            return Ok(false);
+        };
+        if row.restocks != restocks {
+            return Ok(false);
+        }
+        row.sold_out_at = Some(restocks);
+        Ok(true)
     }
 }
 
@@ -355,6 +385,9 @@ impl Ledger for MemoryStore {
                     let a = row.shards.entry(k).or_default();
                     *a = a.saturating_add_signed(delta);
                 }
+            }
+            if delta > 0 {
+                row.restocks += 1;
             }
         }
         for (sku, qty) in releases {

@@ -7,17 +7,71 @@ use super::{
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
 };
-use domain::catalog::{Sku, SkuUpdate, MAX_SHARDS};
+use domain::catalog::{random_shard, Sku, SkuUpdate, MAX_SHARDS};
 use domain::error::StoreError;
 use domain::ids::SkuId;
 use domain::ports::Catalog;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Rounds of a batch read whose keys DynamoDB left unprocessed (throttling).
 const UNPROCESSED_ATTEMPTS: u32 = 8;
 
 /// The most shards a SKU ever had (the shard items to read).
 const SHARD_SPAN: &str = "shard_span";
+
+/// Times stock was given back to a sharded SKU or set by staff (on the SKU item).
+pub(super) const RESTOCKS: &str = "restocks";
+/// The restock count a sold-out hint was written at: valid while it is the count.
+const SOLD_OUT_AT: &str = "sold_out_at";
+
+/// How long a SKU item read for a placement's first look serves others
+/// (as long as an eventually consistent read may lag).
+const RECENT_FOR: Duration = Duration::from_secs(1);
+
+/// Shards a first look reads of a sharded SKU, at random: enough to plan a
+/// line, few enough that a sale's buyers spread their reads.
+const SHARDS_LOOKED_AT: u8 = 4;
+
+/// SKU items read recently, by SKU, for placements' first looks: a sale's
+/// every buyer reads its SKU's item, and one partition serves ~6,000 such
+/// reads a second; a process reads each at most once a second. Forgotten
+/// when this process changes the SKU or gives stock back to it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct RecentSkus(Arc<Mutex<HashMap<SkuId, (Instant, Item)>>>);
+
+impl RecentSkus {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SkuId, (Instant, Item)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, sku: &SkuId) -> Option<Item> {
+        let map = self.lock();
+        let (at, item) = map.get(sku)?;
+        (at.elapsed() < RECENT_FOR).then(|| item.clone())
+    }
+
+    fn keep(&self, items: &[Item]) {
+        let mut map = self.lock();
+        if map.len() > 4_096 {
+            map.retain(|_, (at, _)| at.elapsed() < RECENT_FOR);
+        }
+        let now = Instant::now();
+        for item in items {
+            if let Some(id) = string(item, "sku").and_then(|s| SkuId::parse(s).ok()) {
+                map.insert(id, (now, item.clone()));
+            }
+        }
+    }
+
+    pub(super) fn forget<'a>(&self, skus: impl IntoIterator<Item = &'a SkuId>) {
+        let mut map = self.lock();
+        for s in skus {
+            map.remove(s);
+        }
+    }
+}
 
 /// Rounds of a re-balance that kept meeting placements on the same shards.
 const RESHARD_ATTEMPTS: u32 = 20;
@@ -32,6 +86,8 @@ impl StoredSku {
     fn sku(&self) -> Result<Sku, StoreError> {
         let mut sku: Sku =
             serde_dynamo::from_item(self.item.clone()).map_err(|e| decode_error("SKU", e))?;
+        sku.restocks = number(&self.item, RESTOCKS).unwrap_or(0);
+        sku.sold_out = hinted(&self.item);
         if sku.stock_shards > 1 || !self.shards.is_empty() {
             // Sharded: the stock is the sum of the shards (a shard given
             // back to after a re-balance counts until the next one).
@@ -43,13 +99,31 @@ impl StoredSku {
     }
 }
 
+/// How a SKU is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Consistent, every shard.
+    Fresh,
+    /// A placement's first look: the item as recently read, a few of its
+    /// shards at random, eventually consistent.
+    FirstLook,
+}
+
+/// A sharded SKU item whose sold-out hint holds: its shards hold nothing.
+fn hinted(item: &Item) -> bool {
+    number(item, "stock_shards").unwrap_or(1) > 1
+        && number(item, SOLD_OUT_AT) == Some(number(item, RESTOCKS).unwrap_or(0))
+}
+
 impl DynamoStore {
     /// The SKU item, then (sharded stock only) its shard items.
     async fn read_sku(&self, sku: &SkuId) -> Result<Option<StoredSku>, StoreError> {
         let Some(item) = self.get(keys::sku(sku)).await? else {
             return Ok(None);
         };
-        let mut shards = self.read_shards(std::slice::from_ref(&item)).await?;
+        let mut shards = self
+            .read_shards(std::slice::from_ref(&item), Read::Fresh)
+            .await?;
         Ok(Some(StoredSku {
             item,
             shards: shards.remove(sku).unwrap_or_default(),
@@ -58,20 +132,38 @@ impl DynamoStore {
 
     /// The shard items of these SKU items, by SKU: one batch read for all.
     /// A SKU's shards are 0..`shard_span`, the most it ever had (a unit given
-    /// back after a re-balance returns to the shard it came from).
+    /// back after a re-balance returns to the shard it came from). A SKU
+    /// whose sold-out hint holds costs no read.
     async fn read_shards(
         &self,
         skus: &[Item],
+        read: Read,
     ) -> Result<HashMap<SkuId, Vec<(u8, u64)>>, StoreError> {
         let mut wanted = Vec::new();
-        for item in skus {
+        for item in skus.iter().filter(|i| !hinted(i)) {
             let span = number(item, SHARD_SPAN)
                 .unwrap_or(1)
                 .min(u64::from(MAX_SHARDS)) as u8;
             if span > 1 {
                 let sku = SkuId::parse(string(item, "sku").unwrap_or_default())
                     .map_err(|_| StoreError::Failed("a stored SKU has a malformed id".into()))?;
-                wanted.extend((0..span).map(|k| (sku.clone(), k)));
+                let shards = number(item, "stock_shards").unwrap_or(1) as u8;
+                match read {
+                    Read::FirstLook if shards > SHARDS_LOOKED_AT => {
+                        // Distinct shards at random (the first steps of a shuffle).
+                        let mut ks: Vec<u8> = (0..shards).collect();
+                        for i in 0..SHARDS_LOOKED_AT {
+                            let j = i + random_shard(shards - i);
+                            ks.swap(usize::from(i), usize::from(j));
+                        }
+                        wanted.extend(
+                            ks[..usize::from(SHARDS_LOOKED_AT)]
+                                .iter()
+                                .map(|k| (sku.clone(), *k)),
+                        );
+                    }
+                    _ => wanted.extend((0..span).map(|k| (sku.clone(), k))),
+                }
             }
         }
         let mut shards: HashMap<SkuId, Vec<(u8, u64)>> = HashMap::new();
@@ -79,7 +171,7 @@ impl DynamoStore {
             .iter()
             .map(|(sku, k)| key_map(keys::sku_shard(sku, *k)));
         let found: HashMap<String, u64> = self
-            .batch_get(keys.collect())
+            .batch_get(keys.collect(), read == Read::Fresh)
             .await?
             .iter()
             .filter_map(|i| Some((string(i, keys::PK)?.to_owned(), number(i, "available")?)))
@@ -92,15 +184,15 @@ impl DynamoStore {
         Ok(shards)
     }
 
-    /// Items by key, consistent, whatever DynamoDB leaves unprocessed for a
-    /// round (retried with backoff, within the request's time).
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    /// Items by key, whatever DynamoDB leaves unprocessed for a round
+    /// (retried with backoff, within the request's time).
+    async fn batch_get(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut request = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(true)
+                    .consistent_read(consistent)
                     .build()
                     .map_err(build_error)?,
             );
@@ -158,13 +250,36 @@ impl DynamoStore {
                 .max(u64::from(shards));
             item.insert(SHARD_SPAN.into(), n(span));
             item.insert("available".into(), n(if shards == 1 { total } else { 0 }));
-            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
-            put = match stored.as_ref().and_then(|st| number(&st.item, "available")) {
-                Some(seen) => put
-                    .condition_expression("available = :seen")
-                    .expression_attribute_values(":seen", n(seen)),
-                None => put.condition_expression("attribute_not_exists(available)"),
-            };
+            // Stock set by staff is a restock: it ends a sold-out hint, or
+            // starts one when there is none to sell.
+            let restocks = stored.as_ref().and_then(|st| number(&st.item, RESTOCKS));
+            let next = restocks.unwrap_or(0) + 1;
+            item.insert(RESTOCKS.into(), n(next));
+            if total == 0 && shards > 1 {
+                item.insert(SOLD_OUT_AT.into(), n(next));
+            }
+            // Written over what was read: no unit reserved, no restock
+            // counted meanwhile is lost.
+            let mut put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .expression_attribute_names("#restocks", RESTOCKS);
+            let mut seen = Vec::new();
+            match restocks {
+                Some(r) => {
+                    put = put.expression_attribute_values(":restocks", n(r));
+                    seen.push("#restocks = :restocks");
+                }
+                None => seen.push("attribute_not_exists(#restocks)"),
+            }
+            match stored.as_ref().and_then(|st| number(&st.item, "available")) {
+                Some(a) => {
+                    put = put.expression_attribute_values(":seen", n(a));
+                    seen.push("available = :seen");
+                }
+                None => seen.push("attribute_not_exists(available)"),
+            }
+            put = put.condition_expression(seen.join(" AND "));
             let mut items = vec![TransactWriteItem::builder()
                 .put(put.build().map_err(build_error)?)
                 .build()];
@@ -236,6 +351,36 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// SKU items in one batch, then the shards of the sharded ones in another.
+    async fn read_skus(&self, skus: &[SkuId], read: Read) -> Result<Vec<Sku>, StoreError> {
+        let mut items = Vec::with_capacity(skus.len());
+        let mut unread = Vec::new();
+        for s in skus {
+            match self.recent_skus.get(s).filter(|_| read == Read::FirstLook) {
+                Some(item) => items.push(item),
+                None => unread.push(key_map(keys::sku(s))),
+            }
+        }
+        if !unread.is_empty() {
+            let found = self.batch_get(unread, read == Read::Fresh).await?;
+            self.recent_skus.keep(&found);
+            items.extend(found);
+        }
+        let mut shards = self.read_shards(&items, read).await?;
+        items
+            .into_iter()
+            .map(|item| {
+                let id = string(&item, "sku")
+                    .and_then(|s| SkuId::parse(s).ok())
+                    .ok_or_else(|| StoreError::Failed("a stored SKU has a malformed id".into()))?;
+                let shards = shards.remove(&id).unwrap_or_default();
+                StoredSku { item, shards }.sku()
+            })
+            .collect()
+    }
+}
+
 /// The catalog attributes of a SKU item (everything but its stock).
 fn sku_attributes(u: &SkuUpdate) -> Result<Item, StoreError> {
     let mut item = Item::new();
@@ -266,23 +411,90 @@ impl Catalog for DynamoStore {
     }
 
     async fn get_skus(&self, skus: &[SkuId]) -> Result<Vec<Sku>, StoreError> {
-        let items = self
-            .batch_get(skus.iter().map(|s| key_map(keys::sku(s))).collect())
-            .await?;
-        let mut shards = self.read_shards(&items).await?;
-        items
-            .into_iter()
-            .map(|item| {
-                let id = string(&item, "sku")
-                    .and_then(|s| SkuId::parse(s).ok())
-                    .ok_or_else(|| StoreError::Failed("a stored SKU has a malformed id".into()))?;
-                let shards = shards.remove(&id).unwrap_or_default();
-                StoredSku { item, shards }.sku()
+        self.read_skus(skus, Read::Fresh).await
+    }
+
+    async fn get_skus_recent(&self, skus: &[SkuId]) -> Result<Vec<Sku>, StoreError> {
+        self.read_skus(skus, Read::FirstLook).await
+    }
+
+    async fn get_stock(&self, skus: &[Sku]) -> Result<Vec<Sku>, StoreError> {
+        if skus.iter().any(|s| !s.is_sharded()) {
+            let ids: Vec<SkuId> = skus.iter().map(|s| s.sku.clone()).collect();
+            return self.read_skus(&ids, Read::Fresh).await;
+        }
+        // Shards 0.. up to the most the SKU had as read (a shard given back to
+        // after a re-balance included).
+        let wanted: Vec<(SkuId, u8)> = skus
+            .iter()
+            .flat_map(|s| {
+                let span = s
+                    .shard_stock
+                    .iter()
+                    .map(|(k, _)| k + 1)
+                    .max()
+                    .unwrap_or(0)
+                    .max(s.stock_shards);
+                (0..span).map(move |k| (s.sku.clone(), k))
             })
-            .collect()
+            .collect();
+        let found: HashMap<String, u64> = self
+            .batch_get(
+                wanted
+                    .iter()
+                    .map(|(sku, k)| key_map(keys::sku_shard(sku, *k)))
+                    .collect(),
+                true,
+            )
+            .await?
+            .iter()
+            .filter_map(|i| Some((string(i, keys::PK)?.to_owned(), number(i, "available")?)))
+            .collect();
+        Ok(skus
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.shard_stock = wanted
+                    .iter()
+                    .filter(|(sku, _)| *sku == s.sku)
+                    .filter_map(|(sku, k)| Some((*k, *found.get(&keys::sku_shard(sku, *k).0)?)))
+                    .collect();
+                s.available = s.shard_stock.iter().map(|(_, a)| a).sum();
+                s.sold_out = false;
+                s
+            })
+            .collect())
+    }
+
+    async fn mark_sold_out(&self, sku: &SkuId, restocks: u64) -> Result<bool, StoreError> {
+        let written = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::sku(sku))))
+            .update_expression("SET #hint = :at")
+            .condition_expression("attribute_exists(pk) AND (#restocks = :at OR (attribute_not_exists(#restocks) AND :at = :zero))")
+            .expression_attribute_names("#hint", SOLD_OUT_AT)
+            .expression_attribute_names("#restocks", RESTOCKS)
+            .expression_attribute_values(":at", n(restocks))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        self.recent_skus.forget([sku]);
+        match written {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     async fn put_sku(&self, u: &SkuUpdate) -> Result<Sku, StoreError> {
+        self.recent_skus.forget([&u.sku]);
         if u.stock_shards.is_some_and(|s| s > 1) {
             return self.put_sharded(u).await;
         }

@@ -49,11 +49,13 @@ impl DynamoStore {
                     vec![(":qty", n(-delta))],
                     Some("attribute_exists(pk) AND available >= :qty"),
                 )?,
+                // Given back to the SKU's own item: counted as a restock too
+                // (one write per item, see below).
                 (false, None) => update(
                     &self.table,
                     keys::sku(sku),
-                    "SET available = available + :qty",
-                    vec![(":qty", n(delta))],
+                    "SET available = available + :qty, restocks = if_not_exists(restocks, :zero) + :one",
+                    vec![(":qty", n(delta)), (":zero", n(0)), (":one", n(1))],
                     Some("attribute_exists(pk)"),
                 )?,
                 // A shard given back to may have gone with a re-balance: it
@@ -156,6 +158,28 @@ impl DynamoStore {
             }
             locks.end = items.len();
         }
+        // Stock given back to a shard is a restock of its SKU: it ends the
+        // SKU's sold-out hint (the count the hint holds for moves on).
+        let restocked: std::collections::BTreeSet<&SkuId> = stock
+            .iter()
+            .filter(|(sku, shard, delta)| {
+                *delta > 0
+                    && shard.is_some()
+                    && !stock
+                        .iter()
+                        .any(|(s, k, d)| s == sku && k.is_none() && *d > 0)
+            })
+            .map(|(sku, _, _)| sku)
+            .collect();
+        for sku in restocked {
+            items.push(update(
+                &self.table,
+                keys::sku(sku),
+                "SET restocks = if_not_exists(restocks, :zero) + :one",
+                vec![(":zero", n(0)), (":one", n(1))],
+                Some("attribute_exists(pk)"),
+            )?);
+        }
         Ok((
             items,
             Layout {
@@ -172,62 +196,75 @@ impl DynamoStore {
 impl Ledger for DynamoStore {
     async fn commit(&self, c: &Change<'_>) -> Result<(), CommitError> {
         let (items, layout) = self.change_items(c)?;
-        self.transact(items, |reasons| {
-            let failed =
-                |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
-            if layout.payment.is_some_and(failed) {
-                return Some(CommitError::PaymentRecorded);
-            }
-            if failed(0) || layout.case.is_some_and(failed) {
-                return Some(CommitError::Stale);
-            }
-            if layout.locks.clone().any(failed) {
-                return Some(CommitError::CaseLineTaken);
-            }
-            // A give-back that finds no SKU, or a limit counter holding less
-            // than it gives back, means an invariant broke: refuse, loudly.
-            let limits_at = 1 + layout.stock.len();
-            let broken: Vec<String> = layout
-                .stock
-                .iter()
-                .enumerate()
-                .filter(|(i, (_, _, delta))| *delta > 0 && failed(1 + i))
-                .map(|(_, (sku, _, _))| format!("stock of {sku} to give back to is missing"))
-                .chain(
-                    layout
-                        .limits
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| failed(limits_at + i))
-                        .map(|(_, (sku, qty))| {
-                            format!("limit counter of {sku} holds less than the {qty} given back")
-                        }),
-                )
-                .collect();
-            if !broken.is_empty() {
-                return Some(CommitError::Store(StoreError::Failed(format!(
-                    "refused to break an invariant: {}",
-                    broken.join("; ")
-                ))));
-            }
-            let short: Vec<Shortage> = layout
-                .stock
-                .iter()
-                .enumerate()
-                .filter(|(i, (_, _, delta))| *delta < 0 && failed(1 + i))
-                .map(|(i, (sku, shard, delta))| Shortage {
-                    sku: sku.clone(),
-                    shard: *shard,
-                    requested: (-delta) as u32,
-                    available: reasons[1 + i]
-                        .item()
-                        .and_then(|it| number(it, "available"))
-                        .unwrap_or(0),
-                })
-                .collect();
-            (!short.is_empty()).then_some(CommitError::OutOfStock(short))
-        })
-        .await
+        let restocked: Vec<SkuId> = layout
+            .stock
+            .iter()
+            .filter(|(_, _, d)| *d > 0)
+            .map(|(s, _, _)| s.clone())
+            .collect();
+        let committed = self
+            .transact(items, |reasons| {
+                let failed = |i: usize| {
+                    reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+                };
+                if layout.payment.is_some_and(failed) {
+                    return Some(CommitError::PaymentRecorded);
+                }
+                if failed(0) || layout.case.is_some_and(failed) {
+                    return Some(CommitError::Stale);
+                }
+                if layout.locks.clone().any(failed) {
+                    return Some(CommitError::CaseLineTaken);
+                }
+                // A give-back that finds no SKU, or a limit counter holding less
+                // than it gives back, means an invariant broke: refuse, loudly.
+                let limits_at = 1 + layout.stock.len();
+                let broken: Vec<String> = layout
+                    .stock
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (_, _, delta))| *delta > 0 && failed(1 + i))
+                    .map(|(_, (sku, _, _))| format!("stock of {sku} to give back to is missing"))
+                    .chain(
+                        layout
+                            .limits
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| failed(limits_at + i))
+                            .map(|(_, (sku, qty))| {
+                                format!(
+                                    "limit counter of {sku} holds less than the {qty} given back"
+                                )
+                            }),
+                    )
+                    .collect();
+                if !broken.is_empty() {
+                    return Some(CommitError::Store(StoreError::Failed(format!(
+                        "refused to break an invariant: {}",
+                        broken.join("; ")
+                    ))));
+                }
+                let short: Vec<Shortage> = layout
+                    .stock
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (_, _, delta))| *delta < 0 && failed(1 + i))
+                    .map(|(i, (sku, shard, delta))| Shortage {
+                        sku: sku.clone(),
+                        shard: *shard,
+                        requested: (-delta) as u32,
+                        available: reasons[1 + i]
+                            .item()
+                            .and_then(|it| number(it, "available"))
+                            .unwrap_or(0),
+                    })
+                    .collect();
+                (!short.is_empty()).then_some(CommitError::OutOfStock(short))
+            })
+            .await;
+        // Stock given back: this process's first looks read the SKU again.
+        self.recent_skus.forget(&restocked);
+        committed
     }
 
     async fn payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
@@ -240,10 +277,9 @@ impl Ledger for DynamoStore {
     }
 
     async fn due_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<OrderId>, StoreError> {
-        let mut found: Vec<String> = Vec::new();
-        for partition in keys::due_partitions() {
-            let out = self
-                .client
+        // Every due partition at once: the sweep waits for the slowest only.
+        let queries = keys::due_partitions().into_iter().map(|partition| {
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name(keys::DUE_INDEX)
@@ -252,10 +288,12 @@ impl Ledger for DynamoStore {
                 .expression_attribute_values(":until", s(keys::due_until(&now)))
                 .limit(limit as i32)
                 .send()
-                .await
-                .map_err(sdk_error)?;
+        });
+        let mut found: Vec<String> = Vec::new();
+        for out in futures::future::join_all(queries).await {
             found.extend(
-                out.items()
+                out.map_err(sdk_error)?
+                    .items()
                     .iter()
                     .filter_map(|i| string(i, keys::DUE_SK).map(str::to_owned)),
             );

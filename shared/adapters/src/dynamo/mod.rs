@@ -41,6 +41,8 @@ pub struct DynamoStore {
     table: String,
     /// When this request's retries must stop (its invocation's deadline).
     deadline: Option<Instant>,
+    /// SKU items as recently read, shared by every request of this process.
+    recent_skus: catalog::RecentSkus,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -167,6 +169,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             deadline: None,
+            recent_skus: catalog::RecentSkus::default(),
         }
     }
 

@@ -522,11 +522,17 @@ impl Order {
     /// (order, `deduct_on_pay` takes, payment record; or closing short:
     /// order, releases, limits, payment record), a paid cancel (order, one
     /// stock move per line, limits) and an after-sales step (order, case,
-    /// one lock per line of a package). Lines are merged by SKU, so each
-    /// line is at most one stock item.
+    /// one lock per line of a package). Lines are merged by SKU; a line is
+    /// one stock item per shard it takes from, and a sharded line given
+    /// back counts a restock on its SKU's item too.
     pub fn largest_transaction(&self) -> usize {
         let stock_items: usize = self.lines.iter().map(|l| l.stock_items().len()).sum();
-        2 + stock_items + self.limit_holds().len()
+        let restocks = self
+            .lines
+            .iter()
+            .filter(|l| l.stock_items().iter().any(|(k, _)| k.is_some()))
+            .count();
+        2 + stock_items + restocks + self.limit_holds().len()
     }
 
     pub fn refunded_cents(&self) -> Cents {
