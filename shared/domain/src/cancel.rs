@@ -89,9 +89,10 @@ pub struct CancelBody {
     pub package_id: Option<PackageId>,
 }
 
-/// Parses the optional cancel body; an empty body is fine.
+/// Parses the optional cancel body; an empty body is fine, whitespace alone
+/// is not JSON.
 pub fn parse_body(body: &[u8]) -> Result<CancelBody, CancelError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(CancelBody::default());
     }
     let raw: RawCancel = crate::body::parse(body)?;
@@ -208,4 +209,22 @@ pub async fn cancel_order<S: Ledger, P: Publisher>(
     })
     .await?;
     Ok(outcome.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Schemathesis (ST201): a body of whitespace alone was taken for no body.
+    #[test]
+    fn no_body_is_fine_but_whitespace_alone_is_not_json() {
+        assert!(parse_body(b"").is_ok());
+        assert!(parse_body(b"{}").is_ok());
+        for bad in [&b"\n"[..], b"  ", b"\t\r\n"] {
+            assert!(
+                matches!(parse_body(bad), Err(CancelError::InvalidJson(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }
