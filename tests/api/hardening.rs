@@ -224,10 +224,7 @@ impl Ledger for Interfering {
 async fn a_change_out_of_time_answers_busy() {
     let s = Stack::spawn(Config::default()).await;
     s.t.sku("TEA", 100, "lock_on_place", 10, None).await;
-    let caller = domain::ids::Caller {
-        user: domain::ids::UserId::parse("rex").unwrap(),
-        is_staff: false,
-    };
+    let caller = domain::ids::Caller::buyer(domain::ids::UserId::parse("rex").unwrap());
     let cancel = |store: adapters::DynamoStore, id: OrderId| {
         let publisher = s.cancel.publisher.clone();
         let caller = caller.clone();

@@ -18,4 +18,5 @@ mod placement;
 mod race;
 mod repurchase;
 mod status_sync;
+mod storefronts;
 mod stress;

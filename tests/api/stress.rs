@@ -932,6 +932,21 @@ impl domain::ports::Catalog for Faulty {
     }
 }
 
+impl domain::ports::Storefronts for Faulty {
+    async fn list_storefronts(&self) -> Result<Vec<domain::storefront::Storefront>, StoreError> {
+        self.inner.list_storefronts().await
+    }
+    async fn get_storefront(
+        &self,
+        id: &domain::storefront::StorefrontId,
+    ) -> Result<Option<domain::storefront::Storefront>, StoreError> {
+        self.inner.get_storefront(id).await
+    }
+    async fn put_storefront(&self, sf: &domain::storefront::Storefront) -> Result<(), StoreError> {
+        self.inner.put_storefront(sf).await
+    }
+}
+
 impl Orders for Faulty {
     async fn idempotency(
         &self,
@@ -1097,10 +1112,7 @@ async fn pay_with<S: Ledger + domain::ports::Catalog, P: Publisher>(
 }
 
 fn owner(user: &str) -> Caller {
-    Caller {
-        user: UserId::parse(user).unwrap(),
-        is_staff: false,
-    }
+    Caller::buyer(UserId::parse(user).unwrap())
 }
 
 /// One converged package: forwarded once, under the one reference the
@@ -1553,10 +1565,7 @@ async fn crash_k(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
             .0,
         200
     );
-    let staff = Caller {
-        user: UserId::parse("staff-1").unwrap(),
-        is_staff: true,
-    };
+    let staff = Caller::staff(UserId::parse("staff-1").unwrap());
     let done = domain::after_sales::step_case(
         store,
         &Down,

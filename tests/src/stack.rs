@@ -408,10 +408,8 @@ impl Stack {
         now: domain::time::Timestamp,
     ) -> Result<(), &'static str> {
         use domain::error::Problem;
-        let caller = domain::ids::Caller {
-            user: domain::ids::UserId::parse(user).expect("a user id"),
-            is_staff: false,
-        };
+        let caller =
+            domain::ids::Caller::buyer(domain::ids::UserId::parse(user).expect("a user id"));
         let request = domain::after_sales::OpenCase::parse(body.to_string().as_bytes())
             .expect("a valid case body");
         let id = domain::ids::OrderId::parse(order).expect("an order id");

@@ -55,7 +55,7 @@ fn case_id(req: &Request) -> Result<CaseId, ApiError> {
 }
 
 async fn open(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
-    let caller = http::caller(req, a.app.auth)?;
+    let caller = http::caller(&a.app, req).await?;
     let order_id = parse_order_id(http::path_param(req, "id").as_deref())
         .map_err(|_| ApiError::from(CaseError::OrderNotFound))?;
     let body = OpenCase::parse(http::body(req)?)?;
@@ -74,7 +74,7 @@ async fn open(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
 }
 
 async fn get(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
-    let caller = http::caller(req, a.app.auth)?;
+    let caller = http::caller(&a.app, req).await?;
     let id = case_id(req)?;
     Ok(json!(
         after_sales::get_case(&a.app.store, &caller, &id).await?
@@ -82,7 +82,7 @@ async fn get(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
 }
 
 async fn advance(a: &AfterSales, req: &Request, step: &CaseStep) -> Result<Value, ApiError> {
-    let caller = http::caller(req, a.app.auth)?;
+    let caller = http::caller(&a.app, req).await?;
     let id = case_id(req)?;
     let case = after_sales::step_case(
         &a.app.store,

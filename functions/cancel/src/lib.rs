@@ -26,7 +26,7 @@ pub async fn handle(c: &Cancel, req: Request) -> Response<Body> {
 }
 
 async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError> {
-    let caller = http::caller(req, c.app.auth)?;
+    let caller = http::caller(&c.app, req).await?;
     let id = parse_order_id(http::path_param(req, "id").as_deref())
         .map_err(|_| ApiError::from(CancelError::NotFound))?;
     let body = parse_body(http::body(req)?)?;

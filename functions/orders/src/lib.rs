@@ -22,7 +22,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn get(app: &App, req: &Request) -> Result<Value, ApiError> {
-    let caller = http::caller(req, app.auth)?;
+    let caller = http::caller(app, req).await?;
     let id = read::parse_order_id(http::path_param(req, "id").as_deref())?;
     let order = read::get_order(&app.store, &caller, &id).await?;
     Ok(json!(OrderView::new(
@@ -34,7 +34,7 @@ async fn get(app: &App, req: &Request) -> Result<Value, ApiError> {
 }
 
 async fn list(app: &App, req: &Request) -> Result<Value, ApiError> {
-    let caller = http::caller(req, app.auth)?;
+    let caller = http::caller(app, req).await?;
     let limit = read::parse_limit(http::query_param(req, "limit").as_deref())?;
     let cursor = http::query_param(req, "cursor").filter(|c| !c.is_empty());
     let page = read::list_orders(&app.store, &caller, limit, cursor.as_deref()).await?;

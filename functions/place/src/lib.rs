@@ -65,7 +65,7 @@ fn created(placed: &Placed, body: &serde_json::Value) -> Response<Body> {
 }
 
 async fn place(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = http::caller(req, app.auth)?;
+    let caller = http::caller(app, req).await?;
     let key = idempotency_key(req)?;
     let request = PlaceRequest::parse(http::body(req)?)?;
     let placed = place_order(
@@ -83,7 +83,7 @@ async fn place(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 }
 
 async fn buy_again(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = http::caller(req, app.auth)?;
+    let caller = http::caller(app, req).await?;
     let key = idempotency_key(req)?;
     let id = parse_order_id(http::path_param(req, "id").as_deref())
         .map_err(|_| ApiError::from(RepurchaseError::NotFound))?;

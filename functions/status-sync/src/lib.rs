@@ -64,7 +64,7 @@ fn package_id(req: &Request) -> Result<PackageId, ApiError> {
 }
 
 async fn ship(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
-    let caller = http::caller(req, s.app.auth)?;
+    let caller = http::caller(&s.app, req).await?;
     let id = package_id(req)?;
     let shipment = Shipment::parse(http::body(req)?)?;
     let now = Timestamp::now();
@@ -83,7 +83,7 @@ async fn ship(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
 }
 
 async fn confirm(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
-    let caller = http::caller(req, s.app.auth)?;
+    let caller = http::caller(&s.app, req).await?;
     let id = package_id(req)?;
     let now = Timestamp::now();
     let order = packages::confirm_receipt(&s.app.store, &s.publisher, &caller, &id, now).await?;
@@ -92,7 +92,7 @@ async fn confirm(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
 }
 
 async fn resolve(s: &StatusSync, req: &Request) -> Result<Value, ApiError> {
-    let caller = http::caller(req, s.app.auth)?;
+    let caller = http::caller(&s.app, req).await?;
     let id = package_id(req)?;
     let body = Resolve::parse(http::body(req)?)?;
     let now = Timestamp::now();

@@ -36,6 +36,8 @@ fn demo_catalog() -> Vec<SkuUpdate> {
         per_user_limit: limit,
         available: Some(available),
         stock_shards: None,
+        storefronts: None,
+        prices: Default::default(),
     };
     use StockPolicy::*;
     vec![

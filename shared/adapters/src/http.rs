@@ -3,12 +3,14 @@
 
 use crate::app::AuthMode;
 use domain::ids::{Caller, UserId};
+use domain::storefront::{self, StorefrontId};
 use domain::{ErrorKind, Problem};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::json;
+use std::collections::BTreeSet;
 
 /// Bodies larger than this are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -200,27 +202,78 @@ pub fn request_span(req: &Request) -> tracing::Span {
         package = package.as_deref(),
         case = case.as_deref(),
         user = tracing::field::Empty,
+        storefront = tracing::field::Empty,
     )
 }
 
-/// Who is calling. Deployed, only the JWT authorizer's claims count; locally
-/// (`AUTH_MODE=dev-headers`) the `x-user-id`/`x-user-role` headers stand in.
-pub fn caller(req: &Request, mode: AuthMode) -> Result<Caller, ApiError> {
+/// The storefront a request asks for, before it is looked up.
+enum Asked {
+    /// No storefront named: `default`.
+    Default,
+    /// By id (`x-storefront`, locally).
+    Id(String),
+    /// By the app client its token was issued to (deployed).
+    AppClient(String),
+}
+
+/// Who is calling, and through which storefront. Deployed, only the JWT
+/// authorizer's claims count (`sub`, `cognito:groups`, `custom:storefronts`,
+/// and the app client: `client_id`, or `aud` in an ID token); locally
+/// (`AUTH_MODE=dev-headers`) the `x-user-id`, `x-user-role`, `x-storefronts`
+/// and `x-storefront` headers stand in. A storefront that does not exist is
+/// 404 `unknown_storefront`.
+pub async fn caller(app: &crate::App, req: &Request) -> Result<Caller, ApiError> {
+    let (mut caller, asked) = identity(req, app.auth)?;
+    caller.storefront = match asked {
+        Asked::Default => StorefrontId::default_id(),
+        Asked::Id(raw) => {
+            let id = StorefrontId::parse(&raw)?;
+            if !id.is_default() {
+                storefront::find(&app.store, &id).await?;
+            }
+            id
+        }
+        Asked::AppClient(client) => storefront::of_app_client(&app.store, &client).await?,
+    };
+    tracing::Span::current().record("storefront", caller.storefront.as_str());
+    Ok(caller)
+}
+
+/// A staff user's storefronts from a comma-separated list; ids that cannot
+/// be storefronts are left out (a limit grants nothing it cannot name).
+fn storefront_limit(raw: Option<&str>) -> Option<BTreeSet<StorefrontId>> {
+    raw.map(|v| {
+        v.trim_matches(|c| c == '[' || c == ']')
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter_map(|s| StorefrontId::parse(s.trim_matches('"')).ok())
+            .collect()
+    })
+}
+
+fn identity(req: &Request, mode: AuthMode) -> Result<(Caller, Asked), ApiError> {
     match mode {
         AuthMode::DevHeaders => {
-            let user = req
-                .headers()
-                .get("x-user-id")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| UserId::parse(v.trim()).ok())
+            let header = |name: &str| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+            };
+            let user = header("x-user-id")
+                .and_then(|v| UserId::parse(v).ok())
                 .ok_or_else(ApiError::unauthorized)?;
-            let is_staff = req
-                .headers()
-                .get("x-user-role")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("staff"));
+            let is_staff = header("x-user-role").is_some_and(|v| v.eq_ignore_ascii_case("staff"));
             tracing::Span::current().record("user", user.as_str());
-            Ok(Caller { user, is_staff })
+            let caller = Caller {
+                staff_storefronts: storefront_limit(header("x-storefronts")),
+                is_staff,
+                ..Caller::buyer(user)
+            };
+            let asked = match header("x-storefront") {
+                None | Some("") => Asked::Default,
+                Some(id) => Asked::Id(id.to_owned()),
+            };
+            Ok((caller, asked))
         }
         AuthMode::Jwt => {
             let claims = match req.request_context_ref() {
@@ -240,7 +293,18 @@ pub fn caller(req: &Request, mode: AuthMode) -> Result<Caller, ApiError> {
                 .get("cognito:groups")
                 .is_some_and(|g| groups_contain_staff(g));
             tracing::Span::current().record("user", user.as_str());
-            Ok(Caller { user, is_staff })
+            let caller = Caller {
+                staff_storefronts: storefront_limit(
+                    claims.get("custom:storefronts").map(String::as_str),
+                ),
+                is_staff,
+                ..Caller::buyer(user)
+            };
+            let asked = match claims.get("client_id").or_else(|| claims.get("aud")) {
+                Some(client) => Asked::AppClient(client.clone()),
+                None => Asked::Default,
+            };
+            Ok((caller, asked))
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct RepurchaseAnswer {
 #[openapi(components(schemas(
     domain::catalog::Sku,
     domain::catalog::SkuInput,
+    domain::storefront::Storefront,
+    domain::storefront::StorefrontInput,
     domain::view::OrderView,
     domain::case::AfterSalesCase,
     domain::packages::Synced,

@@ -11,6 +11,7 @@ use domain::case::AfterSalesCase;
 use domain::catalog::Sku;
 use domain::ids::{CaseId, OrderId, PackageId, SkuId, SupplierId};
 use domain::packages::Synced;
+use domain::storefront::{Storefront, StorefrontInput};
 use domain::view::OrderView;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -84,8 +85,20 @@ impl Route {
         };
         match access {
             Access::Public => {}
-            Access::User => r = r.errors(401, &["unauthorized"]),
-            Access::Staff => r = r.errors(401, &["unauthorized"]).errors(403, &["forbidden"]),
+            Access::User => {
+                r = r
+                    .errors(401, &["unauthorized"])
+                    .param(storefront_header())
+                    .errors(404, &["unknown_storefront"])
+            }
+            Access::Staff => {
+                r = r
+                    .errors(401, &["unauthorized"])
+                    .errors(403, &["forbidden"])
+                    .param(storefront_header())
+                    .param(staff_storefronts_header())
+                    .errors(404, &["unknown_storefront"])
+            }
             Access::PaymentWebhook | Access::SupplierWebhook => {
                 r = r.errors(401, &["invalid_signature"])
             }
@@ -276,6 +289,11 @@ fn meaning(code: &str) -> &'static str {
         "empty_order" => "an order needs at least one line",
         "invalid_address" => "each address field must be 1 to its maximum characters",
         "delisted" => "a SKU is no longer sold; `details` name it",
+        "not_listed_here" => {
+            "a SKU is not sold in the request's storefront; `details` name it and the storefront"
+        }
+        "unknown_storefront" => "the storefront named (or its id) does not exist",
+        "invalid_storefront" => "a storefront setting is out of range; the message says which",
         "purchase_limit" => {
             "over a SKU's per-user limit; `details.skus`: `[{sku, limit, requested, held}]`"
         }
@@ -358,6 +376,43 @@ fn case_param() -> Value {
     )
 }
 
+/// The storefront of a request (SPEC 2.13), locally; deployed, the JWT's app client decides.
+fn storefront_header() -> Value {
+    json!({
+        "name": "x-storefront",
+        "in": "header",
+        "required": false,
+        "description": "Local only (`AUTH_MODE=dev-headers`): the storefront of the \
+            request; left out, `default`. Deployed, the app client the JWT was issued to \
+            decides (the storefront whose `app_client_ids` name it; else `default`). A \
+            storefront that does not exist is 404 `unknown_storefront`.",
+        "schema": { "type": "string", "pattern": "^[a-z0-9-]{1,32}$" },
+        "example": "default",
+    })
+}
+
+/// A staff user's storefront limit, locally.
+fn staff_storefronts_header() -> Value {
+    json!({
+        "name": "x-storefronts",
+        "in": "header",
+        "required": false,
+        "description": "Local only: the storefronts a staff user is limited to, \
+            comma-separated (deployed: the claim `custom:storefronts`); left out, all. \
+            Another storefront's order or settings are 404.",
+        "schema": { "type": "string", "maxLength": 400 },
+        "example": "default,mini-program",
+    })
+}
+
+fn storefront_id_param() -> Value {
+    path_param(
+        "id",
+        json!({ "type": "string", "pattern": "^[a-z0-9-]{1,32}$" }),
+        "A storefront id; a malformed one is 404 `unknown_storefront`.",
+    )
+}
+
 fn idempotency_key() -> Value {
     json!({
         "name": "Idempotency-Key",
@@ -402,6 +457,8 @@ fn case_links() -> Value {
 pub fn tags() -> Value {
     json!([
         { "name": "catalog", "description": "SKUs: price, source, stock (SPEC 2.1)." },
+        { "name": "storefronts", "description": "The storefronts sharing this back end: \
+            their settings and app clients (SPEC 2.13)." },
         { "name": "orders", "description": "Placing, reading, cancelling and buying again \
             (SPEC 2.2, 2.6, 2.9, 2.10)." },
         { "name": "payments", "description": "The payment provider's signed notification \
@@ -465,6 +522,47 @@ pub fn routes() -> Vec<Route> {
             .errors(400, &["invalid_json", "invalid_request"])
             .errors(404, &["sku_not_found"])
             .errors(422, &["invalid_sku"]),
+        // ---------------------------------------------------------------- storefronts
+        Route::new("get", "/storefronts", "listStorefronts", "storefronts", Access::Staff, "List the storefronts")
+            .describe(
+                "Every storefront the caller serves, `default` first (it exists even when \
+                 none is stored: the environment's settings).",
+            )
+            .ok(
+                200,
+                json_response(
+                    "The storefronts.",
+                    json!({ "type": "object", "required": ["storefronts"],
+                        "properties": { "storefronts": { "type": "array",
+                            "items": schema_ref::<Storefront>() } } }),
+                ),
+            ),
+        Route::new("get", "/storefronts/{id}", "getStorefront", "storefronts", Access::Staff, "Read a storefront")
+            .describe("Its settings: names of its secrets, never their values.")
+            .param(storefront_id_param())
+            .ok(200, json_response("The storefront.", schema_ref::<Storefront>())),
+        Route::new("put", "/storefronts/{id}", "putStorefront", "storefronts", Access::Staff, "Create or replace a storefront")
+            .describe(
+                "Its settings over the environment's defaults (freight, time to pay, \
+                 after-sales window, service phone), the app clients whose buyers it \
+                 serves, and the NAMES of its secrets in the secret store (`payment_webhook`, \
+                 `wechatpay`). A setting left out takes the environment's default. Orders \
+                 keep the terms of their placement.",
+            )
+            .param(storefront_id_param())
+            .body(
+                schema_ref::<StorefrontInput>(),
+                true,
+                Some(json!({
+                    "name": "WeChat mini-program", "freight_cents": 800,
+                    "free_shipping_over_cents": 19900, "after_sales_days": 15,
+                    "app_client_ids": ["7f3k2mini"],
+                    "secret_names": { "payment_webhook": "orders/mini-program/payment" },
+                })),
+            )
+            .ok(200, json_response("The storefront as stored.", schema_ref::<Storefront>()))
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(422, &["invalid_storefront"]),
         // ---------------------------------------------------------------- orders
         Route::new("post", "/orders", "createOrder", "orders", Access::User, "Place an order")
             .describe(
@@ -501,6 +599,7 @@ pub fn routes() -> Vec<Route> {
                     "empty_order",
                     "invalid_address",
                     "delisted",
+                    "not_listed_here",
                     "purchase_limit",
                     "idempotency_key_reused",
                 ],

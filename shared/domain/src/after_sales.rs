@@ -356,7 +356,7 @@ pub fn eligibility(
         other => return Err(CaseError::NotReceived(other.as_str())),
     }
     .unwrap_or(now);
-    let closes = since.plus_secs(cfg.after_sales_secs());
+    let closes = since.plus_secs(order.after_sales_secs(cfg));
     if now > closes {
         return Err(CaseError::WindowClosed(closes));
     }
@@ -433,7 +433,7 @@ pub async fn open_case<S: Ledger, P: Publisher>(
                 lines: req.lines.clone(),
                 reason: req.reason.clone(),
                 evidence: req.evidence.clone(),
-                customer_service_phone: cfg.customer_service_phone.clone(),
+                customer_service_phone: order.service_phone(cfg).to_owned(),
             },
             &actor,
             now,

@@ -3,7 +3,9 @@
 use crate::error::{ErrorKind, Problem};
 use crate::ids::{SkuId, SupplierId, WarehouseId};
 use crate::money::Cents;
+use crate::storefront::StorefrontId;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Who fulfils a SKU.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -60,6 +62,12 @@ pub struct Sku {
     #[serde(default = "one_shard")]
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub stock_shards: u8,
+    /// The storefronts selling it (SPEC 2.13); absent: every storefront.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storefronts: Option<Vec<StorefrontId>>,
+    /// Prices in some storefronts, over `price_cents`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<StorefrontId, Cents>,
     /// Units in each shard as read (sharded stock only; never shown).
     #[serde(skip)]
     pub shard_stock: Vec<(u8, u64)>,
@@ -88,6 +96,21 @@ pub fn random_shard(shards: u8) -> u8 {
 }
 
 impl Sku {
+    /// True when `storefront` sells it (whether it is listed at all is `listed`).
+    pub fn sold_in(&self, storefront: &StorefrontId) -> bool {
+        self.storefronts
+            .as_ref()
+            .is_none_or(|list| list.contains(storefront))
+    }
+
+    /// Its price in `storefront`.
+    pub fn price_in(&self, storefront: &StorefrontId) -> Cents {
+        self.prices
+            .get(storefront)
+            .copied()
+            .unwrap_or(self.price_cents)
+    }
+
     /// A shard to take `qty` from: one at random among those read holding
     /// that many, None when none does. Choosing from what was read spares
     /// the shards writes that could only fail: once a sale is over, every
@@ -169,6 +192,13 @@ pub struct SkuInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
     pub stock_shards: Option<i64>,
+    /// The storefronts selling it; left out: every storefront (SPEC 2.13).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
+    pub storefronts: Option<Vec<StorefrontId>>,
+    /// Prices in some storefronts (storefront id to cents), over `price_cents`.
+    #[serde(default)]
+    pub prices: Option<BTreeMap<StorefrontId, i64>>,
 }
 
 fn yes() -> bool {
@@ -188,6 +218,8 @@ pub struct SkuUpdate {
     pub available: Option<u64>,
     /// `None` keeps the stored shard count.
     pub stock_shards: Option<u8>,
+    pub storefronts: Option<Vec<StorefrontId>>,
+    pub prices: BTreeMap<StorefrontId, Cents>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -248,7 +280,27 @@ impl SkuInput {
             Some(n) if (1..=i64::from(MAX_SHARDS)).contains(&n) => Some(n as u8),
             Some(_) => return invalid("stock_shards must be between 1 and 64"),
         };
+        if self.storefronts.as_ref().is_some_and(|l| l.len() > 50) {
+            return invalid("storefronts: at most 50");
+        }
+        let mut prices = BTreeMap::new();
+        for (sf, cents) in self.prices.unwrap_or_default() {
+            if cents < 0 || cents as u64 > Cents::MAX_PRICE.0 {
+                return invalid("prices must be between 0 and 10000000000");
+            }
+            prices.insert(sf, Cents(cents as u64));
+        }
+        if prices.len() > 50 {
+            return invalid("prices: at most 50 storefronts");
+        }
+        let storefronts = self.storefronts.map(|mut l| {
+            l.sort();
+            l.dedup();
+            l
+        });
         Ok(SkuUpdate {
+            storefronts,
+            prices,
             stock_shards,
             sku,
             name,
@@ -295,6 +347,8 @@ mod tests {
             shard_stock: vec![],
             restocks: 0,
             sold_out: false,
+            storefronts: None,
+            prices: Default::default(),
         };
         assert!(s.is_scarce_for(1));
         s.available = 10;
@@ -318,6 +372,8 @@ mod tests {
             shard_stock: vec![(0, 0), (1, 3), (2, 1), (3, 0), (5, 9)],
             restocks: 0,
             sold_out: false,
+            storefronts: None,
+            prices: Default::default(),
         };
         for _ in 0..50 {
             assert!(matches!(s.pick_shard(1), Some(1 | 2)));
@@ -345,6 +401,8 @@ mod tests {
             shard_stock: vec![(0, 2), (1, 3), (2, 0), (3, 1), (5, 9)],
             restocks: 0,
             sold_out: false,
+            storefronts: None,
+            prices: Default::default(),
         };
         assert_eq!(s.plan_takes(5), Some(vec![(1, 3), (0, 2)]));
         assert_eq!(s.plan_takes(6), Some(vec![(1, 3), (0, 2), (3, 1)]));

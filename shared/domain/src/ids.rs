@@ -311,14 +311,52 @@ mod tests {
     }
 }
 
-/// Who is calling, as established by the edge (JWT claims or dev headers).
+/// Who is calling, as established by the edge (JWT claims or dev headers),
+/// and through which storefront (SPEC 2.13).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user: UserId,
     pub is_staff: bool,
+    /// The storefront of the request (a buyer's orders are placed and
+    /// listed in it): from the JWT's app client deployed, `x-storefront` locally.
+    pub storefront: crate::storefront::StorefrontId,
+    /// The storefronts a staff user is limited to (`custom:storefronts`);
+    /// None: all of them.
+    pub staff_storefronts: Option<std::collections::BTreeSet<crate::storefront::StorefrontId>>,
 }
 
 impl Caller {
+    /// A buyer in the `default` storefront.
+    pub fn buyer(user: UserId) -> Self {
+        Self {
+            user,
+            is_staff: false,
+            storefront: crate::storefront::StorefrontId::default_id(),
+            staff_storefronts: None,
+        }
+    }
+
+    /// A staff user of every storefront.
+    pub fn staff(user: UserId) -> Self {
+        Self {
+            is_staff: true,
+            ..Self::buyer(user)
+        }
+    }
+
+    /// The same caller, in `storefront`.
+    pub fn in_storefront(self, storefront: crate::storefront::StorefrontId) -> Self {
+        Self { storefront, ..self }
+    }
+
+    /// True when this staff user may see and act on what belongs to
+    /// `storefront` (always, for a user not limited to some).
+    pub fn serves(&self, storefront: &crate::storefront::StorefrontId) -> bool {
+        self.staff_storefronts
+            .as_ref()
+            .is_none_or(|set| set.contains(storefront))
+    }
+
     /// Timeline actor label.
     pub fn actor(&self) -> String {
         if self.is_staff {

@@ -23,6 +23,7 @@ pub mod repurchase;
 pub mod shards;
 pub mod signature;
 pub mod split;
+pub mod storefront;
 pub mod sweep;
 pub mod time;
 pub mod transition;

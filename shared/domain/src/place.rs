@@ -7,10 +7,15 @@ use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::{Caller, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use crate::money::Cents;
-use crate::order::{Address, NewOrder, Order, OrderLine, Package, PackageLine, Warning};
-use crate::ports::{Catalog, CreateOrderError, IdempotencyRecord, LimitBreach, Orders, Shortage};
+use crate::order::{
+    Address, NewOrder, Order, OrderLine, OrderTerms, Package, PackageLine, Warning,
+};
+use crate::ports::{
+    Catalog, CreateOrderError, IdempotencyRecord, LimitBreach, Orders, Shortage, Storefronts,
+};
 use crate::shards::{Plan, ShardView};
 use crate::split::{allocate_freight, order_freight, split_by_source};
+use crate::storefront::{self, LookupError, Storefront, StorefrontId, UnknownStorefront};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -43,6 +48,13 @@ pub enum PlaceError {
     SkuNotFound(Vec<SkuId>),
     #[error("no longer sold: {}", join(.0))]
     Delisted(Vec<SkuId>),
+    #[error("not sold in storefront {storefront}: {}", join(.skus))]
+    NotListedHere {
+        skus: Vec<SkuId>,
+        storefront: StorefrontId,
+    },
+    #[error(transparent)]
+    UnknownStorefront(#[from] UnknownStorefront),
     #[error("not enough stock for: {}", .0.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>().join(", "))]
     OutOfStock(Vec<Shortage>),
     #[error("purchase limit exceeded for: {}", .0.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>().join(", "))]
@@ -72,9 +84,11 @@ impl Problem for PlaceError {
             | NoLines
             | InvalidAddress(_)
             | Delisted(_)
+            | NotListedHere { .. }
             | PurchaseLimit(_)
             | IdempotencyKeyReused => ErrorKind::Unprocessable,
             SkuNotFound(_) => ErrorKind::NotFound,
+            UnknownStorefront(e) => e.kind(),
             OutOfStock(_) => ErrorKind::Conflict,
             Store(e) => e.kind(),
         }
@@ -90,6 +104,8 @@ impl Problem for PlaceError {
             InvalidAddress(_) => "invalid_address",
             SkuNotFound(_) => "sku_not_found",
             Delisted(_) => "delisted",
+            NotListedHere { .. } => "not_listed_here",
+            UnknownStorefront(e) => e.code(),
             OutOfStock(_) => "out_of_stock",
             PurchaseLimit(_) => "purchase_limit",
             IdempotencyKeyReused => "idempotency_key_reused",
@@ -105,6 +121,10 @@ impl Problem for PlaceError {
             TooManyLines(n) => Some(json!({ "lines": n, "max": MAX_LINES })),
             SkuNotFound(skus) => Some(json!({ "sku": skus.first(), "skus": skus })),
             Delisted(skus) => Some(json!({ "sku": skus.first(), "skus": skus })),
+            NotListedHere { skus, storefront } => {
+                Some(json!({ "sku": skus.first(), "skus": skus, "storefront": storefront }))
+            }
+            UnknownStorefront(e) => e.details(),
             OutOfStock(s) => Some(json!({ "skus": s })),
             PurchaseLimit(b) => Some(json!({ "skus": b })),
             _ => None,
@@ -250,9 +270,11 @@ pub fn build_order(
     user: &UserId,
     req: &PlaceRequest,
     skus: &BTreeMap<SkuId, Sku>,
-    cfg: &Config,
+    storefront: &Storefront,
+    env: &Config,
     now: Timestamp,
 ) -> Order {
+    let cfg = &storefront.terms(env);
     let catalog: Vec<&Sku> = req.lines.iter().map(|(sku, _)| &skus[sku]).collect();
     let sources: Vec<_> = catalog.iter().map(|s| &s.source).collect();
     let groups = split_by_source(&sources);
@@ -276,8 +298,8 @@ pub fn build_order(
             sku: sku.clone(),
             name: s.name.clone(),
             qty: *qty,
-            unit_price_cents: s.price_cents,
-            line_total_cents: s.price_cents.times(*qty),
+            unit_price_cents: s.price_in(&storefront.id),
+            line_total_cents: s.price_in(&storefront.id).times(*qty),
             source: s.source.clone(),
             stock_policy: s.stock_policy,
             per_user_limit: s.per_user_limit,
@@ -347,6 +369,11 @@ pub fn build_order(
         warnings,
         created_at: now,
         payment_deadline: now.plus_secs(cfg.payment_ttl_secs),
+        storefront: storefront.id.clone(),
+        terms: OrderTerms {
+            after_sales_days: cfg.after_sales_days,
+            customer_service_phone: cfg.customer_service_phone.clone(),
+        },
     })
 }
 
@@ -360,7 +387,7 @@ pub struct Placed {
 
 /// Places an order for `caller`. With an Idempotency-Key, a retry returns the
 /// order the first request made, and a different body under the same key is refused.
-pub async fn place_order<S: Catalog + Orders>(
+pub async fn place_order<S: Catalog + Orders + Storefronts>(
     store: &S,
     cfg: &Config,
     caller: &Caller,
@@ -368,7 +395,11 @@ pub async fn place_order<S: Catalog + Orders>(
     req: &PlaceRequest,
     now: Timestamp,
 ) -> Result<Placed, PlaceError> {
-    let fingerprint = req.fingerprint();
+    let mut fingerprint = req.fingerprint();
+    if !caller.storefront.is_default() {
+        // The same key in another storefront is another request.
+        fingerprint = format!("{fingerprint}@{}", caller.storefront);
+    }
     if let Some(key) = &key {
         if let Some(found) = replay(store, &caller.user, key, &fingerprint).await? {
             return Ok(found);
@@ -379,7 +410,7 @@ pub async fn place_order<S: Catalog + Orders>(
 
 /// Places `req`, recording `fingerprint` as what the key stands for. The caller
 /// has looked for a replay under that fingerprint already.
-pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
+pub(crate) async fn place_fingerprinted<S: Catalog + Orders + Storefronts>(
     store: &S,
     cfg: &Config,
     caller: &Caller,
@@ -388,6 +419,12 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     fingerprint: &str,
     now: Timestamp,
 ) -> Result<Placed, PlaceError> {
+    let storefront = storefront::find(store, &caller.storefront)
+        .await
+        .map_err(|e| match e {
+            LookupError::Unknown(u) => PlaceError::UnknownStorefront(u),
+            LookupError::Store(s) => PlaceError::Store(s),
+        })?;
     let ids: Vec<SkuId> = req.lines.iter().map(|(s, _)| s.clone()).collect();
     let by_id = |skus: Vec<Sku>| -> BTreeMap<SkuId, Sku> {
         skus.into_iter().map(|s| (s.sku.clone(), s)).collect()
@@ -395,7 +432,7 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     // A first look as of about a second ago; a refusal it would lead to is
     // confirmed by a fresh read, except a sold-out hint's.
     let recent = by_id(store.get_skus_recent(&ids).await?);
-    let fresh = doubtful(&recent, req);
+    let fresh = doubtful(&recent, req, &storefront.id);
     let skus = if fresh {
         by_id(store.get_skus(&ids).await?)
     } else {
@@ -412,6 +449,17 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
     let delisted: Vec<SkuId> = ids.iter().filter(|s| !skus[*s].listed).cloned().collect();
     if !delisted.is_empty() {
         return Err(PlaceError::Delisted(delisted));
+    }
+    let elsewhere: Vec<SkuId> = ids
+        .iter()
+        .filter(|s| !skus[*s].sold_in(&storefront.id))
+        .cloned()
+        .collect();
+    if !elsewhere.is_empty() {
+        return Err(PlaceError::NotListedHere {
+            skus: elsewhere,
+            storefront: storefront.id.clone(),
+        });
     }
     let over: Vec<LimitBreach> = req
         .lines
@@ -451,7 +499,15 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders>(
         return Err(PlaceError::OutOfStock(unheld));
     }
 
-    let mut order = build_order(OrderId::generate(&now), &caller.user, req, &skus, cfg, now);
+    let mut order = build_order(
+        OrderId::generate(&now),
+        &caller.user,
+        req,
+        &skus,
+        &storefront,
+        cfg,
+        now,
+    );
     if order.largest_transaction() > MAX_ATOMIC_WRITES {
         return Err(PlaceError::TooManyLines(req.lines.len()));
     }
@@ -523,10 +579,10 @@ fn unheld(sku: &Sku, qty: u32) -> bool {
 /// True when a recent read would refuse the request for a reason a fresh
 /// read might not: a SKU missing or delisted (just created or listed), a
 /// line short (stock just given back), unless a sold-out hint says so.
-fn doubtful(recent: &BTreeMap<SkuId, Sku>, req: &PlaceRequest) -> bool {
+fn doubtful(recent: &BTreeMap<SkuId, Sku>, req: &PlaceRequest, sf: &StorefrontId) -> bool {
     req.lines.iter().any(|(id, qty)| match recent.get(id) {
         None => true,
-        Some(s) => !s.listed || (unheld(s, *qty) && !s.sold_out),
+        Some(s) => !s.listed || !s.sold_in(sf) || (unheld(s, *qty) && !s.sold_out),
     })
 }
 
@@ -625,6 +681,8 @@ mod tests {
             shard_stock: vec![],
             restocks: 0,
             sold_out: false,
+            storefronts: None,
+            prices: Default::default(),
         }
     }
 
@@ -726,7 +784,15 @@ mod tests {
             free_shipping_over: Cents(1_000_000),
             ..Config::default()
         };
-        let order = build_order(OrderId::generate(&now), &user, &req, &skus, &cfg, now);
+        let order = build_order(
+            OrderId::generate(&now),
+            &user,
+            &req,
+            &skus,
+            &Storefront::implicit_default(),
+            &cfg,
+            now,
+        );
         assert_eq!(order.goods_cents, Cents(2000 + 500 + 3000 + 300));
         assert_eq!(order.freight_cents, Cents(1000));
         assert_eq!(order.total_cents, Cents(6800));
@@ -756,7 +822,15 @@ mod tests {
         }
 
         cfg.freight_policy = FreightPolicy::Apportioned;
-        let order = build_order(OrderId::generate(&now), &user, &req, &skus, &cfg, now);
+        let order = build_order(
+            OrderId::generate(&now),
+            &user,
+            &req,
+            &skus,
+            &Storefront::implicit_default(),
+            &cfg,
+            now,
+        );
         let freight: Vec<u64> = order.packages().iter().map(|p| p.freight_cents.0).collect();
         assert_eq!(freight.iter().sum::<u64>(), 1000);
         assert_eq!(freight, [517, 52, 431]);

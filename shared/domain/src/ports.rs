@@ -107,6 +107,26 @@ pub trait Catalog: Send + Sync {
     fn put_sku(&self, update: &SkuUpdate) -> impl Future<Output = Result<Sku, StoreError>> + Send;
 }
 
+/// Storefronts' settings (SPEC 2.13). Reads may be served from a copy up to
+/// [`crate::storefront::SETTINGS_FOR_SECS`] old: every buyer request reads them.
+pub trait Storefronts: Send + Sync {
+    /// Every stored storefront, by id.
+    fn list_storefronts(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::storefront::Storefront>, StoreError>> + Send;
+    /// One stored storefront; a miss is looked up again in the store (a
+    /// storefront added since the copy was read is found at once).
+    fn get_storefront(
+        &self,
+        id: &crate::storefront::StorefrontId,
+    ) -> impl Future<Output = Result<Option<crate::storefront::Storefront>, StoreError>> + Send;
+    /// Creates or replaces a storefront.
+    fn put_storefront(
+        &self,
+        storefront: &crate::storefront::Storefront,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 pub trait Orders: Send + Sync {
     fn idempotency(
         &self,

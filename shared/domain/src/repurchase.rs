@@ -7,7 +7,7 @@ use crate::ids::{Caller, IdempotencyKey, OrderId, SkuId};
 use crate::money::Cents;
 use crate::order::Order;
 use crate::place::{place_fingerprinted, replay, PlaceError, PlaceRequest, Placed};
-use crate::ports::{Catalog, Orders};
+use crate::ports::{Catalog, Orders, Storefronts};
 use crate::read::{get_order, ReadError};
 use crate::time::Timestamp;
 use serde::Serialize;
@@ -91,7 +91,7 @@ pub fn fingerprint(source: &OrderId) -> String {
 /// The report, and the new order unless `dry_run`. With an Idempotency-Key a
 /// retry returns the order the first call made, before anything is checked
 /// against today's stock (which that order itself has reduced).
-pub async fn repurchase<S: Catalog + Orders>(
+pub async fn repurchase<S: Catalog + Orders + Storefronts>(
     store: &S,
     cfg: &crate::config::Config,
     caller: &Caller,

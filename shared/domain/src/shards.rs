@@ -125,6 +125,8 @@ mod tests {
             shard_stock: shards,
             restocks: 0,
             sold_out: false,
+            storefronts: None,
+            prices: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::order::{
     TimelineEntry, Warning,
 };
 use crate::split::FreightPolicy;
+use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
 use serde::Serialize;
 
@@ -44,6 +45,8 @@ impl Action {
 pub struct OrderView<'a> {
     pub id: &'a OrderId,
     pub user_id: &'a UserId,
+    /// Where it was placed (SPEC 2.13).
+    pub storefront: &'a StorefrontId,
     pub status: OrderStatus,
     pub lines: Vec<LineView<'a>>,
     pub packages: Vec<PackageView<'a>>,
@@ -137,6 +140,7 @@ impl<'a> OrderView<'a> {
         Self {
             id: &order.id,
             user_id: &order.user_id,
+            storefront: &order.storefront,
             status: order.status(),
             lines: order
                 .lines

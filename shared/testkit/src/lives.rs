@@ -168,6 +168,8 @@ pub fn catalog(prefix: &str) -> Vec<SkuUpdate> {
         per_user_limit,
         available: Some(stock),
         stock_shards: Some(shards),
+        storefronts: None,
+        prices: Default::default(),
     };
     vec![
         sku("TEA", own, StockPolicy::LockOnPlace, 1300, Some(3), 1, 20),
@@ -230,10 +232,7 @@ pub struct Life<S> {
 }
 
 fn staff() -> Caller {
-    Caller {
-        user: UserId::parse("staff-1").expect("user"),
-        is_staff: true,
-    }
+    Caller::staff(UserId::parse("staff-1").expect("user"))
 }
 
 fn address() -> Address {
@@ -251,7 +250,7 @@ fn fatal(e: &impl Problem) -> bool {
     matches!(e.kind(), ErrorKind::Internal | ErrorKind::Busy)
 }
 
-impl<S: Catalog + Ledger + LimitCounters> Life<S> {
+impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
     /// Sets up the catalog on `store` at `now`.
     pub async fn start(store: S, prefix: &str, now: Timestamp) -> Self {
         let mut initial = BTreeMap::new();
@@ -285,10 +284,7 @@ impl<S: Catalog + Ledger + LimitCounters> Life<S> {
     }
 
     fn owner_of(&self, order: &Order) -> Caller {
-        Caller {
-            user: order.user_id.clone(),
-            is_staff: false,
-        }
+        Caller::buyer(order.user_id.clone())
     }
 
     /// Mostly one of the three newest orders, so that an order sees many steps.
@@ -335,10 +331,7 @@ impl<S: Catalog + Ledger + LimitCounters> Life<S> {
                     address: address(),
                     note: None,
                 };
-                let caller = Caller {
-                    user: self.user(*user),
-                    is_staff: false,
-                };
+                let caller = Caller::buyer(self.user(*user));
                 let key = keyed.then(|| {
                     IdempotencyKey::parse(&format!("k-{}", self.orders.len())).expect("key")
                 });
@@ -608,10 +601,7 @@ impl<S: Catalog + Ledger + LimitCounters> Life<S> {
                 let caller = match step {
                     CaseStep::ReturnShipment { .. } | CaseStep::Withdraw => {
                         let c = self.store.get_case(&id).await.expect("read").expect("case");
-                        Caller {
-                            user: c.user_id,
-                            is_staff: false,
-                        }
+                        Caller::buyer(c.user_id)
                     }
                     _ => caller,
                 };
@@ -718,6 +708,8 @@ impl<S: Catalog + Ledger + LimitCounters> Life<S> {
                     per_user_limit: s.per_user_limit,
                     available: None,
                     stock_shards: Some([1, 2, 4, 8][usize::from(*shards) % 4]),
+                    storefronts: s.storefronts,
+                    prices: s.prices,
                 };
                 self.store
                     .put_sku(&u)
@@ -1001,7 +993,7 @@ impl<S: Catalog + Ledger + LimitCounters> Life<S> {
 }
 
 /// Runs `life` on `store` from `now`; the first broken rule, with the step.
-pub async fn run<S: Catalog + Ledger + LimitCounters>(
+pub async fn run<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts>(
     store: S,
     prefix: &str,
     now: Timestamp,

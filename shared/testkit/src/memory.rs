@@ -10,11 +10,13 @@ use domain::error::StoreError;
 use domain::ids::{CaseId, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use domain::messages::{Message, Publisher};
 use domain::order::Order;
+use domain::ports::Storefronts;
 use domain::ports::{
     Catalog, Change, CommitError, CreateOrderError, ForwardRequest, IdempotencyRecord,
     InterceptOutcome, Ledger, LimitBreach, ListError, OrderPage, Orders, PaymentRecord, Shortage,
     Supplier, SupplierError,
 };
+use domain::storefront::{Storefront, StorefrontId};
 use domain::time::Timestamp;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,6 +70,7 @@ struct State {
     payments: BTreeMap<String, PaymentRecord>,
     cases: BTreeMap<CaseId, AfterSalesCase>,
     locks: BTreeMap<(PackageId, SkuId), CaseId>,
+    storefronts: BTreeMap<StorefrontId, Storefront>,
     now: Option<Timestamp>,
 }
 
@@ -151,6 +154,8 @@ impl Catalog for MemoryStore {
                 shard_stock: Vec::new(),
                 restocks: 0,
                 sold_out: false,
+                storefronts: u.storefronts.clone(),
+                prices: u.prices.clone(),
             },
             base,
             shards: parts,
@@ -172,6 +177,21 @@ impl Catalog for MemoryStore {
         }
         row.sold_out_at = Some(restocks);
         Ok(true)
+    }
+}
+
+impl Storefronts for MemoryStore {
+    async fn list_storefronts(&self) -> Result<Vec<Storefront>, StoreError> {
+        Ok(self.lock().storefronts.values().cloned().collect())
+    }
+
+    async fn get_storefront(&self, id: &StorefrontId) -> Result<Option<Storefront>, StoreError> {
+        Ok(self.lock().storefronts.get(id).cloned())
+    }
+
+    async fn put_storefront(&self, sf: &Storefront) -> Result<(), StoreError> {
+        self.lock().storefronts.insert(sf.id.clone(), sf.clone());
+        Ok(())
     }
 }
 

@@ -381,6 +381,25 @@ impl DynamoStore {
     }
 }
 
+/// Where a SKU is sold and at what price, as stored (absent when unset).
+fn listing(u: &SkuUpdate) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    let encode = |e: serde_dynamo::Error| StoreError::Failed(format!("encode listing: {e}"));
+    if let Some(list) = &u.storefronts {
+        item.insert(
+            "storefronts".into(),
+            serde_dynamo::to_attribute_value(list).map_err(encode)?,
+        );
+    }
+    if !u.prices.is_empty() {
+        item.insert(
+            "prices".into(),
+            serde_dynamo::to_attribute_value(&u.prices).map_err(encode)?,
+        );
+    }
+    Ok(item)
+}
+
 /// The catalog attributes of a SKU item (everything but its stock).
 fn sku_attributes(u: &SkuUpdate) -> Result<Item, StoreError> {
     let mut item = Item::new();
@@ -402,6 +421,7 @@ fn sku_attributes(u: &SkuUpdate) -> Result<Item, StoreError> {
     if let Some(l) = u.per_user_limit {
         item.insert("per_user_limit".into(), n(l));
     }
+    item.extend(listing(u)?);
     Ok(item)
 }
 
@@ -540,13 +560,31 @@ impl Catalog for DynamoStore {
                 req = req.expression_attribute_values(":zero", n(0));
             }
         }
-        let mut expr = format!("SET {}", set.join(", "));
+        let listed = listing(u)?;
+        let mut remove = Vec::new();
+        for name in ["storefronts", "prices"] {
+            match listed.get(name) {
+                Some(v) => {
+                    set.push(if name == "prices" {
+                        "prices = :prices"
+                    } else {
+                        "storefronts = :storefronts"
+                    });
+                    req = req.expression_attribute_values(format!(":{name}"), v.clone());
+                }
+                None => remove.push(name),
+            }
+        }
         match u.per_user_limit {
             Some(l) => {
-                expr.push_str(", per_user_limit = :limit");
+                set.push("per_user_limit = :limit");
                 req = req.expression_attribute_values(":limit", n(l));
             }
-            None => expr.push_str(" REMOVE per_user_limit"),
+            None => remove.push("per_user_limit"),
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         let out = match req.update_expression(expr).send().await {
             Ok(out) => out,

@@ -11,6 +11,7 @@
 //! | per-user limit    | `LIMIT#<user>#<sku>`   | `LIMIT`   |                                           |
 //! | idempotency       | `IDEM#<user>#<key>`    | `IDEM`    | TTL attribute `ttl`                       |
 //! | payment           | `PAYMENT#<payment id>` | `PAYMENT` |                                           |
+//! | storefront        | `STOREFRONTS`          | `STOREFRONT#<id>` | all in one partition, read whole  |
 
 use domain::ids::{CaseId, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use domain::time::Timestamp;
@@ -93,6 +94,13 @@ pub fn due_until(at: &Timestamp) -> String {
 /// The order id at the end of a due-index sort key.
 pub fn order_of_due(due_sk: &str) -> Option<OrderId> {
     OrderId::parse(due_sk.rsplit('#').next()?).ok()
+}
+
+/// The one partition every storefront's settings live in.
+pub const STOREFRONTS: &str = "STOREFRONTS";
+
+pub fn storefront(id: &domain::storefront::StorefrontId) -> (String, String) {
+    (STOREFRONTS.to_owned(), format!("STOREFRONT#{id}"))
 }
 
 pub fn payment(payment_id: &str) -> (String, String) {

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod orders;
 #[cfg(feature = "local")]
 pub mod schema;
+pub mod storefronts;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -43,6 +44,8 @@ pub struct DynamoStore {
     deadline: Option<Instant>,
     /// SKU items as recently read, shared by every request of this process.
     recent_skus: catalog::RecentSkus,
+    /// Storefronts as recently read, shared by every request of this process.
+    storefronts: storefronts::StorefrontCopy,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -170,6 +173,7 @@ impl DynamoStore {
             table: table.into(),
             deadline: None,
             recent_skus: catalog::RecentSkus::default(),
+            storefronts: storefronts::StorefrontCopy::default(),
         }
     }
 

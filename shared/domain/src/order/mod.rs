@@ -11,6 +11,7 @@ use crate::ids::{CaseId, OrderId, PackageId, SkuId, UserId};
 use crate::messages::Message;
 use crate::money::Cents;
 use crate::split::FreightPolicy;
+use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -359,8 +360,24 @@ pub struct Order {
     /// When the oldest unpublished message was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     outbox_since: Option<Timestamp>,
+    /// Where it was placed (SPEC 2.13); orders from before storefronts read
+    /// as `default`.
+    #[serde(default)]
+    pub storefront: StorefrontId,
+    /// Its storefront's terms at placement; None on orders from before
+    /// storefronts (the environment's terms hold for them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    terms: Option<OrderTerms>,
     /// Optimistic-concurrency version: every write is conditional on it.
     version: u64,
+}
+
+/// The terms an order keeps from its storefront at placement, beyond its
+/// freight and payment deadline (which it records anyway).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderTerms {
+    pub after_sales_days: u32,
+    pub customer_service_phone: String,
 }
 
 /// Reads an outbox stored by id, or as the list earlier versions wrote.
@@ -391,9 +408,27 @@ pub struct NewOrder {
     pub warnings: Vec<Warning>,
     pub created_at: Timestamp,
     pub payment_deadline: Timestamp,
+    pub storefront: StorefrontId,
+    pub terms: OrderTerms,
 }
 
 impl Order {
+    /// The after-sales window, in seconds: its storefront's at placement.
+    pub fn after_sales_secs(&self, env: &crate::config::Config) -> u64 {
+        self.terms.as_ref().map_or(env.after_sales_secs(), |t| {
+            u64::from(t.after_sales_days) * 86_400
+        })
+    }
+
+    /// The service phone shown on its after-sales cases.
+    pub fn service_phone<'a>(&'a self, env: &'a crate::config::Config) -> &'a str {
+        self.terms
+            .as_ref()
+            .map_or(env.customer_service_phone.as_str(), |t| {
+                t.customer_service_phone.as_str()
+            })
+    }
+
     /// A new order: `pending_payment`, version 1, its placement on the timeline.
     pub fn place(n: NewOrder) -> Order {
         let goods_cents: Cents = n.lines.iter().map(|l| l.line_total_cents).sum();
@@ -430,6 +465,8 @@ impl Order {
             attention: Vec::new(),
             outbox: BTreeMap::new(),
             outbox_since: None,
+            storefront: n.storefront,
+            terms: Some(n.terms),
             version: 1,
         }
     }
@@ -630,6 +667,11 @@ mod tests {
                 warnings: Vec::new(),
                 created_at: now,
                 payment_deadline: now,
+                storefront: StorefrontId::default_id(),
+                terms: OrderTerms {
+                    after_sales_days: 7,
+                    customer_service_phone: "400".into(),
+                },
             })
         };
         assert!(order("small").check_size().is_ok());

@@ -1,0 +1,209 @@
+//! SPEC 2.13: several storefronts on one back end. Their settings are
+//! staff's; a buyer's request names its storefront (`x-storefront` locally);
+//! a SKU is sold where it is listed, at that storefront's price, from ONE
+//! stock; an order keeps its storefront's terms.
+
+use domain::config::Config;
+use futures::future::join_all;
+use integration_tests::{place_body, Event, Func, TestApp};
+use serde_json::{json, Value};
+
+async fn put_storefront(t: &TestApp, id: &str, body: Value) -> (u16, Value) {
+    let req = Event::new("PUT", "/storefronts/{id}", &format!("/storefronts/{id}"))
+        .path_param("id", id)
+        .user("boss")
+        .staff()
+        .json(&body)
+        .build();
+    t.call(Func::Catalog, req).await
+}
+
+async fn place_in(t: &TestApp, storefront: &str, user: &str, lines: Value) -> (u16, Value) {
+    let req = Event::new("POST", "/orders", "/orders")
+        .user(user)
+        .header("x-storefront", storefront)
+        .json(&place_body(lines))
+        .build();
+    t.call(Func::Place, req).await
+}
+
+#[tokio::test]
+async fn storefronts_are_staff_settings_and_an_unknown_one_is_404() {
+    let t = TestApp::spawn().await;
+    let body = json!({"name": "WeChat mini-program", "freight_cents": 500,
+                      "app_client_ids": ["mp-client"],
+                      "secret_names": {"payment_webhook": "orders/mp/payment"}});
+    let req = Event::new("PUT", "/storefronts/{id}", "/storefronts/mp")
+        .path_param("id", "mp")
+        .user("mallory")
+        .json(&body)
+        .build();
+    let (status, v) = t.call(Func::Catalog, req).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+
+    let (status, v) = put_storefront(&t, "mp", body.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["freight_cents"], 500);
+    assert_eq!(v["secret_names"]["payment_webhook"], "orders/mp/payment");
+
+    let (status, v) = put_storefront(&t, "Bad_Id", json!({"name": "x"})).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("unknown_storefront")),
+        "{v}"
+    );
+    let (status, v) = put_storefront(&t, "mp2", json!({"name": "x", "payment_ttl_secs": 5})).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("invalid_storefront")),
+        "{v}"
+    );
+
+    let list = Event::new("GET", "/storefronts", "/storefronts")
+        .user("boss")
+        .staff()
+        .build();
+    let (status, v) = t.call(Func::Catalog, list).await;
+    assert_eq!(status, 200, "{v}");
+    let ids: Vec<&str> = v["storefronts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["default", "mp"],
+        "the implicit default, then the stored"
+    );
+
+    // A staff user limited to another storefront sees neither its settings nor it listed.
+    let limited = Event::new("GET", "/storefronts/{id}", "/storefronts/mp")
+        .path_param("id", "mp")
+        .user("clerk")
+        .staff()
+        .header("x-storefronts", "default")
+        .build();
+    let (status, v) = t.call(Func::Catalog, limited).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("unknown_storefront")),
+        "{v}"
+    );
+
+    t.sku("TEA", 1000, "lock_on_place", 5, None).await;
+    let (status, v) = place_in(&t, "nowhere", "u1", json!([{"sku": "TEA", "qty": 1}])).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("unknown_storefront")),
+        "{v}"
+    );
+    assert_eq!(v["error"]["details"]["storefront"], "nowhere");
+    assert_eq!(t.available("TEA").await, 5, "nothing taken");
+}
+
+/// Two storefronts sell one scarce SKU at different prices and freight:
+/// concurrent buyers in both never oversell the one stock, and each order
+/// costs its storefront's price plus its storefront's freight, computed
+/// here from the settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_storefronts_share_one_scarce_stock_each_at_its_own_price_and_freight() {
+    let env = Config::default();
+    let t = TestApp::spawn_with(env.clone()).await;
+    let (app_freight, app_free_over) = (500_u64, 100_000_u64);
+    let (status, v) = put_storefront(
+        &t,
+        "app",
+        json!({"name": "App", "freight_cents": app_freight,
+               "free_shipping_over_cents": app_free_over, "after_sales_days": 15,
+               "customer_service_phone": "400-222-3333"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let (base_price, app_price, units) = (3_000_u64, 2_500_u64, 10_i64);
+    t.put_sku(
+        "SCARCE",
+        json!({"name": "Scarce", "price_cents": base_price,
+               "source": {"kind": "self", "warehouse": "WH-1"},
+               "stock_policy": "lock_on_place", "available": units,
+               "prices": {"app": app_price}}),
+    )
+    .await;
+
+    let buyers = (0..30).map(|i| {
+        let t = &t;
+        async move {
+            let sf = if i % 2 == 0 { "default" } else { "app" };
+            let (status, v) = place_in(
+                t,
+                sf,
+                &format!("b-{i}"),
+                json!([{"sku": "SCARCE", "qty": 1}]),
+            )
+            .await;
+            (sf, status, v)
+        }
+    });
+    let results = join_all(buyers).await;
+    let sold: Vec<&(&str, u16, Value)> = results.iter().filter(|r| r.1 == 201).collect();
+    for (_, status, v) in &results {
+        assert!(
+            *status == 201 || (*status == 409 && v["error"]["code"] == "out_of_stock"),
+            "{status} {v}"
+        );
+    }
+    assert_eq!(sold.len() as i64, units, "exactly the one stock was sold");
+    assert_eq!(t.available("SCARCE").await, 0);
+    let freight = |goods: u64, flat: u64, over: u64| if goods >= over { 0 } else { flat };
+    for (sf, _, order) in &sold {
+        let (price, shipping) = match *sf {
+            "app" => (app_price, freight(app_price, app_freight, app_free_over)),
+            _ => (
+                base_price,
+                freight(base_price, env.freight.0, env.free_shipping_over.0),
+            ),
+        };
+        assert_eq!(order["storefront"], *sf, "{order}");
+        assert_eq!(order["lines"][0]["unit_price_cents"], price, "{order}");
+        assert_eq!(order["freight_cents"], shipping, "{order}");
+        assert_eq!(order["total_cents"], price + shipping, "{order}");
+    }
+    assert!(
+        sold.iter().any(|r| r.0 == "app") && sold.iter().any(|r| r.0 == "default"),
+        "both storefronts sold some: {:?}",
+        sold.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    assert_eq!(t.count_entities("order").await as i64, units);
+}
+
+#[tokio::test]
+async fn a_sku_listed_in_one_storefront_is_refused_in_another() {
+    let t = TestApp::spawn().await;
+    let (status, v) = put_storefront(&t, "web", json!({"name": "Web mall"})).await;
+    assert_eq!(status, 200, "{v}");
+    t.put_sku(
+        "WEB-ONLY",
+        json!({"name": "Web only", "price_cents": 800,
+               "source": {"kind": "self", "warehouse": "WH-1"},
+               "stock_policy": "lock_on_place", "available": 3,
+               "storefronts": ["web"]}),
+    )
+    .await;
+    let (status, v) = place_in(&t, "default", "u1", json!([{"sku": "WEB-ONLY", "qty": 1}])).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("not_listed_here")),
+        "{v}"
+    );
+    assert_eq!(v["error"]["details"]["skus"], json!(["WEB-ONLY"]));
+    assert_eq!(v["error"]["details"]["storefront"], "default");
+    assert_eq!(t.available("WEB-ONLY").await, 3, "nothing taken");
+    let (status, v) = place_in(&t, "web", "u1", json!([{"sku": "WEB-ONLY", "qty": 1}])).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["storefront"], "web");
+    assert_eq!(t.available("WEB-ONLY").await, 2);
+}
