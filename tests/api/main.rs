@@ -1,6 +1,10 @@
 //! One integration-test binary: every test creates its own table in DynamoDB
 //! Local and drives the real handlers with API Gateway v2 events.
 
+// The handlers' futures, awaited inside the tests' own, nest deeper than
+// rustc's default query depth (128) once a request resolves its storefront.
+#![recursion_limit = "256"]
+
 mod after_sales;
 mod bad_input;
 mod cancelling;
