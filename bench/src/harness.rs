@@ -156,7 +156,7 @@ impl Stack {
             pay: pay::Pay {
                 app: app.clone(),
                 publisher: publisher.clone(),
-                secret: PAYMENT_SECRET.to_owned(),
+                secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
             },
             cancel: cancel::Cancel {
                 app: app.clone(),
@@ -196,7 +196,7 @@ impl Stack {
         pay::Pay {
             app,
             publisher: self.publisher.clone(),
-            secret: PAYMENT_SECRET.to_owned(),
+            secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
         }
     }
 

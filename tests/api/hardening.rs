@@ -396,6 +396,7 @@ async fn a_message_published_once_is_not_sent_again_by_later_steps() {
         payment_id: "pay-sam".into(),
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at: now,
+        storefront: Default::default(),
     };
     let paid = domain::pay::apply_payment(store, &Down, cfg, &notice, now)
         .await
@@ -543,6 +544,7 @@ async fn messages_gained_meanwhile_keep_their_grace_after_a_late_clear() {
         payment_id: "pay-sol".into(),
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at,
+        storefront: Default::default(),
     };
     let paid = domain::pay::apply_payment(store, &Down, cfg, &notice, paid_at)
         .await

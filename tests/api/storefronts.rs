@@ -5,6 +5,7 @@
 
 use domain::config::Config;
 use futures::future::join_all;
+use integration_tests::stack::{emulator_sdk, Stack, PAYMENT_SECRET};
 use integration_tests::{place_body, Event, Func, TestApp};
 use serde_json::{json, Value};
 
@@ -206,4 +207,93 @@ async fn a_sku_listed_in_one_storefront_is_refused_in_another() {
     assert_eq!(status, 201, "{v}");
     assert_eq!(v["storefront"], "web");
     assert_eq!(t.available("WEB-ONLY").await, 2);
+}
+
+/// A payment notification is verified with its storefront's secret (from
+/// the secret store, by the name in the storefront's settings) before
+/// anything is read, and must be the order's storefront: another
+/// storefront's secret, or the bare route (`default`) for an order of
+/// another storefront, is 401 and changes nothing.
+#[tokio::test]
+async fn a_payment_is_verified_with_the_secret_of_the_orders_storefront() {
+    let s = Stack::spawn(Config::default()).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&emulator_sdk());
+    let app_secret = format!("app-secret-{}", ulid::Ulid::new());
+    let name = format!("orders/app/payment-{}", ulid::Ulid::new());
+    secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(&app_secret)
+        .send()
+        .await
+        .expect("the secret store (moto) answers");
+    let (status, v) = put_storefront(
+        &s.t,
+        "app",
+        json!({"name": "App", "secret_names": {"payment_webhook": name}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = put_storefront(&s.t, "web", json!({"name": "Web"})).await;
+    assert_eq!(status, 200, "{v}");
+    let pay = pay::Pay {
+        secrets: adapters::secrets::PaymentSecrets::new(
+            &emulator_sdk(),
+            Some(PAYMENT_SECRET.to_owned()),
+            true,
+        ),
+        ..s.pay.clone()
+    };
+    s.t.sku("APP-TEA", 1500, "lock_on_place", 5, None).await;
+    let (status, order) = place_in(&s.t, "app", "ann", json!([{"sku": "APP-TEA", "qty": 1}])).await;
+    assert_eq!(status, 201, "{order}");
+    let notice = json!({"order_id": order["id"], "payment_id": "pay-app-1",
+                        "amount_cents": order["total_cents"], "paid_at": integration_tests::now()});
+    let web_secret = adapters::secrets::dev_payment_secret(
+        &domain::storefront::StorefrontId::parse("web").unwrap(),
+    );
+    for (route, secret, why) in [
+        (
+            Some("app"),
+            PAYMENT_SECRET,
+            "the default storefront's secret on app's route",
+        ),
+        (
+            None,
+            PAYMENT_SECRET,
+            "the bare route (default) for an order of app",
+        ),
+        (
+            Some("web"),
+            web_secret.as_str(),
+            "web's own secret, for an order of app",
+        ),
+    ] {
+        let (status, v) = s.notify_in(&pay, route, secret, &notice).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (401, Some("invalid_signature")),
+            "{why}: {v}"
+        );
+    }
+    let (status, v) = s
+        .notify_in(&pay, Some("gone"), PAYMENT_SECRET, &notice)
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("unknown_storefront")),
+        "{v}"
+    );
+    let (status, stored) = s.t.get_order("ann", order["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        stored["status"], "pending_payment",
+        "nothing changed: {stored}"
+    );
+
+    let (status, v) = s.notify_in(&pay, Some("app"), &app_secret, &notice).await;
+    assert_eq!(status, 200, "{v}");
+    let (_, stored) = s.t.get_order("ann", order["id"].as_str().unwrap()).await;
+    assert_eq!(stored["status"], "awaiting_shipment", "paid: {stored}");
+    assert_eq!(stored["storefront"], "app");
 }

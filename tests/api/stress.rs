@@ -1104,6 +1104,7 @@ async fn pay_with<S: Ledger + domain::ports::Catalog, P: Publisher>(
         payment_id: format!("pay-{}", order_id(order)),
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at: now,
+        storefront: Default::default(),
     };
     domain::pay::apply_payment(store, publisher, &s.t.app.config, &n, now)
         .await
@@ -1964,7 +1965,7 @@ impl Deployed {
             pay: pay::Pay {
                 app: app.clone(),
                 publisher: s.pay.publisher.clone(),
-                secret: PAYMENT_SECRET.to_owned(),
+                secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
             },
             cancel: cancel::Cancel {
                 app: app.clone(),

@@ -73,6 +73,18 @@ pub fn sqs_client() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(conf)
 }
 
+/// The AWS SDK configuration of the emulator (moto: SQS, Secrets Manager).
+pub fn emulator_sdk() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(sqs_endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            Credentials::new("local", "local", None, None, "tests"),
+        ))
+        .build()
+}
+
 /// What one delivery of a batch did.
 #[derive(Debug, Default)]
 pub struct Delivery {
@@ -110,7 +122,7 @@ impl Stack {
             pay: pay::Pay {
                 app: t.app.clone(),
                 publisher: publisher.clone(),
-                secret: PAYMENT_SECRET.to_owned(),
+                secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
             },
             cancel: cancel::Cancel {
                 app: t.app.clone(),
@@ -141,6 +153,29 @@ impl Stack {
             queues,
             sim,
         }
+    }
+
+    /// `POST /payments/notify/{storefront}` (the bare route for None), signed with `secret`.
+    pub async fn notify_in(
+        &self,
+        pay: &pay::Pay,
+        storefront: Option<&str>,
+        secret: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let text = body.to_string();
+        let sig = signature::sign(secret.as_bytes(), text.as_bytes());
+        let e = match storefront {
+            Some(sf) => Event::new(
+                "POST",
+                "/payments/notify/{storefront}",
+                &format!("/payments/notify/{sf}"),
+            )
+            .path_param("storefront", sf),
+            None => Event::new("POST", "/payments/notify", "/payments/notify"),
+        };
+        let req = e.raw_body(&text).header("x-signature", &sig).build();
+        crate::decode(pay::handle(pay, req).await)
     }
 
     /// `POST /payments/notify` with a raw body and signature header.

@@ -1,9 +1,12 @@
-//! `POST /payments/notify` (SPEC 2.3): signed by the payment provider.
+//! `POST /payments/notify[/{storefront}]` (SPEC 2.3, 2.13): signed by the
+//! payment provider with the storefront's secret; the bare route is `default`.
 
 use adapters::http::{self, ApiError};
+use adapters::secrets::PaymentSecrets;
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::pay::{apply_payment, PaymentNotice};
+use domain::storefront::{self, StorefrontId};
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};
@@ -14,7 +17,7 @@ use serde_json::json;
 pub struct Pay {
     pub app: App,
     pub publisher: SqsPublisher,
-    pub secret: String,
+    pub secrets: PaymentSecrets,
 }
 
 pub async fn handle(pay: &Pay, req: Request) -> Response<Body> {
@@ -27,8 +30,20 @@ pub async fn handle(pay: &Pay, req: Request) -> Response<Body> {
 }
 
 async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError> {
-    let body = http::signed_body(req, &pay.secret)?;
-    let notice = PaymentNotice::parse(body)?;
+    // The storefront's secret verifies the body before anything is read.
+    let id = match http::path_param(req, "storefront") {
+        Some(raw) => StorefrontId::parse(&raw)?,
+        None => StorefrontId::default_id(),
+    };
+    let sf = storefront::find(&pay.app.store, &id).await?;
+    // A storefront with no secret cannot be paid: nothing verifies.
+    let secret = pay.secrets.for_storefront(&sf).await?;
+    let body = match secret {
+        Some(secret) => http::signed_body(req, &secret)?,
+        None => http::verified_body(req, |_, _| false)?,
+    };
+    let mut notice = PaymentNotice::parse(body)?;
+    notice.storefront = sf.id;
     let paid = apply_payment(
         &pay.app.store,
         &pay.publisher,

@@ -8,12 +8,15 @@ use tracing::Instrument;
 async fn main() -> Result<(), Error> {
     adapters::telemetry::init();
     let sdk = adapters::app::sdk_config().await;
+    let app = adapters::App::from_sdk(&sdk)?;
+    let default = Secrets::load(&sdk, &["PAYMENT_WEBHOOK_SECRET"])
+        .await?
+        .required("PAYMENT_WEBHOOK_SECRET")?;
+    let local = app.auth == adapters::app::AuthMode::DevHeaders;
     let pay = pay::Pay {
-        app: adapters::App::from_sdk(&sdk)?,
+        secrets: adapters::secrets::PaymentSecrets::new(&sdk, Some(default), local),
         publisher: adapters::app::publisher_from_env(&sdk)?,
-        secret: Secrets::load(&sdk, &["PAYMENT_WEBHOOK_SECRET"])
-            .await?
-            .required("PAYMENT_WEBHOOK_SECRET")?,
+        app,
     };
     pay.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {

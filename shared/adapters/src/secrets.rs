@@ -104,3 +104,113 @@ impl Secrets {
             .map_err(|e| StartupError::Secret("SUPPLIER_WEBHOOK_SECRETS", e))
     }
 }
+
+/// How long a storefront's secret read from the secret store is kept
+/// (a rotated value is picked up after this).
+const STOREFRONT_SECRET_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Each storefront's payment-notification secret (SPEC 2.13): the secret its
+/// settings name under `payment_webhook`, read from the secret store when
+/// first needed (and again when the name changes, or after 5 minutes).
+/// Naming none, `default` uses `PAYMENT_WEBHOOK_SECRET`; locally another
+/// storefront uses `dev-payment-secret-<id>`, deployed it cannot be paid.
+#[derive(Clone)]
+pub struct PaymentSecrets {
+    default: Option<String>,
+    local: bool,
+    client: Option<aws_sdk_secretsmanager::Client>,
+    read: std::sync::Arc<std::sync::Mutex<HashMap<String, (std::time::Instant, String)>>>,
+}
+
+impl std::fmt::Debug for PaymentSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentSecrets")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The local secret of a storefront that names none.
+pub fn dev_payment_secret(storefront: &domain::storefront::StorefrontId) -> String {
+    format!("dev-payment-secret-{storefront}")
+}
+
+impl PaymentSecrets {
+    /// `default`: `PAYMENT_WEBHOOK_SECRET`; `local`: the dev stack and tests.
+    pub fn new(sdk: &aws_config::SdkConfig, default: Option<String>, local: bool) -> Self {
+        Self {
+            default,
+            local,
+            client: Some(aws_sdk_secretsmanager::Client::new(sdk)),
+            read: Default::default(),
+        }
+    }
+
+    /// No secret store: `default`'s secret, and the local ones.
+    pub fn local(default: &str) -> Self {
+        Self {
+            default: Some(default.to_owned()),
+            local: true,
+            client: None,
+            read: Default::default(),
+        }
+    }
+
+    /// The secret notifications for `sf` are signed with; None when it has none.
+    pub async fn for_storefront(
+        &self,
+        sf: &domain::storefront::Storefront,
+    ) -> Result<Option<String>, domain::error::StoreError> {
+        use domain::error::StoreError;
+        let Some(name) = sf.secret_names.get("payment_webhook") else {
+            return Ok(if sf.id.is_default() {
+                self.default.clone()
+            } else if self.local {
+                Some(dev_payment_secret(&sf.id))
+            } else {
+                None
+            });
+        };
+        if let Some((at, v)) = self
+            .read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            if at.elapsed() < STOREFRONT_SECRET_FOR {
+                return Ok(Some(v.clone()));
+            }
+        }
+        let Some(client) = &self.client else {
+            return Ok(None);
+        };
+        let out = client
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Failed(format!(
+                    "secret {name}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let text = out.secret_string().unwrap_or_default();
+        // A JSON object holds it under `PAYMENT_WEBHOOK_SECRET`; else it is the string.
+        let value = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => map
+                .get("PAYMENT_WEBHOOK_SECRET")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            _ => Some(text.to_owned()),
+        }
+        .filter(|v| !v.is_empty());
+        if let Some(v) = &value {
+            self.read
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.clone(), (std::time::Instant::now(), v.clone()));
+        }
+        Ok(value)
+    }
+}

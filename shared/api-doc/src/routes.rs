@@ -486,6 +486,51 @@ pub fn routes() -> Vec<Route> {
         },
         "note": "leave at the door",
     });
+    let notify = |path: &'static str, id: &'static str| {
+        Route::new(
+            "post",
+            path,
+            id,
+            "payments",
+            Access::PaymentWebhook,
+            "Payment notification (payment provider)",
+        )
+        .describe(
+            "Signed by the payment provider (`X-Signature`, no JWT). Idempotent on \
+                 `payment_id`: a repeated notification answers as the first one did and \
+                 changes nothing. The amount must equal the order total. On success the order \
+                 is `awaiting_shipment` and each package is queued for forwarding after \
+                 `INTERCEPT_WINDOW_SECS`. Every payment ends on a paid order or a recorded \
+                 refund: out of stock at payment (the order is closed), paid after \
+                 cancel/expiry, or paid twice are 409 with the refund in `details`. The answer \
+                 is the order without the buyer's address and with no `actions`.",
+        )
+        .body(
+            json!({ "$ref": "#/components/schemas/PaymentNotice" }),
+            true,
+            Some(json!({
+                "order_id": "01KB2R5TQ7X3M9Y0ZB1C2D3E4F", "payment_id": "pay-20261125-0001",
+                "amount_cents": 6980, "paid_at": "2026-11-25T03:11:38Z",
+            })),
+        )
+        .ok(
+            200,
+            json_response("The paid order (or, for a repeat, as it is).", order()),
+        )
+        .errors(400, &["invalid_json", "invalid_request"])
+        .errors(404, &["order_not_found"])
+        .errors(
+            409,
+            &[
+                "amount_mismatch",
+                "out_of_stock",
+                "order_closed",
+                "already_paid",
+                "order_too_large",
+            ],
+        )
+        .errors(422, &["payment_id_reused"])
+    };
     vec![
         // ---------------------------------------------------------------- catalog
         Route::new("get", "/skus/{sku}", "getSku", "catalog", Access::Public, "Read a SKU")
@@ -718,40 +763,16 @@ pub fn routes() -> Vec<Route> {
                 ],
             ),
         // ---------------------------------------------------------------- payments
-        Route::new(
-            "post",
-            "/payments/notify",
-            "notifyPayment",
-            "payments",
-            Access::PaymentWebhook,
-            "Payment notification (payment provider)",
-        )
-        .describe(
-            "Signed by the payment provider (`X-Signature`, no JWT). Idempotent on \
-             `payment_id`: a repeated notification answers as the first one did and \
-             changes nothing. The amount must equal the order total. On success the order \
-             is `awaiting_shipment` and each package is queued for forwarding after \
-             `INTERCEPT_WINDOW_SECS`. Every payment ends on a paid order or a recorded \
-             refund: out of stock at payment (the order is closed), paid after \
-             cancel/expiry, or paid twice are 409 with the refund in `details`. The answer \
-             is the order without the buyer's address and with no `actions`.",
-        )
-        .body(
-            json!({ "$ref": "#/components/schemas/PaymentNotice" }),
-            true,
-            Some(json!({
-                "order_id": "01KB2R5TQ7X3M9Y0ZB1C2D3E4F", "payment_id": "pay-20261125-0001",
-                "amount_cents": 6980, "paid_at": "2026-11-25T03:11:38Z",
-            })),
-        )
-        .ok(200, json_response("The paid order (or, for a repeat, as it is).", order()))
-        .errors(400, &["invalid_json", "invalid_request"])
-        .errors(404, &["order_not_found"])
-        .errors(
-            409,
-            &["amount_mismatch", "out_of_stock", "order_closed", "already_paid", "order_too_large"],
-        )
-        .errors(422, &["payment_id_reused"]),
+        notify("/payments/notify", "notifyPayment"),
+        notify("/payments/notify/{storefront}", "notifyPaymentInStorefront")
+            .param(path_param(
+                "storefront",
+                json!({ "type": "string", "pattern": "^[a-z0-9-]{1,32}$" }),
+                "The storefront whose payment account took the money (SPEC 2.13): the \
+                 notification is verified with its secret, and the order must be its. \
+                 The bare route is `default`. An unknown storefront is 404.",
+            ))
+            .errors(404, &["unknown_storefront"]),
         // ---------------------------------------------------------------- packages
         Route::new(
             "post",

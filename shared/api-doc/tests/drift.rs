@@ -175,7 +175,11 @@ fn webhooks_are_signed_and_staff_routes_say_so() {
         .collect();
     assert_eq!(
         signed,
-        BTreeSet::from(["/payments/notify", "/suppliers/{supplier}/package-status"])
+        BTreeSet::from([
+            "/payments/notify",
+            "/payments/notify/{storefront}",
+            "/suppliers/{supplier}/package-status"
+        ])
     );
 }
 

@@ -15,6 +15,7 @@ use crate::place::MAX_ATOMIC_WRITES;
 use crate::ports::Catalog;
 use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage};
 use crate::shards::{Plan, ShardView};
+use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
 use crate::transition::Outcome;
 use crate::transition::{transition, Decision, Target, Write};
@@ -32,6 +33,9 @@ pub struct PaymentNotice {
     pub payment_id: String,
     pub amount_cents: Cents,
     pub paid_at: Timestamp,
+    /// The storefront whose credentials signed it (from the route, never
+    /// the body: SPEC 2.13); it must be the order's.
+    pub storefront: StorefrontId,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +59,9 @@ pub enum PayError {
     InvalidRequest(String),
     #[error("no such order")]
     OrderNotFound,
+    /// Signed with another storefront's credentials than the order's.
+    #[error("the notification is not signed with the order's storefront's credentials")]
+    WrongStorefront,
     #[error("amount {got} does not match the order total {expected}")]
     AmountMismatch { expected: Cents, got: Cents },
     #[error("payment {0} was already used for another order")]
@@ -88,6 +95,7 @@ impl Problem for PayError {
         match self {
             InvalidJson(_) | InvalidRequest(_) => ErrorKind::BadRequest,
             OrderNotFound => ErrorKind::NotFound,
+            WrongStorefront => ErrorKind::Unauthorized,
             PaymentIdReused(_) => ErrorKind::Unprocessable,
             AmountMismatch { .. } | OutOfStock { .. } | OrderClosed { .. } | AlreadyPaid { .. } => {
                 ErrorKind::Conflict
@@ -102,6 +110,7 @@ impl Problem for PayError {
             InvalidJson(_) => "invalid_json",
             InvalidRequest(_) => "invalid_request",
             OrderNotFound => "order_not_found",
+            WrongStorefront => "invalid_signature",
             AmountMismatch { .. } => "amount_mismatch",
             PaymentIdReused(_) => "payment_id_reused",
             OutOfStock { .. } => "out_of_stock",
@@ -166,6 +175,7 @@ impl PaymentNotice {
             payment_id: pid.to_owned(),
             amount_cents: Cents(raw.amount_cents as u64),
             paid_at,
+            storefront: StorefrontId::default_id(),
         })
     }
 }
@@ -338,6 +348,10 @@ async fn pay_once<S: Ledger, P: Publisher>(
     let forward_at = now.plus_secs(u64::from(cfg.intercept_window_secs));
     transition(store, publisher, Target::Order(&n.order_id), now, |cur| {
         let order = cur.order.as_ref().ok_or(PayError::OrderNotFound)?;
+        // Another storefront's credentials prove nothing about this order.
+        if order.storefront != n.storefront {
+            return Err(PayError::WrongStorefront.into());
+        }
         // The same notification again: the order says how it ended.
         if let Some(seen) = order.payment_seen(&n.payment_id) {
             return Ok(Decision::Done(Applied::Seen(Box::new((

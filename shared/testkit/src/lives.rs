@@ -368,6 +368,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
                         o.total_cents + Cents(1)
                     },
                     paid_at: now,
+                    storefront: o.storefront.clone(),
                 };
                 self.pay(&notice).await?;
             }
@@ -380,6 +381,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
                     payment_id: format!("{}-pay-1", o.id),
                     amount_cents: o.total_cents,
                     paid_at: now,
+                    storefront: o.storefront.clone(),
                 };
                 self.pay(&notice).await?;
             }
@@ -650,6 +652,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
                         payment_id: format!("{}-pay-1", o.id),
                         amount_cents: o.total_cents,
                         paid_at: now,
+                        storefront: o.storefront.clone(),
                     };
                     self.pay(&notice).await?;
                 }
