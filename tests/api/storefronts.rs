@@ -297,3 +297,156 @@ async fn a_payment_is_verified_with_the_secret_of_the_orders_storefront() {
     assert_eq!(stored["status"], "awaiting_shipment", "paid: {stored}");
     assert_eq!(stored["storefront"], "app");
 }
+
+async fn list(t: &TestApp, user: &str, storefront: Option<&str>, query: &[(&str, &str)]) -> Value {
+    let mut e = Event::new("GET", "/orders", "/orders").user(user);
+    if let Some(sf) = storefront {
+        e = e.header("x-storefront", sf);
+    }
+    for (k, v) in query {
+        e = e.query(k, v);
+    }
+    let (status, v) = t.call(Func::Orders, e.build()).await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `GET /orders` lists the caller's orders in the request's storefront;
+/// `?storefront=all` lists them all, newest first, page by page.
+#[tokio::test]
+async fn a_buyers_list_is_per_storefront_and_all_across() {
+    let t = TestApp::spawn().await;
+    put_storefront(&t, "app", json!({"name": "App"})).await;
+    t.sku("LIST-TEA", 500, "lock_on_place", 10, None).await;
+    let line = json!([{"sku": "LIST-TEA", "qty": 1}]);
+    let mut placed = Vec::new();
+    for sf in ["default", "app", "default"] {
+        let (status, v) = place_in(&t, sf, "lena", line.clone()).await;
+        assert_eq!(status, 201, "{v}");
+        placed.push((sf, v["id"].as_str().unwrap().to_owned()));
+    }
+    let of = |sf: &str| -> Vec<String> {
+        placed
+            .iter()
+            .rev()
+            .filter(|(s, _)| *s == sf || sf == "all")
+            .map(|(_, id)| id.clone())
+            .collect()
+    };
+    assert_eq!(ids(&list(&t, "lena", None, &[]).await), of("default"));
+    assert_eq!(ids(&list(&t, "lena", Some("app"), &[]).await), of("app"));
+    assert_eq!(
+        ids(&list(&t, "lena", Some("app"), &[("storefront", "all")]).await),
+        of("all")
+    );
+    // Page by page, the filter holds across pages.
+    let first = list(&t, "lena", None, &[("limit", "1")]).await;
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let second = list(&t, "lena", None, &[("limit", "1"), ("cursor", &cursor)]).await;
+    assert_eq!([ids(&first), ids(&second)].concat(), of("default"));
+    assert!(second["next_cursor"].is_null(), "{second}");
+    assert!(ids(&list(&t, "otto", None, &[("storefront", "all")]).await).is_empty());
+}
+
+/// Staff limited to some storefronts (`x-storefronts`) neither read nor act
+/// on another storefront's order: 404, as if it did not exist; on their
+/// own storefront's, and for unlimited staff, everything works.
+#[tokio::test]
+async fn staff_limited_to_one_storefront_cannot_read_or_act_on_anothers_order() {
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    put_storefront(&s.t, "app", json!({"name": "App"})).await;
+    s.t.sku("STAFF-TEA", 700, "lock_on_place", 10, None).await;
+    let line = json!([{"sku": "STAFF-TEA", "qty": 1}]);
+    let (_, in_app) = place_in(&s.t, "app", "amy", line.clone()).await;
+    let (_, at_home) = place_in(&s.t, "default", "amy", line.clone()).await;
+    let app_secret = adapters::secrets::dev_payment_secret(
+        &domain::storefront::StorefrontId::parse("app").unwrap(),
+    );
+    let pay = |o: &Value| {
+        json!({"order_id": o["id"], "payment_id": format!("pay-{}", o["id"].as_str().unwrap()),
+               "amount_cents": o["total_cents"], "paid_at": integration_tests::now()})
+    };
+    let (status, v) = s
+        .notify_in(&s.pay, Some("app"), &app_secret, &pay(&in_app))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = s
+        .notify_in(&s.pay, None, PAYMENT_SECRET, &pay(&at_home))
+        .await;
+    assert_eq!(status, 200, "{v}");
+
+    let as_clerk = |e: Event| {
+        e.user("clerk")
+            .staff()
+            .header("x-storefronts", "default")
+            .build()
+    };
+    let get =
+        |id: &str| Event::new("GET", "/orders/{id}", &format!("/orders/{id}")).path_param("id", id);
+    let ship = |pkg: &str| {
+        Event::new(
+            "POST",
+            "/packages/{package_id}/ship",
+            &format!("/packages/{pkg}/ship"),
+        )
+        .path_param("package_id", pkg)
+        .json(&json!({"carrier": "SF", "tracking_no": "SF100"}))
+    };
+    let app_id = in_app["id"].as_str().unwrap();
+    let home_id = at_home["id"].as_str().unwrap();
+    let app_pkg = in_app["packages"][0]["id"].as_str().unwrap();
+    let home_pkg = at_home["packages"][0]["id"].as_str().unwrap();
+
+    let (status, v) = s.t.call(Func::Orders, as_clerk(get(app_id))).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("order_not_found")),
+        "{v}"
+    );
+    let (status, v) = integration_tests::decode(
+        status_sync::handle(&s.status_sync, as_clerk(ship(app_pkg))).await,
+    );
+    assert_eq!(status, 404, "shipping another storefront's package: {v}");
+    let cancel = Event::new(
+        "POST",
+        "/orders/{id}/cancel",
+        &format!("/orders/{app_id}/cancel"),
+    )
+    .path_param("id", app_id)
+    .json(&json!({"reason": "clerk"}));
+    let (status, v) = integration_tests::decode(cancel::handle(&s.cancel, as_clerk(cancel)).await);
+    assert_eq!(status, 404, "cancelling another storefront's order: {v}");
+    let (_, v) = s.t.get_order("amy", app_id).await;
+    assert_eq!(v["status"], "awaiting_shipment", "nothing changed: {v}");
+
+    // Their own storefront's order: read and shipped.
+    let (status, v) = s.t.call(Func::Orders, as_clerk(get(home_id))).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = integration_tests::decode(
+        status_sync::handle(&s.status_sync, as_clerk(ship(home_pkg))).await,
+    );
+    assert_eq!(status, 200, "{v}");
+    // Unlimited staff: any storefront's.
+    let boss = |e: Event| e.user("boss").staff().build();
+    let (status, v) = s.t.call(Func::Orders, boss(get(app_id))).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) =
+        integration_tests::decode(status_sync::handle(&s.status_sync, boss(ship(app_pkg))).await);
+    assert_eq!(status, 200, "{v}");
+}

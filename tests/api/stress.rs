@@ -975,10 +975,13 @@ impl Orders for Faulty {
     async fn list_orders(
         &self,
         user: &UserId,
+        storefront: Option<&domain::storefront::StorefrontId>,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<domain::ports::OrderPage, domain::ports::ListError> {
-        self.inner.list_orders(user, limit, cursor).await
+        self.inner
+            .list_orders(user, storefront, limit, cursor)
+            .await
     }
 }
 

@@ -37,7 +37,15 @@ async fn list(app: &App, req: &Request) -> Result<Value, ApiError> {
     let caller = http::caller(app, req).await?;
     let limit = read::parse_limit(http::query_param(req, "limit").as_deref())?;
     let cursor = http::query_param(req, "cursor").filter(|c| !c.is_empty());
-    let page = read::list_orders(&app.store, &caller, limit, cursor.as_deref()).await?;
+    let scope = read::parse_list_scope(http::query_param(req, "storefront").as_deref(), &caller)?;
+    let page = read::list_orders(
+        &app.store,
+        &caller,
+        scope.as_ref(),
+        limit,
+        cursor.as_deref(),
+    )
+    .await?;
     let now = Timestamp::now();
     let orders: Vec<OrderView> = page
         .orders

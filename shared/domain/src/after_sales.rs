@@ -434,6 +434,7 @@ pub async fn open_case<S: Ledger, P: Publisher>(
                 reason: req.reason.clone(),
                 evidence: req.evidence.clone(),
                 customer_service_phone: order.service_phone(cfg).to_owned(),
+                storefront: order.storefront.clone(),
             },
             &actor,
             now,
@@ -461,7 +462,7 @@ pub async fn get_case<S: Ledger>(
     id: &CaseId,
 ) -> Result<AfterSalesCase, CaseError> {
     match store.get_case(id).await? {
-        Some(c) if caller.is_staff || c.user_id == caller.user => Ok(c),
+        Some(c) if caller.may_see(&c.user_id, &c.storefront) => Ok(c),
         _ => Err(CaseError::NotFound),
     }
 }
@@ -565,7 +566,7 @@ pub async fn step_case<S: Ledger + Catalog, P: Publisher>(
             return Err(CaseError::NotFound);
         };
         let owner = case.user_id == caller.user;
-        if !owner && !caller.is_staff {
+        if !caller.may_see(&case.user_id, &order.storefront) {
             return Err(CaseError::NotFound);
         }
         let staff_step = matches!(step, CaseStep::Review { .. } | CaseStep::Complete { .. });

@@ -132,6 +132,9 @@ pub async fn cancel_package<S: Ledger, P: Publisher>(
     let actor = caller.actor();
     let outcome = transition(store, publisher, Target::Order(id), now, |cur| {
         let order = cur.order.as_ref().ok_or(CancelError::NotFound)?;
+        if !caller.serves(&order.storefront) {
+            return Err(CancelError::NotFound);
+        }
         let p = order.package(package_id).ok_or(CancelError::NotFound)?;
         match p.status() {
             PackageStatus::Cancelled => return Ok(Decision::Done(order.clone())),
@@ -172,7 +175,7 @@ pub async fn cancel_order<S: Ledger, P: Publisher>(
     let actor = caller.actor();
     let outcome = transition(store, publisher, Target::Order(id), now, |cur| {
         let order = match &cur.order {
-            Some(o) if caller.is_staff || o.user_id == caller.user => o,
+            Some(o) if caller.may_see(&o.user_id, &o.storefront) => o,
             _ => return Err(CancelError::NotFound),
         };
         let shipped = order.packages().iter().any(|p| p.status().has_shipped());

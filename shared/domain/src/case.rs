@@ -121,6 +121,9 @@ pub struct AfterSalesCase {
     pub reason: String,
     pub evidence: Vec<String>,
     pub customer_service_phone: String,
+    /// Its order's storefront (SPEC 2.13); cases from before read as `default`.
+    #[serde(default)]
+    pub storefront: crate::storefront::StorefrontId,
     history: Vec<CaseHistoryEntry>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     return_carrier: Option<String>,
@@ -145,6 +148,7 @@ pub struct NewCase {
     pub reason: String,
     pub evidence: Vec<String>,
     pub customer_service_phone: String,
+    pub storefront: crate::storefront::StorefrontId,
 }
 
 impl AfterSalesCase {
@@ -161,6 +165,7 @@ impl AfterSalesCase {
             reason: n.reason,
             evidence: n.evidence,
             customer_service_phone: n.customer_service_phone,
+            storefront: n.storefront,
             history: vec![CaseHistoryEntry {
                 at,
                 status: CaseStatus::Requested,

@@ -349,6 +349,13 @@ impl Caller {
         Self { storefront, ..self }
     }
 
+    /// True when this caller may see (and, as its role allows, act on) what
+    /// `owner` placed in `storefront`: its owner, or staff serving that
+    /// storefront. Everyone else is answered 404, as if it did not exist.
+    pub fn may_see(&self, owner: &UserId, storefront: &crate::storefront::StorefrontId) -> bool {
+        *owner == self.user || (self.is_staff && self.serves(storefront))
+    }
+
     /// True when this staff user may see and act on what belongs to
     /// `storefront` (always, for a user not limited to some).
     pub fn serves(&self, storefront: &crate::storefront::StorefrontId) -> bool {

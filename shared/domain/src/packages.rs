@@ -362,6 +362,9 @@ pub async fn ship<S: Ledger, P: Publisher>(
     }
     let actor = caller.actor();
     let (order, _) = apply(store, publisher, package_id, now, |order| {
+        if !caller.serves(&order.storefront) {
+            return Err(SyncError::NotFound);
+        }
         let p = order.package(package_id).ok_or(SyncError::NotFound)?;
         if !matches!(p.source, Source::SelfOperated { .. }) {
             return Err(SyncError::NotSelfOperated);
@@ -398,7 +401,7 @@ pub async fn confirm_receipt<S: Ledger, P: Publisher>(
 ) -> Result<Order, SyncError> {
     let actor = caller.actor();
     let (order, _) = apply(store, publisher, package_id, now, |order| {
-        if !caller.is_staff && order.user_id != caller.user {
+        if !caller.may_see(&order.user_id, &order.storefront) {
             return Err(SyncError::NotFound);
         }
         let p = order.package(package_id).ok_or(SyncError::NotFound)?;
@@ -491,6 +494,9 @@ pub async fn resolve<S: Ledger, P: Publisher>(
         now,
         |cur| {
             let order = cur.order.as_ref().ok_or(SyncError::NotFound)?;
+            if !caller.serves(&order.storefront) {
+                return Err(SyncError::NotFound);
+            }
             let p = order.package(package_id).ok_or(SyncError::NotFound)?;
             let failed_handover = p.status() == PackageStatus::Pending
                 && p.forward_failed_at().is_some()

@@ -146,10 +146,13 @@ pub trait Orders: Send + Sync {
     ) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
     /// The user's orders, newest first: `limit` of them, and a cursor exactly
     /// when older ones exist, however large the orders are (a store that
-    /// reads in pages of bounded size keeps reading until it knows).
+    /// reads in pages of bounded size keeps reading until it knows). With
+    /// `storefront`, only those placed there (orders from before storefronts
+    /// count as `default`'s).
     fn list_orders(
         &self,
         user: &UserId,
+        storefront: Option<&crate::storefront::StorefrontId>,
         limit: u32,
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<OrderPage, ListError>> + Send;

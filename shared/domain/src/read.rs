@@ -5,6 +5,7 @@ use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::{Caller, OrderId};
 use crate::order::Order;
 use crate::ports::{ListError, OrderPage, Orders};
+use crate::storefront::{StorefrontId, UnknownStorefront};
 
 pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
@@ -56,25 +57,40 @@ pub fn parse_order_id(raw: Option<&str>) -> Result<OrderId, ReadError> {
         .ok_or(ReadError::NotFound)
 }
 
+/// `?storefront=`: left out, the request's storefront; `all`, every one;
+/// else that storefront (a malformed id is 404 `unknown_storefront`).
+pub fn parse_list_scope(
+    raw: Option<&str>,
+    caller: &Caller,
+) -> Result<Option<StorefrontId>, UnknownStorefront> {
+    match raw {
+        None | Some("") => Ok(Some(caller.storefront.clone())),
+        Some("all") => Ok(None),
+        Some(id) => StorefrontId::parse(id).map(Some),
+    }
+}
+
 pub async fn get_order<S: Orders>(
     store: &S,
     caller: &Caller,
     id: &OrderId,
 ) -> Result<Order, ReadError> {
     match store.get_order(id).await? {
-        Some(order) if caller.is_staff || order.user_id == caller.user => Ok(order),
+        Some(order) if caller.may_see(&order.user_id, &order.storefront) => Ok(order),
         _ => Err(ReadError::NotFound),
     }
 }
 
+/// The caller's orders in `storefront` (None: in every storefront).
 pub async fn list_orders<S: Orders>(
     store: &S,
     caller: &Caller,
+    storefront: Option<&StorefrontId>,
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<OrderPage, ReadError> {
     store
-        .list_orders(&caller.user, limit, cursor)
+        .list_orders(&caller.user, storefront, limit, cursor)
         .await
         .map_err(|e| match e {
             ListError::BadCursor => ReadError::InvalidCursor,

@@ -18,6 +18,7 @@ use domain::packages::{self, CallbackStatus, Resolution, Resolve, Shipment, Stat
 use domain::pay::{apply_payment, PaymentNotice};
 use domain::place::{place_order, PlaceRequest};
 use domain::ports::{Catalog, Ledger};
+use domain::storefront::{Storefront, StorefrontId, StorefrontInput};
 use domain::time::Timestamp;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -46,6 +47,8 @@ pub enum Cmd {
         user: u8,
         lines: Vec<(u8, u8)>,
         keyed: bool,
+        /// 0: `default`; 1: `app` (its own prices and freight; FAN not sold there).
+        storefront: u8,
     },
     /// Pays the order (`second`: with another payment id, a second payment).
     Pay {
@@ -121,8 +124,8 @@ pub enum Cmd {
 
 pub fn cmd() -> impl Strategy<Value = Cmd> {
     prop_oneof![
-        3 => (0..3u8, prop::collection::vec((0..4u8, 1..4u8), 1..4), any::<bool>())
-            .prop_map(|(user, lines, keyed)| Cmd::Place { user, lines, keyed }),
+        3 => (0..3u8, prop::collection::vec((0..4u8, 1..4u8), 1..4), any::<bool>(), 0..2u8)
+            .prop_map(|(user, lines, keyed, storefront)| Cmd::Place { user, lines, keyed, storefront }),
         3 => (any::<u8>(), prop::bool::weighted(0.1), prop::bool::weighted(0.9))
             .prop_map(|(order, second, exact)| Cmd::Pay { order, second, exact }),
         1 => any::<u8>().prop_map(|order| Cmd::Replay { order }),
@@ -171,7 +174,17 @@ pub fn catalog(prefix: &str) -> Vec<SkuUpdate> {
         storefronts: None,
         prices: Default::default(),
     };
-    vec![
+    let app = || StorefrontId::parse(APP).expect("storefront");
+    let in_app = |mut u: SkuUpdate, price: Option<u64>, only_default: bool| {
+        if let Some(p) = price {
+            u.prices.insert(app(), Cents(p));
+        }
+        if only_default {
+            u.storefronts = Some(vec![StorefrontId::default_id()]);
+        }
+        u
+    };
+    let mut skus = vec![
         sku("TEA", own, StockPolicy::LockOnPlace, 1300, Some(3), 1, 20),
         sku(
             "LAMP",
@@ -200,7 +213,30 @@ pub fn catalog(prefix: &str) -> Vec<SkuUpdate> {
             8,
             12,
         ),
-    ]
+    ];
+    skus[0] = in_app(skus[0].clone(), Some(APP_TEA_PRICE), false);
+    skus[2] = in_app(skus[2].clone(), Some(APP_PHONE_PRICE), false);
+    skus[3] = in_app(skus[3].clone(), None, true);
+    skus
+}
+
+/// The second storefront of every life, and what it changes.
+pub const APP: &str = "app";
+const APP_TEA_PRICE: u64 = 1100;
+const APP_PHONE_PRICE: u64 = 1750;
+const APP_FREIGHT: u64 = 700;
+const APP_FREE_OVER: u64 = 5000;
+
+/// The `app` storefront's settings.
+pub fn app_storefront(now: Timestamp) -> Storefront {
+    let input: StorefrontInput = serde_json::from_value(serde_json::json!({
+        "name": "App", "freight_cents": APP_FREIGHT, "free_shipping_over_cents": APP_FREE_OVER,
+        "after_sales_days": 3,
+    }))
+    .expect("storefront input");
+    input
+        .validate(StorefrontId::parse(APP).expect("storefront"), now)
+        .expect("storefront")
 }
 
 /// The settings of every life: freight below the threshold, short windows.
@@ -254,6 +290,10 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
     /// Sets up the catalog on `store` at `now`.
     pub async fn start(store: S, prefix: &str, now: Timestamp) -> Self {
         let mut initial = BTreeMap::new();
+        store
+            .put_storefront(&app_storefront(now))
+            .await
+            .expect("storefront");
         for u in catalog(prefix) {
             store.put_sku(&u).await.expect("catalog");
             initial.insert(u.sku.clone(), u.available.unwrap_or(0));
@@ -321,7 +361,12 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
     pub async fn step(&mut self, c: &Cmd) -> Result<(), String> {
         let now = self.now;
         match c {
-            Cmd::Place { user, lines, keyed } => {
+            Cmd::Place {
+                user,
+                lines,
+                keyed,
+                storefront,
+            } => {
                 let mut merged: BTreeMap<SkuId, u32> = BTreeMap::new();
                 for (sku, qty) in lines {
                     *merged.entry(self.sku(*sku)).or_default() += u32::from(*qty);
@@ -331,13 +376,38 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
                     address: address(),
                     note: None,
                 };
-                let caller = Caller::buyer(self.user(*user));
+                let sf = if *storefront == 1 {
+                    StorefrontId::parse(APP).expect("storefront")
+                } else {
+                    StorefrontId::default_id()
+                };
+                // FAN is sold in `default` only.
+                let elsewhere = *storefront == 1 && lines.iter().any(|(s, _)| s % 4 == 3);
+                let caller = Caller::buyer(self.user(*user)).in_storefront(sf.clone());
                 let key = keyed.then(|| {
                     IdempotencyKey::parse(&format!("k-{}", self.orders.len())).expect("key")
                 });
                 match place_order(&self.store, &self.cfg, &caller, key, &req, now).await {
+                    Ok(placed) if elsewhere => {
+                        return Err(format!("placed FAN in {sf}: {:?}", placed.order.id))
+                    }
+                    Err(e) if elsewhere && e.code() != "not_listed_here" && !fatal(&e) => {
+                        // A key replayed from an earlier request answers first.
+                        if e.code() != "idempotency_key_reused" {
+                            return Err(format!(
+                                "FAN in {sf}: {} instead of not_listed_here",
+                                e.code()
+                            ));
+                        }
+                    }
                     Ok(placed) => {
                         self.count("placed");
+                        if placed.order.storefront != sf && !placed.replayed {
+                            return Err(format!(
+                                "placed in {sf}, recorded in {}",
+                                placed.order.storefront
+                            ));
+                        }
                         self.check_totals(&placed.order)?;
                         if !self.orders.contains(&placed.order.id) {
                             self.orders.push(placed.order.id.clone());
@@ -857,18 +927,35 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
         }
     }
 
-    /// A new order's money adds up from its lines and the settings.
+    /// A new order's money adds up from the catalog's prices in its
+    /// storefront and that storefront's freight settings.
     fn check_totals(&self, o: &Order) -> Result<(), String> {
-        let goods: u64 = o
-            .lines
-            .iter()
-            .map(|l| l.unit_price_cents.0 * u64::from(l.qty))
-            .sum();
-        let freight = if goods >= self.cfg.free_shipping_over.0 {
-            0
+        let catalog = catalog(&self.prefix);
+        let mut goods = 0;
+        for l in &o.lines {
+            let def = catalog
+                .iter()
+                .find(|u| u.sku == l.sku)
+                .ok_or_else(|| format!("{} is not in the catalog", l.sku))?;
+            let price = def
+                .prices
+                .get(&o.storefront)
+                .copied()
+                .unwrap_or(def.price_cents);
+            if l.unit_price_cents != price {
+                return Err(format!(
+                    "{} in {}: {} instead of {price:?}",
+                    l.sku, o.storefront, l.unit_price_cents.0
+                ));
+            }
+            goods += price.0 * u64::from(l.qty);
+        }
+        let (flat, over) = if o.storefront.as_str() == APP {
+            (APP_FREIGHT, APP_FREE_OVER)
         } else {
-            self.cfg.freight.0
+            (self.cfg.freight.0, self.cfg.free_shipping_over.0)
         };
+        let freight = if goods >= over { 0 } else { flat };
         let parts: u64 = o.packages().iter().map(|p| p.freight_cents.0).sum();
         if o.goods_cents.0 != goods || o.freight_cents.0 != freight || parts != freight {
             return Err(format!(

@@ -288,11 +288,16 @@ impl Orders for MemoryStore {
     async fn list_orders(
         &self,
         user: &UserId,
+        storefront: Option<&StorefrontId>,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<OrderPage, ListError> {
         let st = self.lock();
-        let mut mine: Vec<&Order> = st.orders.values().filter(|o| &o.user_id == user).collect();
+        let mut mine: Vec<&Order> = st
+            .orders
+            .values()
+            .filter(|o| &o.user_id == user && storefront.is_none_or(|sf| &o.storefront == sf))
+            .collect();
         mine.sort_by(|a, b| b.id.as_str().cmp(a.id.as_str()));
         let start = match cursor {
             None => 0,

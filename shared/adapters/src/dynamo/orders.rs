@@ -16,6 +16,7 @@ use domain::order::Order;
 use domain::ports::{
     CreateOrderError, IdempotencyRecord, LimitBreach, ListError, OrderPage, Orders, Shortage,
 };
+use domain::storefront::StorefrontId;
 use domain::time::Timestamp;
 
 impl DynamoStore {
@@ -191,6 +192,7 @@ impl Orders for DynamoStore {
     async fn list_orders(
         &self,
         user: &UserId,
+        storefront: Option<&StorefrontId>,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<OrderPage, ListError> {
@@ -210,7 +212,7 @@ impl Orders for DynamoStore {
         let wanted = limit as usize + 1;
         let mut orders: Vec<Order> = Vec::with_capacity(wanted);
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -219,7 +221,19 @@ impl Orders for DynamoStore {
                 .expression_attribute_values(":u", s(&user_pk))
                 .scan_index_forward(false)
                 .limit((wanted - orders.len()) as i32)
-                .set_exclusive_start_key(start)
+                .set_exclusive_start_key(start);
+            if let Some(sf) = storefront {
+                // Orders from before storefronts have none: `default`'s.
+                query = query
+                    .filter_expression(if sf.is_default() {
+                        "attribute_not_exists(#sf) OR #sf = :sf"
+                    } else {
+                        "#sf = :sf"
+                    })
+                    .expression_attribute_names("#sf", "storefront")
+                    .expression_attribute_values(":sf", s(sf.as_str()));
+            }
+            let out = query
                 .send()
                 .await
                 .map_err(|e| ListError::Store(sdk_error(e)))?;
