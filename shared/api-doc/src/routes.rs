@@ -719,6 +719,13 @@ pub fn routes() -> Vec<Route> {
                 "description": "`next_cursor` of the previous page (opaque). Empty: the first page.",
                 "schema": { "type": "string" },
             }))
+            .param(json!({
+                "name": "storefront", "in": "query", "required": false,
+                "description": "Whose orders to list (SPEC 2.13): left out, those placed in \
+                    the request's storefront; `all`, every storefront's; an id, that \
+                    storefront's.",
+                "schema": { "type": "string", "pattern": "^(all|[a-z0-9-]{1,32})$" },
+            }))
             .ok(200, json_response("A page of orders.", schema_ref::<OrderList>()))
             .errors(400, &["invalid_limit", "invalid_cursor"]),
         Route::new("get", "/orders/{id}", "getOrder", "orders", Access::User, "Read an order")
