@@ -296,6 +296,13 @@ async fn a_payment_is_verified_with_the_secret_of_the_orders_storefront() {
     let (_, stored) = s.t.get_order("ann", order["id"].as_str().unwrap()).await;
     assert_eq!(stored["status"], "awaiting_shipment", "paid: {stored}");
     assert_eq!(stored["storefront"], "app");
+    // Cancelled before forwarding: the refund goes back through app's account.
+    let (status, v) = s.cancel_order("ann", order["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{v}");
+    let refunds = s.peek("RefundQueue").await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["amount_cents"], order["total_cents"]);
+    assert_eq!(refunds[0]["storefront"], "app", "{refunds:?}");
 }
 
 async fn list(t: &TestApp, user: &str, storefront: Option<&str>, query: &[(&str, &str)]) -> Value {

@@ -26,6 +26,10 @@ pub enum Message {
         refund_id: String,
         amount_cents: Cents,
         reason: String,
+        /// Whose payment account pays it back: the order's storefront
+        /// (SPEC 2.13). Messages from before storefronts: `default`.
+        #[serde(default)]
+        storefront: crate::storefront::StorefrontId,
     },
 }
 

@@ -94,6 +94,7 @@ impl Order {
                 refund_id: id.clone(),
                 amount_cents: amount,
                 reason: reason.to_owned(),
+                storefront: self.storefront.clone(),
             },
             at,
         );
