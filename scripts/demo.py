@@ -593,6 +593,65 @@ def summary(order_id, user, ids, case_id, prices):
           bold(yuan(net))))
 
 
+# A second storefront (SPEC 2.13): its own price for the mug and its own
+# freight; the same stock.
+SECOND = "mini-program"
+SECOND_FREIGHT = 500
+SECOND_FREE_OVER = 100000
+SECOND_DISCOUNT = 300
+
+
+def second_storefront(user, first_id, prices):
+    step("g. a second storefront on the same back end: its own price and freight, one stock")
+    body = {"name": "WeChat mini-program", "freight_cents": SECOND_FREIGHT,
+            "free_shipping_over_cents": SECOND_FREE_OVER}
+    ex = call("PUT", "/storefronts/" + SECOND, STAFF, body)
+    check(ex.json.get("id") == SECOND, "the storefront answer is %r" % ex.json.get("id"), ex)
+    mug = prices[SELF_SKU]
+    special = max(1, mug["price_cents"] - SECOND_DISCOUNT)
+    sku_body = {k: mug[k] for k in ("name", "price_cents", "source", "stock_policy", "listed",
+                                    "per_user_limit")}
+    sku_body["prices"] = dict(mug.get("prices") or {}, **{SECOND: special})
+    call("PUT", "/skus/" + SELF_SKU, STAFF, sku_body)
+    before = call("GET", "/skus/" + SELF_SKU, quiet=True).json["available"]
+    hdrs = dict(user_headers(user), **{"x-storefront": SECOND})
+    ex = call("POST", "/orders", hdrs, {"lines": [{"sku": SELF_SKU, "qty": 1}], "address": ADDRESS},
+              expect=201)
+    o = ex.json
+    check_order_shape(o, ex)
+    check(o.get("storefront") == SECOND, "the order's storefront is %r" % o.get("storefront"), ex)
+    freight = 0 if special >= SECOND_FREE_OVER else SECOND_FREIGHT
+    check((o["lines"][0]["unit_price_cents"], o["freight_cents"], o["total_cents"])
+          == (special, freight, special + freight),
+          "unit/freight/total %s/%s/%s; from the storefront's price and freight: %s/%s/%s"
+          % (o["lines"][0]["unit_price_cents"], o["freight_cents"], o["total_cents"],
+             special, freight, special + freight), ex)
+    if mug["stock_policy"] == "lock_on_place":
+        after = call("GET", "/skus/" + SELF_SKU, quiet=True).json["available"]
+        check(after == before - 1, "the shared stock went from %s to %s, expected %s"
+              % (before, after, before - 1), ex)
+    ok("order %s in %s: %s + freight %s = %s yuan (the default storefront charges %s + %s)"
+       % (bold(o["id"]), SECOND, yuan(special), yuan(freight), yuan(special + freight),
+          yuan(mug["price_cents"]), yuan(FREIGHT)))
+    payload = {"order_id": o["id"], "payment_id": "pay-" + o["id"],
+               "amount_cents": o["total_cents"], "paid_at": now_iso()}
+    raw, sig = signed(PAYMENT_SECRET, payload)
+    call("POST", "/payments/notify/" + SECOND, {"x-signature": sig}, raw=raw, expect=401)
+    raw, sig = signed("dev-payment-secret-" + SECOND, payload)
+    ex = call("POST", "/payments/notify/" + SECOND, {"x-signature": sig}, raw=raw)
+    check(ex.json["status"] == "awaiting_shipment", "paid in %s: %r" % (SECOND, ex.json["status"]), ex)
+    ok("paid through %s's account (the default storefront's secret was refused: 401)" % SECOND)
+    listed = lambda headers, q="": [x["id"] for x in call("GET", "/orders" + q, headers, quiet=True).json["orders"]]
+    here = listed(hdrs)
+    home = listed(user_headers(user))
+    everywhere = listed(user_headers(user), "?storefront=all")
+    check(here == [o["id"]] and first_id in home and o["id"] not in home
+          and {first_id, o["id"]} <= set(everywhere),
+          "lists: %s %s, default %s, all %s" % (SECOND, here, home, everywhere))
+    ok("the buyer's list in %s shows 1 order, in default %d, across storefronts %d"
+       % (SECOND, len(home), len(everywhere)))
+
+
 def main():
     user = "demo-" + secrets.token_hex(4)
     out(bold("Order system demo") + dim("  API %s  user %s" % (API, user)))
@@ -603,6 +662,7 @@ def main():
         final = play_events(order["id"], user, ids, forwarded)
         case_id = after_sales(final, user, ids)
         summary(order["id"], user, ids, case_id, prices)
+        second_storefront(user, order["id"], prices)
     except DemoFailure as e:
         sys.stdout.flush()
         print("\n" + paint("1;31", "DEMO FAILED", ERR_COLOUR) + ": " + str(e), file=sys.stderr, flush=True)

@@ -457,3 +457,65 @@ async fn staff_limited_to_one_storefront_cannot_read_or_act_on_anothers_order() 
         integration_tests::decode(status_sync::handle(&s.status_sync, boss(ship(app_pkg))).await);
     assert_eq!(status, 200, "{v}");
 }
+
+/// Buying again in another storefront: its prices, its listing. The report
+/// names the price change to that storefront's price and leaves out, as
+/// `not_listed_here`, what it does not sell; the new order is placed there.
+#[tokio::test]
+async fn buying_again_in_another_storefront_reports_its_prices_and_listing() {
+    let t = TestApp::spawn().await;
+    put_storefront(&t, "app", json!({"name": "App"})).await;
+    let sku = |id: &str, extra: Value| {
+        let mut body = json!({"name": id, "price_cents": 1200,
+            "source": {"kind": "self", "warehouse": "WH-1"},
+            "stock_policy": "lock_on_place", "available": 10});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    t.put_sku(
+        "AGAIN-TEA",
+        sku("AGAIN-TEA", json!({"prices": {"app": 900}})),
+    )
+    .await;
+    t.put_sku(
+        "HOME-ONLY",
+        sku("HOME-ONLY", json!({"storefronts": ["default"]})),
+    )
+    .await;
+    let (status, first) = place_in(
+        &t,
+        "default",
+        "bob",
+        json!([{"sku": "AGAIN-TEA", "qty": 2}, {"sku": "HOME-ONLY", "qty": 1}]),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let id = first["id"].as_str().unwrap();
+    let req = Event::new(
+        "POST",
+        "/orders/{id}/repurchase",
+        &format!("/orders/{id}/repurchase"),
+    )
+    .path_param("id", id)
+    .user("bob")
+    .header("x-storefront", "app")
+    .build();
+    let (status, v) = t.call(Func::Place, req).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(
+        v["report"]["price_changes"],
+        json!([{"sku": "AGAIN-TEA", "old_price_cents": 1200, "new_price_cents": 900}])
+    );
+    assert_eq!(v["report"]["unavailable"][0]["sku"], "HOME-ONLY", "{v}");
+    assert_eq!(
+        v["report"]["unavailable"][0]["reason"], "not_listed_here",
+        "{v}"
+    );
+    let again = &v["order"];
+    assert_eq!(again["storefront"], "app");
+    assert_eq!(again["lines"].as_array().unwrap().len(), 1, "{again}");
+    assert_eq!(again["lines"][0]["unit_price_cents"], 900);
+    assert_eq!(again["goods_cents"], 1800);
+}

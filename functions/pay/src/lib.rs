@@ -36,6 +36,7 @@ async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError>
         None => StorefrontId::default_id(),
     };
     let sf = storefront::find(&pay.app.store, &id).await?;
+    tracing::Span::current().record("storefront", sf.id.as_str());
     // A storefront with no secret cannot be paid: nothing verifies.
     let secret = pay.secrets.for_storefront(&sf).await?;
     let body = match secret {
@@ -53,7 +54,7 @@ async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError>
     )
     .await?;
     if !paid.replayed {
-        tracing::info!(order = %paid.order.id, payment = %notice.payment_id, "order paid");
+        tracing::info!(order = %paid.order.id, storefront = %paid.order.storefront, payment = %notice.payment_id, "order paid");
     }
     Ok(json!(OrderView::for_payment_provider(&paid.order)))
 }

@@ -45,7 +45,7 @@ fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
 
 fn log_placed(placed: &Placed, caller: &Caller) {
     if !placed.replayed {
-        tracing::info!(order = %placed.order.id, user = %caller.user, total = placed.order.total_cents.0, "order placed");
+        tracing::info!(order = %placed.order.id, user = %caller.user, storefront = %placed.order.storefront, total = placed.order.total_cents.0, "order placed");
     }
 }
 

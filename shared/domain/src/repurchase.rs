@@ -9,6 +9,7 @@ use crate::order::Order;
 use crate::place::{place_fingerprinted, replay, PlaceError, PlaceRequest, Placed};
 use crate::ports::{Catalog, Orders, Storefronts};
 use crate::read::{get_order, ReadError};
+use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
 use serde::Serialize;
 use serde_json::json;
@@ -116,7 +117,7 @@ pub async fn repurchase<S: Catalog + Orders + Storefronts>(
     }
 
     let catalog = skus_of(store, earlier.lines.iter().map(|l| &l.sku)).await?;
-    let (report, lines) = check(&earlier, &catalog, None);
+    let (report, lines) = check(&earlier, &catalog, &caller.storefront, None);
     if dry_run {
         return Ok((report, None));
     }
@@ -149,7 +150,7 @@ async fn replayed_report<S: Catalog>(
         .map(|l| &l.sku)
         .filter(|sku| !bought.lines.iter().any(|b| &b.sku == *sku));
     let catalog = skus_of(store, left_out).await?;
-    Ok(check(earlier, &catalog, Some(bought)).0)
+    Ok(check(earlier, &catalog, &bought.storefront, Some(bought)).0)
 }
 
 async fn skus_of<'a, S: Catalog>(
@@ -171,9 +172,11 @@ async fn skus_of<'a, S: Catalog>(
 /// Checks each line of the earlier order: the report, and the lines that can
 /// be bought. A line of `bought` (the order a replayed key made) counts as
 /// bought at that order's price; any other line is checked against `catalog`.
+/// What can be bought again in `storefront`, at its prices there.
 fn check(
     earlier: &Order,
     catalog: &HashMap<SkuId, Sku>,
+    storefront: &StorefrontId,
     bought: Option<&Order>,
 ) -> (RepurchaseReport, Vec<(SkuId, u32)>) {
     let mut report = RepurchaseReport::default();
@@ -201,7 +204,17 @@ fn check(
             });
             continue;
         };
-        report.price_changes.extend(price_change(sku.price_cents));
+        if !sku.sold_in(storefront) {
+            report.unavailable.push(Unavailable {
+                sku: line.sku.clone(),
+                reason: "not_listed_here",
+                available: None,
+            });
+            continue;
+        }
+        report
+            .price_changes
+            .extend(price_change(sku.price_in(storefront)));
         if sku.available < u64::from(line.qty) {
             report.unavailable.push(Unavailable {
                 sku: line.sku.clone(),
