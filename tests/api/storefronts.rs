@@ -519,3 +519,70 @@ async fn buying_again_in_another_storefront_reports_its_prices_and_listing() {
     assert_eq!(again["lines"][0]["unit_price_cents"], 900);
     assert_eq!(again["goods_cents"], 1800);
 }
+
+/// Deployed, the storefront of a buyer's request is the one whose
+/// `app_client_ids` name the app client the JWT was issued to (`client_id`,
+/// or `aud` in an ID token); a client no storefront names is `default`. A
+/// staff user's limit is the `custom:storefronts` claim.
+#[tokio::test]
+async fn deployed_the_jwts_app_client_picks_the_storefront() {
+    let t = TestApp::spawn().await;
+    let (status, v) = put_storefront(
+        &t,
+        "mp",
+        json!({"name": "Mini-program", "app_client_ids": ["mp-client-1"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    t.put_sku(
+        "JWT-TEA",
+        json!({"name": "Tea", "price_cents": 1000, "source": {"kind": "self", "warehouse": "WH-1"},
+               "stock_policy": "lock_on_place", "available": 10, "prices": {"mp": 800}}),
+    )
+    .await;
+    let jwt = t.with_jwt_auth();
+    let place = |claims: Value| {
+        Event::new("POST", "/orders", "/orders")
+            // A header names nothing deployed: only the token counts.
+            .header("x-storefront", "default")
+            .claims(claims)
+            .json(&place_body(json!([{"sku": "JWT-TEA", "qty": 1}])))
+            .build()
+    };
+    let cases = [
+        (json!({"sub": "jo", "client_id": "mp-client-1"}), "mp", 800),
+        (json!({"sub": "jo", "aud": "mp-client-1"}), "mp", 800),
+        (
+            json!({"sub": "jo", "client_id": "web-client"}),
+            "default",
+            1000,
+        ),
+        (json!({"sub": "jo"}), "default", 1000),
+    ];
+    let mut in_mp = None;
+    for (claims, sf, price) in cases {
+        let (status, v) =
+            integration_tests::decode(place::handle(&jwt, place(claims.clone())).await);
+        assert_eq!(status, 201, "{claims}: {v}");
+        assert_eq!(v["storefront"], sf, "{claims}");
+        assert_eq!(v["lines"][0]["unit_price_cents"], price, "{claims}");
+        if sf == "mp" {
+            in_mp = Some(v["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let id = in_mp.unwrap();
+    let get = |claims: Value| {
+        Event::new("GET", "/orders/{id}", &format!("/orders/{id}"))
+            .path_param("id", &id)
+            .claims(claims)
+            .build()
+    };
+    let limited =
+        json!({"sub": "sue", "cognito:groups": "[staff]", "custom:storefronts": "default"});
+    let (status, v) = integration_tests::decode(orders::handle(&jwt, get(limited)).await);
+    assert_eq!(status, 404, "{v}");
+    let serving =
+        json!({"sub": "sue", "cognito:groups": "[staff]", "custom:storefronts": "default,mp"});
+    let (status, v) = integration_tests::decode(orders::handle(&jwt, get(serving)).await);
+    assert_eq!(status, 200, "{v}");
+}
