@@ -276,6 +276,19 @@ async fn a_payment_is_verified_with_the_secret_of_the_orders_storefront() {
             "{why}: {v}"
         );
     }
+    // A storefront whose named secret cannot be read verifies nothing: 401, not 500.
+    let lost = json!({"name": "Lost",
+        "secret_names": {"payment_webhook": format!("orders/none-{}", ulid::Ulid::new())}});
+    let (status, v) = put_storefront(&s.t, "lost", lost).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = s
+        .notify_in(&pay, Some("lost"), PAYMENT_SECRET, &notice)
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (401, Some("invalid_signature")),
+        "{v}"
+    );
     let (status, v) = s
         .notify_in(&pay, Some("gone"), PAYMENT_SECRET, &notice)
         .await;

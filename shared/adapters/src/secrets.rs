@@ -161,7 +161,6 @@ impl PaymentSecrets {
         &self,
         sf: &domain::storefront::Storefront,
     ) -> Result<Option<String>, domain::error::StoreError> {
-        use domain::error::StoreError;
         let Some(name) = sf.secret_names.get("payment_webhook") else {
             return Ok(if sf.id.is_default() {
                 self.default.clone()
@@ -184,17 +183,20 @@ impl PaymentSecrets {
         let Some(client) = &self.client else {
             return Ok(None);
         };
-        let out = client
-            .get_secret_value()
-            .secret_id(name)
-            .send()
-            .await
-            .map_err(|e| {
-                StoreError::Failed(format!(
-                    "secret {name}: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                ))
-            })?;
+        // A secret that cannot be read verifies nothing: the notification is
+        // refused (401; the provider sends it again later) and the cause logged.
+        let out = match client.get_secret_value().secret_id(name).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::error!(
+                    storefront = %sf.id,
+                    secret = %name,
+                    error = %aws_sdk_secretsmanager::error::DisplayErrorContext(e),
+                    "the storefront's payment secret cannot be read"
+                );
+                return Ok(None);
+            }
+        };
         let text = out.secret_string().unwrap_or_default();
         // A JSON object holds it under `PAYMENT_WEBHOOK_SECRET`; else it is the string.
         let value = match serde_json::from_str::<serde_json::Value>(text) {
