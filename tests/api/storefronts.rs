@@ -599,3 +599,59 @@ async fn deployed_the_jwts_app_client_picks_the_storefront() {
     let (status, v) = integration_tests::decode(orders::handle(&jwt, get(serving)).await);
     assert_eq!(status, 200, "{v}");
 }
+
+/// An order keeps its storefront's after-sales terms from its placement:
+/// its service phone on the case, and its window (`after_sales_days: 0`
+/// closes at receipt, while `default`'s 7 days are open).
+#[tokio::test]
+async fn an_order_keeps_its_storefronts_after_sales_window_and_phone() {
+    let s = Stack::spawn(Config {
+        intercept_window_secs: 0,
+        ..Config::default()
+    })
+    .await;
+    let strict =
+        json!({"name": "Strict", "after_sales_days": 0, "customer_service_phone": "400-000-0001"});
+    put_storefront(&s.t, "strict", strict).await;
+    put_storefront(
+        &s.t,
+        "kind",
+        json!({"name": "Kind", "after_sales_days": 30, "customer_service_phone": "400-999-8888"}),
+    )
+    .await;
+    s.t.sku("TERMS-MUG", 900, "lock_on_place", 10, None).await;
+    let mut received = Vec::new();
+    for sf in ["strict", "kind"] {
+        let (status, o) = place_in(&s.t, sf, "tom", json!([{"sku": "TERMS-MUG", "qty": 1}])).await;
+        assert_eq!(status, 201, "{o}");
+        let secret = adapters::secrets::dev_payment_secret(
+            &domain::storefront::StorefrontId::parse(sf).unwrap(),
+        );
+        let notice = json!({"order_id": o["id"], "payment_id": format!("pay-{sf}"),
+                            "amount_cents": o["total_cents"], "paid_at": integration_tests::now()});
+        let (status, v) = s.notify_in(&s.pay, Some(sf), &secret, &notice).await;
+        assert_eq!(status, 200, "{v}");
+        let pkg = o["packages"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(s.ship(&pkg, "SF", "SF9").await.0, 200);
+        assert_eq!(s.confirm_receipt("tom", &pkg).await.0, 200);
+        received.push((o["id"].as_str().unwrap().to_owned(), pkg));
+    }
+    let case = |pkg: &str| {
+        json!({"package_id": pkg, "kind": "refund_only", "lines": [{"sku": "TERMS-MUG", "qty": 1}],
+               "reason": "broken", "evidence": ["uploads/u1/1.jpg"]})
+    };
+    let (status, v) = s
+        .open_case("tom", &received[0].0, &case(&received[0].1))
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("after_sales_window_closed")),
+        "strict's window closed at receipt: {v}"
+    );
+    let (status, v) = s
+        .open_case("tom", &received[1].0, &case(&received[1].1))
+        .await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["customer_service_phone"], "400-999-8888", "{v}");
+    assert_eq!(v["storefront"], "kind", "{v}");
+}
