@@ -347,6 +347,8 @@ start_sqs() {
   _start_service "SQS (moto)" sqs _sqs_ready _run_sqs
   SQS_PORT=$SVC_PORT
   export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SQS_PORT
+  # moto serves the secret store too (storefronts' payment secrets, by name).
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$SQS_PORT
 }
 
 _run_docs() {

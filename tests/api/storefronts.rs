@@ -104,6 +104,12 @@ async fn storefronts_are_staff_settings_and_an_unknown_one_is_404() {
         "{v}"
     );
     assert_eq!(v["error"]["details"]["storefront"], "nowhere");
+    let (status, v) = place_in(&t, "", "u1", json!([{"sku": "TEA", "qty": 1}])).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("unknown_storefront")),
+        "an empty x-storefront names none: {v}"
+    );
     assert_eq!(t.available("TEA").await, 5, "nothing taken");
 }
 

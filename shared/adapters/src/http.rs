@@ -269,8 +269,9 @@ fn identity(req: &Request, mode: AuthMode) -> Result<(Caller, Asked), ApiError> 
                 is_staff,
                 ..Caller::buyer(user)
             };
+            // Left out: `default`; present, it must name one (empty names none).
             let asked = match header("x-storefront") {
-                None | Some("") => Asked::Default,
+                None => Asked::Default,
                 Some(id) => Asked::Id(id.to_owned()),
             };
             Ok((caller, asked))

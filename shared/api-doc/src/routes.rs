@@ -399,8 +399,9 @@ fn staff_storefronts_header() -> Value {
         "required": false,
         "description": "Local only: the storefronts a staff user is limited to, \
             comma-separated (deployed: the claim `custom:storefronts`); left out, all. \
-            Another storefront's order or settings are 404.",
-        "schema": { "type": "string", "maxLength": 400 },
+            Another storefront's order or settings are 404. Entries that are not \
+            storefront ids grant nothing.",
+        "schema": { "type": "string" },
         "example": "default,mini-program",
     })
 }
