@@ -31,8 +31,8 @@ pub fn supplier_secrets_json() -> String {
     Value::Object(map).to_string()
 }
 
-fn supplier_secrets() -> domain::signature::SupplierSecrets {
-    domain::signature::SupplierSecrets::parse(&supplier_secrets_json()).expect("secrets")
+fn supplier_secrets() -> domain::payment::signature::SupplierSecrets {
+    domain::payment::signature::SupplierSecrets::parse(&supplier_secrets_json()).expect("secrets")
 }
 pub const JD_SECRET: &str = "bench-jd-secret";
 
@@ -352,7 +352,7 @@ pub fn pay_event(order: &Value, payment_id: &str) -> Event {
         "amount_cents": order["total_cents"], "paid_at": integration_tests::now(),
     })
     .to_string();
-    let sig = domain::signature::sign(PAYMENT_SECRET.as_bytes(), body.as_bytes());
+    let sig = domain::payment::signature::sign(PAYMENT_SECRET.as_bytes(), body.as_bytes());
     Event::new("POST", "/payments/notify", "/payments/notify")
         .raw_body(&body)
         .header("x-signature", &sig)
@@ -377,7 +377,7 @@ pub fn get_order_event(user: &str, id: &str) -> Event {
 /// A signed supplier callback.
 pub fn supplier_event(supplier: &str, body: &Value) -> Event {
     let text = body.to_string();
-    let sig = domain::signature::sign(SUPPLIER_SECRET.as_bytes(), text.as_bytes());
+    let sig = domain::payment::signature::sign(SUPPLIER_SECRET.as_bytes(), text.as_bytes());
     let path = format!("/suppliers/{supplier}/package-status");
     Event::new("POST", "/suppliers/{supplier}/package-status", &path)
         .path_param("supplier", supplier)

@@ -98,7 +98,7 @@ async fn arrays_are_not_bodies() {
         (400, Some("invalid_request")),
         "{v}"
     );
-    let sig = domain::signature::sign(
+    let sig = domain::payment::signature::sign(
         integration_tests::stack::SUPPLIER_SECRET.as_bytes(),
         b"[\"x\", \"shipped\"]",
     );

@@ -213,7 +213,7 @@ impl Ledger for Interfering {
     async fn get_case(
         &self,
         id: &domain::ids::CaseId,
-    ) -> Result<Option<domain::case::AfterSalesCase>, domain::error::StoreError> {
+    ) -> Result<Option<domain::after_sales::case::AfterSalesCase>, domain::error::StoreError> {
         self.inner.get_case(id).await
     }
     fn out_of_time(&self) -> bool {
@@ -237,7 +237,7 @@ async fn a_change_out_of_time_answers_busy() {
                 inner: store,
                 interfered: false.into(),
             };
-            domain::cancel::cancel_order(
+            domain::order::cancel::cancel_order(
                 &store,
                 &publisher,
                 &cfg,
@@ -394,27 +394,27 @@ async fn a_message_published_once_is_not_sent_again_by_later_steps() {
     let cfg = &s.t.app.config;
     let now = Timestamp::now();
     // Paid while the queue is down: two forward messages wait in the outbox.
-    let notice = domain::pay::PaymentNotice {
+    let notice = domain::payment::pay::PaymentNotice {
         order_id: OrderId::parse(&id).unwrap(),
         payment_id: "pay-sam".into(),
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at: now,
         storefront: Default::default(),
     };
-    let paid = domain::pay::apply_payment(store, &Down, cfg, &notice, now)
+    let paid = domain::payment::pay::apply_payment(store, &Down, cfg, &notice, now)
         .await
         .unwrap()
         .order;
     assert_eq!(paid.outbox().len(), 2);
     // The supplier rejects its package, queue still down: a refund joins them.
     let lamp = integration_tests::answers::package_of(&order, "dropship");
-    let cb = domain::packages::StatusCallback {
+    let cb = domain::fulfilment::packages::StatusCallback {
         package_id: domain::ids::PackageId::parse(&lamp).unwrap(),
-        status: domain::packages::CallbackStatus::Rejected,
+        status: domain::fulfilment::packages::CallbackStatus::Rejected,
         tracking_no: None,
         at: None,
     };
-    domain::packages::supplier_status(store, &Down, cfg, "S-1", &cb, now)
+    domain::fulfilment::packages::supplier_status(store, &Down, cfg, "S-1", &cb, now)
         .await
         .unwrap();
     assert_eq!(s.stored(&id).await.outbox().len(), 3);
@@ -437,7 +437,7 @@ async fn a_message_published_once_is_not_sent_again_by_later_steps() {
     // Nothing is left for the sweep.
     assert_eq!(
         s.sweep_at(now.plus_secs(60)).await,
-        domain::sweep::SweepSummary::default()
+        domain::order::sweep::SweepSummary::default()
     );
 }
 
@@ -509,7 +509,7 @@ async fn secrets_are_read_from_the_secret_store_at_cold_start() {
     // Each supplier's own key, from one secret holding the map (SPEC 2.5).
     let per_supplier = secrets.supplier_secrets().unwrap();
     let body = b"{}";
-    let by_one = domain::signature::sign(b"one", body);
+    let by_one = domain::payment::signature::sign(b"one", body);
     assert!(per_supplier.verify("S-1", body, Some(&by_one)));
     assert!(!per_supplier.verify("jd", body, Some(&by_one)));
     assert!(!format!("{secrets:?}").contains("s3cret"), "never printed");
@@ -542,26 +542,26 @@ async fn messages_gained_meanwhile_keep_their_grace_after_a_late_clear() {
     let now = Timestamp::now();
     let paid_at = Timestamp::from_unix_millis(now.unix_millis() - 25_000);
     // Paid 25 s ago while the queue was down: the forward waits in the outbox.
-    let notice = domain::pay::PaymentNotice {
+    let notice = domain::payment::pay::PaymentNotice {
         order_id: OrderId::parse(&id).unwrap(),
         payment_id: "pay-sol".into(),
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at,
         storefront: Default::default(),
     };
-    let paid = domain::pay::apply_payment(store, &Down, cfg, &notice, paid_at)
+    let paid = domain::payment::pay::apply_payment(store, &Down, cfg, &notice, paid_at)
         .await
         .unwrap()
         .order;
     // Rejected now, the queue still down: a refund joins the outbox.
     let lamp = integration_tests::answers::package_of(&order, "dropship");
-    let cb = domain::packages::StatusCallback {
+    let cb = domain::fulfilment::packages::StatusCallback {
         package_id: domain::ids::PackageId::parse(&lamp).unwrap(),
-        status: domain::packages::CallbackStatus::Rejected,
+        status: domain::fulfilment::packages::CallbackStatus::Rejected,
         tracking_no: None,
         at: None,
     };
-    domain::packages::supplier_status(store, &Down, cfg, "S-1", &cb, now)
+    domain::fulfilment::packages::supplier_status(store, &Down, cfg, "S-1", &cb, now)
         .await
         .unwrap();
     // The payment's late publication removes the forward only.

@@ -137,7 +137,7 @@ async fn bad_notifications_change_nothing() {
     let order = s.placed("cat", json!([{"sku": "MUG", "qty": 1}])).await;
     let good = json!({"order_id": order["id"], "payment_id": "p-1", "amount_cents": order["total_cents"], "paid_at": integration_tests::now()}).to_string();
     let cases: Vec<(&str, String, Option<String>, u16, &str)> = vec![
-        ("forged signature", good.clone(), Some(domain::signature::sign(b"wrong-secret", good.as_bytes())), 401, "invalid_signature"),
+        ("forged signature", good.clone(), Some(domain::payment::signature::sign(b"wrong-secret", good.as_bytes())), 401, "invalid_signature"),
         ("missing signature", good.clone(), None, 401, "invalid_signature"),
         ("garbage signature", good.clone(), Some("not-hex".into()), 401, "invalid_signature"),
         ("wrong amount", json!({"order_id": order["id"], "payment_id": "p-2", "amount_cents": 1, "paid_at": integration_tests::now()}).to_string(), None, 409, "amount_mismatch"),
@@ -151,7 +151,7 @@ async fn bad_notifications_change_nothing() {
         let sig = match (name, sig) {
             ("missing signature", _) => None,
             (_, Some(s)) => Some(s),
-            (_, None) => Some(domain::signature::sign(
+            (_, None) => Some(domain::payment::signature::sign(
                 integration_tests::stack::PAYMENT_SECRET.as_bytes(),
                 body.as_bytes(),
             )),

@@ -77,7 +77,7 @@ async fn places_a_mixed_cart_split_by_source() {
 #[tokio::test]
 async fn freight_is_charged_below_the_threshold_and_apportioned_when_configured() {
     let config = domain::config::Config {
-        freight_policy: domain::split::FreightPolicy::Apportioned,
+        freight_policy: domain::config::FreightPolicy::Apportioned,
         ..Default::default()
     };
     let t = TestApp::spawn_with(config).await;

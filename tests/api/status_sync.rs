@@ -2,7 +2,7 @@
 //! order status; rejection refunds; automatic receipt.
 
 use domain::config::Config;
-use domain::split::FreightPolicy;
+use domain::config::FreightPolicy;
 use domain::time::Timestamp;
 use integration_tests::answers::{mixed_ids, package, package_of, refunded};
 use integration_tests::stack::Stack;
@@ -203,7 +203,7 @@ async fn forged_wrong_supplier_and_self_operated_callbacks_are_refused() {
         (status, v["error"]["code"].as_str()),
         (401, Some("invalid_signature"))
     );
-    let forged = domain::signature::sign(b"not-the-secret", body.as_bytes());
+    let forged = domain::payment::signature::sign(b"not-the-secret", body.as_bytes());
     assert_eq!(s.supplier_raw("S-1", &body, Some(&forged)).await.0, 401);
     let (status, v) = s.report("S-2", &drop, "shipped").await;
     assert_eq!(
@@ -445,7 +445,8 @@ async fn one_supplier_cannot_sign_for_another() {
     let body = json!({"package_id": drop, "status": "rejected", "at": integration_tests::now()})
         .to_string();
     // S-2's own key, on S-1's path (S-1 supplies the package).
-    let by_s2 = domain::signature::sign(supplier_secret("S-2").as_bytes(), body.as_bytes());
+    let by_s2 =
+        domain::payment::signature::sign(supplier_secret("S-2").as_bytes(), body.as_bytes());
     let (status, v) = s.supplier_raw("S-1", &body, Some(&by_s2)).await;
     assert_eq!(
         (status, v["error"]["code"].as_str()),
@@ -453,7 +454,8 @@ async fn one_supplier_cannot_sign_for_another() {
         "{v}"
     );
     // A supplier nobody gave a secret.
-    let by_s10 = domain::signature::sign(supplier_secret("S-10").as_bytes(), body.as_bytes());
+    let by_s10 =
+        domain::payment::signature::sign(supplier_secret("S-10").as_bytes(), body.as_bytes());
     assert_eq!(s.supplier_raw("S-10", &body, Some(&by_s10)).await.0, 401);
     assert_eq!(s.stored(id).await.version(), version, "nothing changed");
     // S-1's own key moves it.

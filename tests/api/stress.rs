@@ -19,10 +19,10 @@ use domain::config::Config;
 use domain::error::StoreError;
 use domain::ids::{Caller, OrderId, PackageId, UserId};
 use domain::messages::{Message, Publisher};
+use domain::payment::signature;
 use domain::ports::{
     Change, CommitError, ForwardRequest, InterceptOutcome, Ledger, Orders, Supplier, SupplierError,
 };
-use domain::signature;
 use domain::time::Timestamp;
 use futures::future::join_all;
 use futures::{FutureExt, StreamExt};
@@ -1018,7 +1018,7 @@ impl Ledger for Faulty {
     async fn get_case(
         &self,
         id: &domain::ids::CaseId,
-    ) -> Result<Option<domain::case::AfterSalesCase>, StoreError> {
+    ) -> Result<Option<domain::after_sales::case::AfterSalesCase>, StoreError> {
         self.inner.get_case(id).await
     }
     fn out_of_time(&self) -> bool {
@@ -1069,7 +1069,7 @@ async fn crash_forward(s: &Stack, package: &str, after_call: bool, now: Timestam
     };
     let message = forward_message(package, now);
     tokio::select! {
-        r = domain::fulfil::handle(&s.t.app.store, &Nowhere, &supplier, &message, now) => {
+        r = domain::fulfilment::fulfil::handle(&s.t.app.store, &Nowhere, &supplier, &message, now) => {
             panic!("the dying forward returned {r:?}")
         }
         () = supplier.reached.notified() => {}
@@ -1082,9 +1082,9 @@ async fn redeliver(
     s: &Stack,
     package: &str,
     now: Timestamp,
-) -> Result<domain::fulfil::Handled, domain::fulfil::FulfilError> {
+) -> Result<domain::fulfilment::fulfil::Handled, domain::fulfilment::fulfil::FulfilError> {
     let message = forward_message(package, now);
-    domain::fulfil::handle(
+    domain::fulfilment::fulfil::handle(
         &s.t.app.store,
         &s.forward.publisher,
         &s.forward.suppliers,
@@ -1102,14 +1102,14 @@ async fn pay_with<S: Ledger + domain::ports::Catalog, P: Publisher>(
     order: &Value,
     now: Timestamp,
 ) -> domain::order::Order {
-    let n = domain::pay::PaymentNotice {
+    let n = domain::payment::pay::PaymentNotice {
         order_id: OrderId::parse(&order_id(order)).unwrap(),
         payment_id: format!("pay-{}", order_id(order)),
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at: now,
         storefront: Default::default(),
     };
-    domain::pay::apply_payment(store, publisher, &s.t.app.config, &n, now)
+    domain::payment::pay::apply_payment(store, publisher, &s.t.app.config, &n, now)
         .await
         .expect("the payment is taken")
         .order
@@ -1240,7 +1240,7 @@ async fn crash_c(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     let id = order_id(&order);
     let tea_before = s.t.available("TEA").await;
     let paid = pay_with(s, store, &Nowhere, &order, now).await;
-    let cancelled = domain::cancel::cancel_order(
+    let cancelled = domain::order::cancel::cancel_order(
         store,
         &Down,
         &s.t.app.config,
@@ -1298,13 +1298,13 @@ async fn crash_d(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     pay_with(s, store, &s.forward.publisher, &order, now).await;
     s.drain(1).await;
     let drop = package_of(&order, "dropship");
-    let cb = domain::packages::StatusCallback {
+    let cb = domain::fulfilment::packages::StatusCallback {
         package_id: PackageId::parse(&drop).unwrap(),
-        status: domain::packages::CallbackStatus::Rejected,
+        status: domain::fulfilment::packages::CallbackStatus::Rejected,
         tracking_no: None,
         at: None,
     };
-    domain::packages::supplier_status(store, &Down, &s.t.app.config, "S-1", &cb, now)
+    domain::fulfilment::packages::supplier_status(store, &Down, &s.t.app.config, "S-1", &cb, now)
         .await
         .expect("rejected");
     let swept = s.sweep_at(now.plus_secs(60)).await;
@@ -1343,12 +1343,15 @@ async fn crash_e(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     crash_forward(s, &pkg, false, now).await;
     let busy = redeliver(s, &pkg, now).await;
     let mut ok = f.check(
-        matches!(busy, Err(domain::fulfil::FulfilError::Busy)),
+        matches!(busy, Err(domain::fulfilment::fulfil::FulfilError::Busy)),
         || format!("E {pkg}: a redelivery inside the claim gave {busy:?}"),
     );
     let done = redeliver(s, &pkg, later).await;
     ok &= f.check(
-        matches!(done, Ok(domain::fulfil::Handled::Forwarded { .. })),
+        matches!(
+            done,
+            Ok(domain::fulfilment::fulfil::Handled::Forwarded { .. })
+        ),
         || format!("E {pkg}: the redelivery after the claim gave {done:?}"),
     );
     ok &= forwarded_once(s, f, &id, &pkg, "E died before the supplier call").await;
@@ -1374,12 +1377,12 @@ async fn crash_f(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     let first = references(s, &pkg);
     let busy = redeliver(s, &pkg, now).await;
     let mut ok = f.check(
-        matches!(busy, Err(domain::fulfil::FulfilError::Busy)),
+        matches!(busy, Err(domain::fulfilment::fulfil::FulfilError::Busy)),
         || format!("F {pkg}: a redelivery inside the claim gave {busy:?}"),
     );
     let done = redeliver(s, &pkg, later).await;
     ok &= f.check(
-        matches!(&done, Ok(domain::fulfil::Handled::Forwarded { supplier_ref }) if first.contains(supplier_ref)),
+        matches!(&done, Ok(domain::fulfilment::fulfil::Handled::Forwarded { supplier_ref }) if first.contains(supplier_ref)),
         || format!("F {pkg}: the redelivery gave {done:?}, the supplier had issued {first:?}"),
     );
     ok &= forwarded_once(s, f, &id, &pkg, "F died after the supplier call").await;
@@ -1402,7 +1405,7 @@ async fn crash_g(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
         fail_recording: Some(PackageId::parse(&pkg).unwrap()),
         ..Faulty::new(store)
     };
-    let failed = domain::fulfil::handle(
+    let failed = domain::fulfilment::fulfil::handle(
         &faulty,
         &s.forward.publisher,
         &s.forward.suppliers,
@@ -1416,12 +1419,15 @@ async fn crash_g(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     );
     let busy = redeliver(s, &pkg, now).await;
     ok &= f.check(
-        matches!(busy, Err(domain::fulfil::FulfilError::Busy)),
+        matches!(busy, Err(domain::fulfilment::fulfil::FulfilError::Busy)),
         || format!("G {pkg}: a redelivery inside the claim gave {busy:?}"),
     );
     let done = redeliver(s, &pkg, later).await;
     ok &= f.check(
-        matches!(done, Ok(domain::fulfil::Handled::Forwarded { .. })),
+        matches!(
+            done,
+            Ok(domain::fulfilment::fulfil::Handled::Forwarded { .. })
+        ),
         || format!("G {pkg}: the redelivery gave {done:?}"),
     );
     ok &= forwarded_once(s, f, &id, &pkg, "G recording failed").await;
@@ -1448,7 +1454,7 @@ async fn crash_h(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     let intercept = Message::Intercept {
         package_id: PackageId::parse(&pkg).unwrap(),
     };
-    let early = domain::fulfil::handle(
+    let early = domain::fulfilment::fulfil::handle(
         store,
         &s.forward.publisher,
         &s.forward.suppliers,
@@ -1457,16 +1463,19 @@ async fn crash_h(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     )
     .await;
     ok &= f.check(
-        matches!(early, Err(domain::fulfil::FulfilError::Busy)),
+        matches!(early, Err(domain::fulfilment::fulfil::FulfilError::Busy)),
         || format!("H {pkg}: the intercept before the reference gave {early:?}"),
     );
-    let after = Timestamp::now().plus_secs(domain::fulfil::LEASE_SECS + 1);
+    let after = Timestamp::now().plus_secs(domain::fulfilment::fulfil::LEASE_SECS + 1);
     let recorded = redeliver(s, &pkg, after).await;
     ok &= f.check(
-        matches!(recorded, Ok(domain::fulfil::Handled::Forwarded { .. })),
+        matches!(
+            recorded,
+            Ok(domain::fulfilment::fulfil::Handled::Forwarded { .. })
+        ),
         || format!("H {pkg}: the forward redelivery gave {recorded:?}"),
     );
-    let stopped = domain::fulfil::handle(
+    let stopped = domain::fulfilment::fulfil::handle(
         store,
         &s.forward.publisher,
         &s.forward.suppliers,
@@ -1475,7 +1484,10 @@ async fn crash_h(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     )
     .await;
     ok &= f.check(
-        matches!(stopped, Ok(domain::fulfil::Handled::Intercepted)),
+        matches!(
+            stopped,
+            Ok(domain::fulfilment::fulfil::Handled::Intercepted)
+        ),
         || format!("H {pkg}: the intercept gave {stopped:?}"),
     );
     s.drain(1).await;
@@ -1514,8 +1526,9 @@ async fn crash_i(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     let order = s.placed(user, lamp.clone()).await;
     let id = order_id(&order);
     let pkg = package_of(&order, "dropship");
-    let long_ago =
-        Timestamp::from_unix(Timestamp::now().unix() - domain::fulfil::LEASE_SECS as i64 - 5);
+    let long_ago = Timestamp::from_unix(
+        Timestamp::now().unix() - domain::fulfilment::fulfil::LEASE_SECS as i64 - 5,
+    );
     pay_with(s, store, &Nowhere, &order, long_ago).await;
     crash_forward(s, &pkg, true, long_ago).await;
     let (status, v) = s.cancel_order(user, &id).await;
@@ -1534,7 +1547,7 @@ async fn crash_i(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
              {}-s claim ran out marked it {} and refunded {} of {} without any intercept (the redelivery: {redelivered:?}): \
              the goods ship on a refunded order",
             references(s, &pkg),
-            domain::fulfil::LEASE_SECS,
+            domain::fulfilment::fulfil::LEASE_SECS,
             p.status().as_str(),
             stored.refunded_cents().0,
             stored.received_cents().0
@@ -1651,8 +1664,10 @@ async fn crash_l(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     let forwarded = redeliver(s, &pkg, Timestamp::now()).await;
     let (status, v) = s.cancel_order(&c.user, &id).await;
     let mut ok = f.check(
-        matches!(forwarded, Ok(domain::fulfil::Handled::Forwarded { .. }))
-            && status == 200
+        matches!(
+            forwarded,
+            Ok(domain::fulfilment::fulfil::Handled::Forwarded { .. })
+        ) && status == 200
             && v["status"] == "cancel_requested",
         || format!("L {id}: forwarded {forwarded:?}, cancel {status} {v}"),
     );
@@ -1665,15 +1680,15 @@ async fn crash_l(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     };
     let now = Timestamp::now();
     tokio::select! {
-        r = Box::pin(domain::fulfil::handle(store, &s.forward.publisher, &dying, &intercept, now)) => {
+        r = Box::pin(domain::fulfilment::fulfil::handle(store, &s.forward.publisher, &dying, &intercept, now)) => {
             panic!("the dying intercept returned {r:?}")
         }
         () = dying.reached.notified() => {}
     }
     // The dying delivery's claim holds other deliveries off; SQS brings the
     // message back after its visibility timeout (120 s), past the claim (60 s).
-    let later = now.plus_secs(domain::fulfil::LEASE_SECS + 1);
-    let again = Box::pin(domain::fulfil::handle(
+    let later = now.plus_secs(domain::fulfilment::fulfil::LEASE_SECS + 1);
+    let again = Box::pin(domain::fulfilment::fulfil::handle(
         store,
         &s.forward.publisher,
         &s.forward.suppliers,
@@ -1724,13 +1739,13 @@ async fn crash_j(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     let body = json!([{"sku": "TEA", "qty": 2}]);
     let mut faulty = Faulty::new(&s.t.app.store);
     faulty.lose_placement_answer = true;
-    let req = domain::place::PlaceRequest::parse(
+    let req = domain::checkout::place::PlaceRequest::parse(
         integration_tests::place_body(body.clone())
             .to_string()
             .as_bytes(),
     )
     .expect("a placement");
-    let first = domain::place::place_order(
+    let first = domain::checkout::place::place_order(
         &faulty,
         &s.t.app.config,
         &owner(user),
@@ -1781,7 +1796,7 @@ async fn crash() {
             s: &s,
             user: format!("crash-{round}"),
             now,
-            later: now.plus_secs(domain::fulfil::LEASE_SECS + 1),
+            later: now.plus_secs(domain::fulfilment::fulfil::LEASE_SECS + 1),
             round,
             mixed: mixed.clone(),
             lamp: lamp.clone(),

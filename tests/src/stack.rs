@@ -11,7 +11,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use domain::config::Config;
-use domain::signature;
+use domain::payment::signature;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use supplier_sim::Simulator;
@@ -215,7 +215,7 @@ impl Stack {
         crate::decode(cancel::handle(&self.cancel, e.build()).await)
     }
 
-    pub async fn sweep(&self) -> domain::sweep::SweepSummary {
+    pub async fn sweep(&self) -> domain::order::sweep::SweepSummary {
         expire::handle(&self.expire, json!({"source": "aws.scheduler"}))
             .await
             .expect("sweep")
@@ -498,8 +498,11 @@ impl Stack {
     }
 
     /// Runs the sweep as if at `now` (to reach automatic receipt without waiting days).
-    pub async fn sweep_at(&self, now: domain::time::Timestamp) -> domain::sweep::SweepSummary {
-        domain::sweep::sweep(
+    pub async fn sweep_at(
+        &self,
+        now: domain::time::Timestamp,
+    ) -> domain::order::sweep::SweepSummary {
+        domain::order::sweep::sweep(
             &self.t.app.store,
             &self.expire.publisher,
             &self.t.app.config,

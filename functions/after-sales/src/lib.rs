@@ -7,7 +7,7 @@ use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::after_sales::{self, CaseError, CaseStep, OpenCase};
 use domain::ids::CaseId;
-use domain::read::parse_order_id;
+use domain::order::read::parse_order_id;
 use domain::time::Timestamp;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};

@@ -3,8 +3,8 @@
 use adapters::http::{self, ApiError};
 use adapters::sqs::SqsPublisher;
 use adapters::App;
-use domain::cancel::{cancel_order, cancel_package, parse_body, CancelError};
-use domain::read::parse_order_id;
+use domain::order::cancel::{cancel_order, cancel_package, parse_body, CancelError};
+use domain::order::read::parse_order_id;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};

@@ -5,7 +5,7 @@
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::error::StoreError;
-use domain::sweep::{sweep, SweepSummary};
+use domain::order::sweep::{sweep, SweepSummary};
 use domain::time::Timestamp;
 
 /// Orders handled per run; a larger backlog drains over the next runs.

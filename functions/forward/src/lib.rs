@@ -5,7 +5,9 @@
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use domain::fulfil::{give_up, handle as handle_message, parse_message, FulfilError, Handled};
+use domain::fulfilment::fulfil::{
+    give_up, handle as handle_message, parse_message, FulfilError, Handled,
+};
 use domain::time::Timestamp;
 use suppliers::SupplierRouter;
 

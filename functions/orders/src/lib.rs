@@ -2,7 +2,7 @@
 
 use adapters::http::{self, ApiError};
 use adapters::App;
-use domain::read;
+use domain::order::read;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};

@@ -5,7 +5,7 @@ use adapters::http::{self, ApiError};
 use adapters::secrets::PaymentSecrets;
 use adapters::sqs::SqsPublisher;
 use adapters::App;
-use domain::pay::{apply_payment, PaymentNotice};
+use domain::payment::pay::{apply_payment, PaymentNotice};
 use domain::storefront::{self, StorefrontId};
 use domain::time::Timestamp;
 use domain::view::OrderView;

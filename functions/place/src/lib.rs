@@ -2,10 +2,10 @@
 
 use adapters::http::{self, ApiError};
 use adapters::App;
+use domain::checkout::place::{place_order, PlaceRequest, Placed};
+use domain::checkout::repurchase::{repurchase, RepurchaseError};
 use domain::ids::{Caller, IdempotencyKey};
-use domain::place::{place_order, PlaceRequest, Placed};
-use domain::read::parse_order_id;
-use domain::repurchase::{repurchase, RepurchaseError};
+use domain::order::read::parse_order_id;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{HeaderValue, Method, StatusCode};

@@ -7,9 +7,9 @@
 use adapters::http::{self, ApiError};
 use adapters::sqs::SqsPublisher;
 use adapters::App;
+use domain::fulfilment::packages::{self, Resolve, Shipment, StatusCallback, SyncError};
 use domain::ids::PackageId;
-use domain::packages::{self, Resolve, Shipment, StatusCallback, SyncError};
-use domain::signature::SupplierSecrets;
+use domain::payment::signature::SupplierSecrets;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::{Method, StatusCode};

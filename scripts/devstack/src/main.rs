@@ -151,7 +151,10 @@ fn sign(mut args: Args) -> Result<(), Error> {
     std::io::stdin()
         .read_to_end(&mut body)
         .map_err(|e| format!("reading stdin: {e}"))?;
-    println!("{}", domain::signature::sign(secret.as_bytes(), &body));
+    println!(
+        "{}",
+        domain::payment::signature::sign(secret.as_bytes(), &body)
+    );
     Ok(())
 }
 

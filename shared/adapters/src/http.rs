@@ -327,7 +327,7 @@ pub fn body(req: &Request) -> Result<&[u8], ApiError> {
 /// the body with `secret`) checks out; 401 `invalid_signature` otherwise.
 pub fn signed_body<'r>(req: &'r Request, secret: &str) -> Result<&'r [u8], ApiError> {
     verified_body(req, |bytes, sig| {
-        domain::signature::verify(secret.as_bytes(), bytes, sig)
+        domain::payment::signature::verify(secret.as_bytes(), bytes, sig)
     })
 }
 

@@ -98,9 +98,11 @@ impl Secrets {
     }
 
     /// `SUPPLIER_WEBHOOK_SECRETS`, each supplier's own key (SPEC 2.5).
-    pub fn supplier_secrets(&self) -> Result<domain::signature::SupplierSecrets, StartupError> {
+    pub fn supplier_secrets(
+        &self,
+    ) -> Result<domain::payment::signature::SupplierSecrets, StartupError> {
         let text = self.required("SUPPLIER_WEBHOOK_SECRETS")?;
-        domain::signature::SupplierSecrets::parse(&text)
+        domain::payment::signature::SupplierSecrets::parse(&text)
             .map_err(|e| StartupError::Secret("SUPPLIER_WEBHOOK_SECRETS", e))
     }
 }

@@ -15,7 +15,7 @@
 mod refine;
 mod routes;
 
-use domain::repurchase::RepurchaseReport;
+use domain::checkout::repurchase::RepurchaseReport;
 use domain::view::OrderView;
 use serde_json::{json, Map, Value};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -75,13 +75,13 @@ pub struct RepurchaseAnswer {
     domain::storefront::Storefront,
     domain::storefront::StorefrontInput,
     domain::view::OrderView,
-    domain::case::AfterSalesCase,
-    domain::packages::Synced,
-    domain::packages::CallbackStatus,
-    domain::repurchase::RepurchaseReport,
+    domain::after_sales::case::AfterSalesCase,
+    domain::fulfilment::packages::Synced,
+    domain::fulfilment::packages::CallbackStatus,
+    domain::checkout::repurchase::RepurchaseReport,
     domain::ports::Shortage,
     domain::ports::LimitBreach,
-    domain::sweep::SweepSummary,
+    domain::order::sweep::SweepSummary,
     ApiError,
     GatewayError,
     OrderList,
@@ -98,10 +98,10 @@ pub fn schema_ref<T: ToSchema>() -> Value {
 /// each, the request bodies the domain parses with private `Raw*` structs.
 fn components() -> utoipa::openapi::OpenApi {
     let mut doc = Schemas::openapi();
-    doc.merge(<domain::place::PlaceRequest as OpenApi>::openapi());
-    doc.merge(<domain::pay::PaymentNotice as OpenApi>::openapi());
-    doc.merge(<domain::cancel::CancelBody as OpenApi>::openapi());
-    doc.merge(<domain::packages::StatusCallback as OpenApi>::openapi());
+    doc.merge(<domain::checkout::place::PlaceRequest as OpenApi>::openapi());
+    doc.merge(<domain::payment::pay::PaymentNotice as OpenApi>::openapi());
+    doc.merge(<domain::order::cancel::CancelBody as OpenApi>::openapi());
+    doc.merge(<domain::fulfilment::packages::StatusCallback as OpenApi>::openapi());
     doc.merge(<domain::after_sales::OpenCase as OpenApi>::openapi());
     doc
 }

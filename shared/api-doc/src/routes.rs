@@ -7,10 +7,10 @@
 //! response checks hold every answer to these lists.
 
 use crate::{schema_ref, ApiError, GatewayError, OrderList, RepurchaseAnswer};
-use domain::case::AfterSalesCase;
+use domain::after_sales::case::AfterSalesCase;
 use domain::catalog::Sku;
+use domain::fulfilment::packages::Synced;
 use domain::ids::{CaseId, OrderId, PackageId, SkuId, SupplierId};
-use domain::packages::Synced;
 use domain::storefront::{Storefront, StorefrontInput};
 use domain::view::OrderView;
 use serde_json::{json, Map, Value};
@@ -696,7 +696,7 @@ pub fn routes() -> Vec<Route> {
         .error_extras(
             409,
             json!({
-                "report": schema_ref::<domain::repurchase::RepurchaseReport>(),
+                "report": schema_ref::<domain::checkout::repurchase::RepurchaseReport>(),
                 "order": { "type": "null" },
             }),
         )

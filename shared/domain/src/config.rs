@@ -1,7 +1,7 @@
 //! Business configuration (SPEC 3), read from a key lookup such as the environment.
 
 use crate::money::Cents;
-use crate::split::FreightPolicy;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -22,6 +22,27 @@ pub struct Config {
     /// ... and handed to staff this long after it was requested
     /// (`INTERCEPT_GIVE_UP_SECS`).
     pub intercept_give_up_secs: u64,
+}
+
+/// How an order's freight is spread over its packages (a shop setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum FreightPolicy {
+    /// All freight on the package with the largest goods total (ties: first id).
+    Single,
+    /// Proportional to goods totals, largest remainder, parts add up exactly.
+    Apportioned,
+}
+
+impl FreightPolicy {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "single" => Some(Self::Single),
+            "apportioned" => Some(Self::Apportioned),
+            _ => None,
+        }
+    }
 }
 
 /// The kind of a fulfilment source, without its warehouse or supplier id.

@@ -1,30 +1,36 @@
 //! The order system's domain: values parsed at the edge, the order and package
 //! state machines, pricing, splitting, freight and status aggregation.
-//! Nothing here knows about AWS; storage is reached through [`ports`].
+//! Nothing here knows about AWS or HTTP; storage is reached through [`ports`].
+//!
+//! Arranged by context, each with its model, its use cases and what it asks
+//! of the store:
+//! - [`catalog`]: SKUs, listing and prices per storefront, sharded stock.
+//! - [`storefront`]: the storefronts sharing this back end and their terms.
+//! - [`checkout`]: placing an order (pricing, split, freight), buying again.
+//! - [`order`]: the order aggregate and its state machines, cancelling,
+//!   reading, the schedule's sweep.
+//! - [`payment`]: payment notifications, signatures.
+//! - [`fulfilment`]: forwarding packages to suppliers, their status events.
+//! - [`after_sales`]: cases, from opening to completion.
+//!
+//! And the shared kernel: ids, money, time, configuration, errors, the
+//! ports, queue messages, the one transition loop, body parsing; and
+//! [`view`], what a caller is shown of an order (it reads every context).
 
 pub mod after_sales;
 pub mod body;
-pub mod cancel;
-pub mod case;
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod error;
-pub mod fulfil;
+pub mod fulfilment;
 pub mod ids;
 pub mod messages;
 pub mod money;
 pub mod order;
-pub mod packages;
-pub mod pay;
-pub mod place;
+pub mod payment;
 pub mod ports;
-pub mod read;
-pub mod repurchase;
-pub mod shards;
-pub mod signature;
-pub mod split;
 pub mod storefront;
-pub mod sweep;
 pub mod time;
 pub mod transition;
 pub mod view;

@@ -1,7 +1,7 @@
 //! What the domain needs from storage. The DynamoDB adapter implements these;
 //! every write behind them is conditional.
 
-use crate::case::AfterSalesCase;
+use crate::after_sales::case::AfterSalesCase;
 use crate::catalog::{Sku, SkuUpdate};
 use crate::error::StoreError;
 use crate::ids::{CaseId, IdempotencyKey, OrderId, SkuId, UserId};

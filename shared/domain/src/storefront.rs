@@ -5,10 +5,10 @@
 //! names of its secrets in the secret store (never key material).
 
 use crate::config::Config;
+use crate::config::FreightPolicy;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::money::Cents;
 use crate::ports::Storefronts;
-use crate::split::FreightPolicy;
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;

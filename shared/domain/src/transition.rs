@@ -2,7 +2,7 @@
 //! case), decide, commit conditional on the versions loaded, publish what the
 //! order owes the queues, and start over when someone else wrote first.
 
-use crate::case::AfterSalesCase;
+use crate::after_sales::case::AfterSalesCase;
 use crate::error::StoreError;
 use crate::ids::{CaseId, OrderId};
 use crate::messages::Publisher;

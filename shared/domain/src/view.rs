@@ -4,13 +4,13 @@
 use crate::after_sales::eligibility;
 use crate::catalog::{Source, StockPolicy};
 use crate::config::Config;
+use crate::config::FreightPolicy;
 use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId, UserId};
 use crate::money::Cents;
 use crate::order::{
     Address, AttentionItem, CaseSummary, Order, OrderStatus, PackageLine, PackageStatus, Refund,
     TimelineEntry, Warning,
 };
-use crate::split::FreightPolicy;
 use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
 use serde::Serialize;

@@ -5,18 +5,20 @@
 //! DynamoDB Local (fewer), so the real store is held to the same model.
 
 use crate::memory::{MemoryQueues, ScriptedSupplier, SupplierMode};
+use domain::after_sales::case::{CaseKind, CaseLine};
 use domain::after_sales::{self, CaseStep, OpenCase};
-use domain::case::{CaseKind, CaseLine};
 use domain::catalog::{SkuUpdate, Source, StockPolicy};
+use domain::checkout::place::{place_order, PlaceRequest};
 use domain::config::Config;
 use domain::error::{ErrorKind, Problem};
+use domain::fulfilment::packages::{
+    self, CallbackStatus, Resolution, Resolve, Shipment, StatusCallback,
+};
 use domain::ids::{Caller, CaseId, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use domain::messages::Message;
 use domain::money::Cents;
 use domain::order::{Address, Order, OrderStatus, PackageStatus};
-use domain::packages::{self, CallbackStatus, Resolution, Resolve, Shipment, StatusCallback};
-use domain::pay::{apply_payment, PaymentNotice};
-use domain::place::{place_order, PlaceRequest};
+use domain::payment::pay::{apply_payment, PaymentNotice};
 use domain::ports::{Catalog, Ledger};
 use domain::storefront::{Storefront, StorefrontId, StorefrontInput};
 use domain::time::Timestamp;
@@ -467,7 +469,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
                 } else {
                     self.owner_of(&o)
                 };
-                let r = domain::cancel::cancel_order(
+                let r = domain::order::cancel::cancel_order(
                     &self.store,
                     &self.queues,
                     &self.cfg,
@@ -486,10 +488,15 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
             Cmd::Tick { how_long } => {
                 let secs = [60, self.cfg.intercept_retry_secs + 1, 90_000, 11 * 86_400];
                 self.now = now.plus_secs(secs[usize::from(*how_long) % 4]);
-                let summary =
-                    domain::sweep::sweep(&self.store, &self.queues, &self.cfg, 1000, self.now)
-                        .await
-                        .map_err(|e| format!("sweep: {e}"))?;
+                let summary = domain::order::sweep::sweep(
+                    &self.store,
+                    &self.queues,
+                    &self.cfg,
+                    1000,
+                    self.now,
+                )
+                .await
+                .map_err(|e| format!("sweep: {e}"))?;
                 if summary.failed > 0 {
                     return Err(format!("the sweep failed on an order: {summary:?}"));
                 }
@@ -510,21 +517,32 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
                         self.count("refund messages");
                         continue;
                     }
-                    let r =
-                        domain::fulfil::handle(&self.store, &self.queues, &self.supplier, &m, now)
-                            .await;
+                    let r = domain::fulfilment::fulfil::handle(
+                        &self.store,
+                        &self.queues,
+                        &self.supplier,
+                        &m,
+                        now,
+                    )
+                    .await;
                     match r {
                         Ok(_) => self.count("delivered"),
-                        Err(domain::fulfil::FulfilError::Illegal(e)) => {
+                        Err(domain::fulfilment::fulfil::FulfilError::Illegal(e)) => {
                             return Err(format!("deliver {m:?}: {e}"))
                         }
-                        Err(domain::fulfil::FulfilError::Store(e)) => {
+                        Err(domain::fulfilment::fulfil::FulfilError::Store(e)) => {
                             return Err(format!("deliver {m:?}: {e}"))
                         }
                         Err(_) if *give_up => {
-                            domain::fulfil::give_up(&self.store, &self.queues, &m, "gave up", now)
-                                .await
-                                .map_err(|e| format!("give up: {e}"))?;
+                            domain::fulfilment::fulfil::give_up(
+                                &self.store,
+                                &self.queues,
+                                &m,
+                                "gave up",
+                                now,
+                            )
+                            .await
+                            .map_err(|e| format!("give up: {e}"))?;
                             self.count("given up");
                         }
                         // Left on the queue for a later delivery.
@@ -864,7 +882,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
         let before = o.version();
         let (name, listed, ok) = match which % 3 {
             0 => {
-                let r = domain::cancel::cancel_order(
+                let r = domain::order::cancel::cancel_order(
                     &self.store,
                     &self.queues,
                     &self.cfg,

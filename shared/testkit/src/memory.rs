@@ -4,7 +4,7 @@
 //! a case line held by one open case) and applied whole or not at all; a
 //! refused change names its conflict as the adapter does.
 
-use domain::case::AfterSalesCase;
+use domain::after_sales::case::AfterSalesCase;
 use domain::catalog::{Sku, SkuUpdate};
 use domain::error::StoreError;
 use domain::ids::{CaseId, IdempotencyKey, OrderId, PackageId, SkuId, UserId};

@@ -1,7 +1,7 @@
 //! Item shapes: what an order and an after-sales case look like stored.
 
 use super::{key_map, keys, s, Item};
-use domain::case::AfterSalesCase;
+use domain::after_sales::case::AfterSalesCase;
 use domain::error::StoreError;
 use domain::order::Order;
 

@@ -9,7 +9,7 @@ use super::{
     DynamoStore, Item,
 };
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
-use domain::case::AfterSalesCase;
+use domain::after_sales::case::AfterSalesCase;
 use domain::error::StoreError;
 use domain::ids::{CaseId, OrderId, SkuId};
 use domain::order::Order;

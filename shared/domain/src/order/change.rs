@@ -3,8 +3,8 @@
 //! is changed. Use cases start from [`Order::next`] and call these.
 
 use super::attention::AttentionKind;
+use super::cases::{CaseLine, CaseSummary};
 use super::*;
-use crate::case::{AfterSalesCase, CaseLine};
 use crate::ports::StockMove;
 
 /// A package event: who says what, when.
@@ -595,17 +595,28 @@ impl Order {
         Ok(true)
     }
 
-    /// Records a case being opened or moving on, with its timeline entry.
-    pub fn track_case(&mut self, case: &AfterSalesCase, actor: &str, now: Timestamp) {
-        let summary = case.summary();
+    /// Records a case being opened or moving on (as `summary` says, with
+    /// the step's `note`), with its timeline entry.
+    pub fn track_case(
+        &mut self,
+        summary: CaseSummary,
+        note: Option<String>,
+        actor: &str,
+        now: Timestamp,
+    ) {
+        let (id, package_id, status) = (
+            summary.id.clone(),
+            summary.package_id.clone(),
+            summary.status,
+        );
         match self.cases.iter_mut().find(|c| c.id == summary.id) {
             Some(c) => *c = summary,
             None => self.cases.push(summary),
         }
-        let entry = self.log(now, &format!("case_{}", case.status().as_str()), actor);
-        entry.case_id = Some(case.id.clone());
-        entry.package_id = Some(case.package_id.clone());
-        entry.cause = case.history().last().and_then(|h| h.note.clone());
+        let entry = self.log(now, &format!("case_{}", status.as_str()), actor);
+        entry.case_id = Some(id);
+        entry.package_id = Some(package_id);
+        entry.cause = note;
     }
 
     /// Units of `sku` in `package` that cases already claim (open or completed).
@@ -630,7 +641,7 @@ impl Order {
     /// once. Nothing is charged for it.
     pub fn add_exchange_package(
         &mut self,
-        case: &AfterSalesCase,
+        case: &CaseSummary,
         stock: Vec<(SkuId, Option<u8>, u32)>,
         now: Timestamp,
     ) -> Result<PackageId, IllegalTransition> {

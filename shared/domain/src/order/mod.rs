@@ -3,14 +3,19 @@
 //! only a transition may change are private and read through getters.
 
 pub mod attention;
+pub mod cancel;
+pub mod cases;
+pub use cases::CaseSummary;
 pub mod change;
 pub mod machine;
+pub mod read;
+pub mod sweep;
 
 use crate::catalog::{Source, StockPolicy};
+use crate::config::FreightPolicy;
 use crate::ids::{CaseId, OrderId, PackageId, SkuId, UserId};
 use crate::messages::Message;
 use crate::money::Cents;
-use crate::split::FreightPolicy;
 use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -286,18 +291,6 @@ pub const MAX_ORDER_BYTES: usize = 300_000;
 /// How long a freshly written outbox is left to its writer before the sweep
 /// publishes it.
 pub const OUTBOX_GRACE_SECS: u64 = 30;
-
-/// What the order keeps of each of its after-sales cases, so that the order
-/// alone decides what a new case may still claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CaseSummary {
-    pub id: CaseId,
-    pub package_id: PackageId,
-    pub kind: crate::case::CaseKind,
-    pub status: crate::case::CaseStatus,
-    pub lines: Vec<crate::case::CaseLine>,
-}
 
 /// How a payment notification for this order ended, so that the same
 /// notification again is answered from the order alone.

@@ -1,5 +1,7 @@
 //! SKUs: what we sell, where it ships from, and how its stock is held.
 
+pub mod shards;
+
 use crate::error::{ErrorKind, Problem};
 use crate::ids::{SkuId, SupplierId, WarehouseId};
 use crate::money::Cents;
@@ -411,7 +413,7 @@ mod tests {
         assert_eq!(one, vec![(1, 3)], "one shard holds it all");
         s.shard_stock = (0..4).map(|k| (k, 1)).collect();
         let spread = s.plan_takes(4).unwrap();
-        assert_eq!(crate::shards::units(&spread), 4);
+        assert_eq!(crate::catalog::shards::units(&spread), 4);
         assert_eq!(spread.len(), 4);
     }
 

@@ -2,13 +2,13 @@
 //! catalog, report what changed, and place what can still be bought.
 
 use crate::catalog::Sku;
+use crate::checkout::place::{place_fingerprinted, replay, PlaceError, PlaceRequest, Placed};
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::{Caller, IdempotencyKey, OrderId, SkuId};
 use crate::money::Cents;
+use crate::order::read::{get_order, ReadError};
 use crate::order::Order;
-use crate::place::{place_fingerprinted, replay, PlaceError, PlaceRequest, Placed};
 use crate::ports::{Catalog, Orders, Storefronts};
-use crate::read::{get_order, ReadError};
 use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
 use serde::Serialize;

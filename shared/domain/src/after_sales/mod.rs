@@ -3,15 +3,17 @@
 //! refund or an exchange package. Each step is a transition of the case and
 //! of its order, written together.
 
-use crate::case::{AfterSalesCase, CaseKind, CaseLine, CaseStatus, NewCase};
+pub mod case;
+
+use crate::after_sales::case::{AfterSalesCase, CaseKind, CaseLine, CaseStatus, NewCase};
 use crate::catalog::Sku;
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
+use crate::fulfilment::packages::token;
 use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId};
 use crate::messages::Publisher;
 use crate::money::Cents;
 use crate::order::{IllegalTransition, Order, PackageStatus};
-use crate::packages::token;
 use crate::ports::{Catalog, CommitError, Ledger, Shortage};
 use crate::time::Timestamp;
 use crate::transition::{transition, Decision, Target, Write};
@@ -440,7 +442,7 @@ pub async fn open_case<S: Ledger, P: Publisher>(
             now,
         );
         let mut next = order.next();
-        next.track_case(&case, &actor, now);
+        next.track_case(case.summary(), case.last_note(), &actor, now);
         let value = case.clone();
         Ok(Decision::write(
             Write {
@@ -607,7 +609,7 @@ pub async fn step_case<S: Ledger + Catalog, P: Publisher>(
                         return Err(CaseError::OutOfStock(short.clone()));
                     }
                     let stock = exchange_stock(&c, &read)?;
-                    let package = next_order.add_exchange_package(&c, stock, now)?;
+                    let package = next_order.add_exchange_package(&c.summary(), stock, now)?;
                     c.set_outcome(None, Some(package));
                 } else {
                     let amount = case_refund(order, &c);
@@ -626,7 +628,7 @@ pub async fn step_case<S: Ledger + Catalog, P: Publisher>(
                 c
             }
         };
-        next_order.track_case(&next_case, &actor, now);
+        next_order.track_case(next_case.summary(), next_case.last_note(), &actor, now);
         let value = next_case.clone();
         Ok(Decision::write(
             Write {

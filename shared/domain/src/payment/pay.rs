@@ -2,7 +2,9 @@
 //! checked, `deduct_on_pay` stock taken in the same transaction as the status
 //! change, and every payment ends on a paid order or a recorded refund.
 
+use crate::catalog::shards::{Plan, ShardView};
 use crate::catalog::StockPolicy;
+use crate::checkout::place::MAX_ATOMIC_WRITES;
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::OrderId;
@@ -11,10 +13,8 @@ use crate::messages::Publisher;
 use crate::money::Cents;
 use crate::order::IllegalTransition;
 use crate::order::{Order, OrderStatus, PaymentInfo, PaymentOutcome};
-use crate::place::MAX_ATOMIC_WRITES;
 use crate::ports::Catalog;
 use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage};
-use crate::shards::{Plan, ShardView};
 use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
 use crate::transition::Outcome;

@@ -1,102 +1,11 @@
 //! After-sales cases (SPEC 2.8): their shape and state machine.
 
-use crate::ids::{CaseId, OrderId, PackageId, SkuId, UserId};
+use crate::ids::{CaseId, OrderId, PackageId, UserId};
+use crate::order::cases::CaseSummary;
+pub use crate::order::cases::{CaseKind, CaseLine, CaseStatus};
 use crate::order::IllegalTransition;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum CaseKind {
-    RefundOnly,
-    ReturnRefund,
-    Exchange,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum CaseStatus {
-    Requested,
-    Approved,
-    Rejected,
-    ReturnShipped,
-    Completed,
-    Withdrawn,
-}
-
-impl CaseKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseKind::RefundOnly => "refund_only",
-            CaseKind::ReturnRefund => "return_refund",
-            CaseKind::Exchange => "exchange",
-        }
-    }
-    /// The goods come back before the case completes.
-    pub fn needs_return(self) -> bool {
-        self != CaseKind::RefundOnly
-    }
-}
-
-impl CaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Requested => "requested",
-            CaseStatus::Approved => "approved",
-            CaseStatus::Rejected => "rejected",
-            CaseStatus::ReturnShipped => "return_shipped",
-            CaseStatus::Completed => "completed",
-            CaseStatus::Withdrawn => "withdrawn",
-        }
-    }
-
-    /// Still holds its lines (one open case per package line).
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            CaseStatus::Requested | CaseStatus::Approved | CaseStatus::ReturnShipped
-        )
-    }
-
-    /// Counts against what later cases may claim: open, or completed.
-    pub fn claims_lines(self) -> bool {
-        self.is_open() || self == CaseStatus::Completed
-    }
-
-    /// The case state machine of SPEC 2.8 for a case of `kind`.
-    pub fn can_become(self, kind: CaseKind, to: CaseStatus) -> bool {
-        use CaseStatus::*;
-        match (self, to) {
-            (Requested, Approved | Rejected | Withdrawn) => true,
-            (Approved, Withdrawn) => true,
-            (Approved, ReturnShipped) => kind.needs_return(),
-            (Approved, Completed) => !kind.needs_return(),
-            (ReturnShipped, Completed) => true,
-            _ => false,
-        }
-    }
-
-    pub fn check(self, kind: CaseKind, to: CaseStatus) -> Result<(), IllegalTransition> {
-        if self.can_become(kind, to) {
-            Ok(())
-        } else {
-            Err(IllegalTransition {
-                what: "after-sales case",
-                from: self.as_str(),
-                to: to.as_str(),
-            })
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CaseLine {
-    pub sku: SkuId,
-    pub qty: u32,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -232,8 +141,13 @@ impl AfterSalesCase {
         self.exchange_package_id = exchange;
     }
 
-    pub fn summary(&self) -> crate::order::CaseSummary {
-        crate::order::CaseSummary {
+    /// The note of its latest step, if any.
+    pub fn last_note(&self) -> Option<String> {
+        self.history.last().and_then(|h| h.note.clone())
+    }
+
+    pub fn summary(&self) -> CaseSummary {
+        CaseSummary {
             id: self.id.clone(),
             package_id: self.package_id.clone(),
             kind: self.kind,

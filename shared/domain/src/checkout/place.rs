@@ -2,7 +2,9 @@
 //! the catalog, split it into packages, allocate freight, and hand it to the
 //! store to write atomically with its reservations.
 
+use crate::catalog::shards::{Plan, ShardView};
 use crate::catalog::{Sku, StockPolicy};
+use crate::checkout::split::{allocate_freight, order_freight, split_by_source};
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::ids::{Caller, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
@@ -13,8 +15,6 @@ use crate::order::{
 use crate::ports::{
     Catalog, CreateOrderError, IdempotencyRecord, LimitBreach, Orders, Shortage, Storefronts,
 };
-use crate::shards::{Plan, ShardView};
-use crate::split::{allocate_freight, order_freight, split_by_source};
 use crate::storefront::{self, LookupError, Storefront, StorefrontId, UnknownStorefront};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -664,8 +664,8 @@ pub(crate) async fn replay<S: Orders>(
 mod tests {
     use super::*;
     use crate::catalog::Source;
+    use crate::config::FreightPolicy;
     use crate::ids::{SupplierId, WarehouseId};
-    use crate::split::FreightPolicy;
 
     fn sku(id: &str, price: u64, source: Source, policy: StockPolicy, available: u64) -> Sku {
         Sku {

@@ -2,27 +2,8 @@
 
 use crate::catalog::Source;
 use crate::money::Cents;
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum FreightPolicy {
-    /// All freight on the package with the largest goods total (ties: first id).
-    Single,
-    /// Proportional to goods totals, largest remainder, parts add up exactly.
-    Apportioned,
-}
-
-impl FreightPolicy {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "single" => Some(Self::Single),
-            "apportioned" => Some(Self::Apportioned),
-            _ => None,
-        }
-    }
-}
+pub use crate::config::FreightPolicy;
 
 /// Freight for the whole order: free at or above the threshold.
 pub fn order_freight(goods: Cents, freight: Cents, free_over: Cents) -> Cents {

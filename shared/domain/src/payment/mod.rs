@@ -1,0 +1,4 @@
+//! Payment: the provider's signed notifications, applied once.
+
+pub mod pay;
+pub mod signature;
