@@ -2073,6 +2073,7 @@ fn sign(secret: &str, body: &[u8]) -> String {
 enum Shape {
     None,
     Sku,
+    Storefront,
     Place,
     Cancel,
     Notice,
@@ -2093,7 +2094,7 @@ struct Route {
     shape: Shape,
 }
 
-const ROUTES: [Route; 18] = [
+const ROUTES: [Route; 22] = [
     Route {
         h: H::Catalog,
         method: "GET",
@@ -2107,6 +2108,27 @@ const ROUTES: [Route; 18] = [
         route: "/skus/{sku}",
         param: Some("sku"),
         shape: Shape::Sku,
+    },
+    Route {
+        h: H::Catalog,
+        method: "GET",
+        route: "/storefronts",
+        param: None,
+        shape: Shape::None,
+    },
+    Route {
+        h: H::Catalog,
+        method: "GET",
+        route: "/storefronts/{id}",
+        param: Some("id"),
+        shape: Shape::None,
+    },
+    Route {
+        h: H::Catalog,
+        method: "PUT",
+        route: "/storefronts/{id}",
+        param: Some("id"),
+        shape: Shape::Storefront,
     },
     Route {
         h: H::Place,
@@ -2148,6 +2170,13 @@ const ROUTES: [Route; 18] = [
         method: "POST",
         route: "/payments/notify",
         param: None,
+        shape: Shape::Notice,
+    },
+    Route {
+        h: H::Pay,
+        method: "POST",
+        route: "/payments/notify/{storefront}",
+        param: Some("storefront"),
         shape: Shape::Notice,
     },
     Route {
@@ -2221,6 +2250,22 @@ const ROUTES: [Route; 18] = [
         shape: Shape::Empty,
     },
 ];
+
+/// The corpus tries every route of the route table.
+#[test]
+fn the_corpus_covers_every_route() {
+    let corpus: std::collections::BTreeSet<(&str, &str)> =
+        ROUTES.iter().map(|r| (r.method, r.route)).collect();
+    let missing: Vec<String> = routes::ROUTES
+        .iter()
+        .filter(|r| !corpus.contains(&(r.method, r.path)))
+        .map(|r| r.key())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes the stress corpus never tries: {missing:?}"
+    );
+}
 
 /// Strings that break things: empty, control and odd Unicode, injections,
 /// long ones, and ids that are almost right.
@@ -2333,6 +2378,8 @@ fn any_json(rng: &mut Rng, fx: &Fixture, depth: usize) -> Value {
 fn template(shape: Shape, rng: &mut Rng, fx: &Fixture) -> Value {
     match shape {
         Shape::None | Shape::Empty => json!({}),
+        Shape::Storefront => json!({"name": "Fuzz store", "freight_cents": rng.below(5000),
+                                   "app_client_ids": ["fuzz-client"], "payment_ttl_secs": 3600}),
         Shape::Sku => {
             json!({"name": "Fuzz", "price_cents": 100, "source": {"kind": "self", "warehouse": "WH-1"},
                              "stock_policy": "lock_on_place", "listed": true, "per_user_limit": null, "available": 10})
@@ -2588,6 +2635,13 @@ fn param_value(rng: &mut Rng, fx: &Fixture, name: &str) -> String {
             "NOPE-1".into(),
             "FUZZ-1".into(),
         ],
+        "storefront" => vec![
+            "default".into(),
+            "fuzz-store".into(),
+            "nowhere".into(),
+            "Default".into(),
+        ],
+        "id" if rng.chance(30) => vec!["fuzz-store".into(), "nowhere".into()],
         "id" => vec![
             fx.unpaid.clone(),
             fx.paid.clone(),

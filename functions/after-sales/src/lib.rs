@@ -2,14 +2,14 @@
 //! `GET /after-sales/{case_id}`, and the case's steps `review` (staff),
 //! `return-shipment`, `complete` (staff) and `withdraw`.
 
-use adapters::http::{self, ApiError};
+use adapters::http::{self, ApiError, RouteId};
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::after_sales::{self, CaseError, CaseStep, OpenCase};
 use domain::ids::CaseId;
 use domain::order::read::parse_order_id;
 use domain::time::Timestamp;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
@@ -21,25 +21,23 @@ pub struct AfterSales {
 
 pub async fn handle(a: &AfterSales, req: Request) -> Response<Body> {
     let a = &http::for_request(a, &req);
-    let path = req.uri().path().to_owned();
-    let method = req.method().clone();
-    if http::path_param(&req, "id").is_some() {
-        if method != Method::POST {
-            return ApiError::method_not_allowed().into_response();
+    let step = match http::route(&req, "after-sales") {
+        Ok(RouteId::OpenAfterSalesCase) => {
+            return http::respond(StatusCode::CREATED, open(a, &req).await)
         }
-        return http::respond(StatusCode::CREATED, open(a, &req).await);
-    }
-    let step = match (method, path.rsplit('/').next().unwrap_or_default()) {
-        (Method::GET, _) => return http::respond(StatusCode::OK, get(a, &req).await),
-        (Method::POST, "review") => http::body(&req).and_then(|b| Ok(CaseStep::parse_review(b)?)),
-        (Method::POST, "return-shipment") => {
+        Ok(RouteId::GetAfterSalesCase) => return http::respond(StatusCode::OK, get(a, &req).await),
+        Ok(RouteId::ReviewAfterSalesCase) => {
+            http::body(&req).and_then(|b| Ok(CaseStep::parse_review(b)?))
+        }
+        Ok(RouteId::ShipAfterSalesReturn) => {
             http::body(&req).and_then(|b| Ok(CaseStep::parse_return(b)?))
         }
-        (Method::POST, "complete") => {
+        Ok(RouteId::CompleteAfterSalesCase) => {
             http::body(&req).and_then(|b| Ok(CaseStep::parse_complete(b)?))
         }
-        (Method::POST, "withdraw") => Ok(CaseStep::Withdraw),
-        _ => return ApiError::method_not_allowed().into_response(),
+        Ok(RouteId::WithdrawAfterSalesCase) => Ok(CaseStep::Withdraw),
+        Ok(_) => Err(ApiError::no_route()),
+        Err(e) => Err(e),
     };
     let result = match step {
         Ok(step) => advance(a, &req, &step).await,

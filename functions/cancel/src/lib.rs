@@ -1,13 +1,13 @@
 //! `POST /orders/{id}/cancel` (SPEC 2.6), by the owner or staff.
 
-use adapters::http::{self, ApiError};
+use adapters::http::{self, ApiError, RouteId};
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::order::cancel::{cancel_order, cancel_package, parse_body, CancelError};
 use domain::order::read::parse_order_id;
 use domain::time::Timestamp;
 use domain::view::OrderView;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
@@ -19,10 +19,12 @@ pub struct Cancel {
 
 pub async fn handle(c: &Cancel, req: Request) -> Response<Body> {
     let c = &http::for_request(c, &req);
-    if req.method() != Method::POST {
-        return ApiError::method_not_allowed().into_response();
-    }
-    http::respond(StatusCode::OK, cancel(c, &req).await)
+    let result = match http::route(&req, "cancel") {
+        Ok(RouteId::CancelOrder) => cancel(c, &req).await,
+        Ok(_) => Err(ApiError::no_route()),
+        Err(e) => Err(e),
+    };
+    http::respond(StatusCode::OK, result)
 }
 
 async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError> {

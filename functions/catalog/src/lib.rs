@@ -1,69 +1,65 @@
 //! `PUT /skus/{sku}` (staff), `GET /skus/{sku}`; the storefronts (SPEC 2.13,
 //! staff): `PUT /storefronts/{id}`, `GET /storefronts/{id}`, `GET /storefronts`.
 
-use adapters::http::{self, ApiError};
+use adapters::http::{self, ApiError, RouteId};
 use adapters::App;
 use domain::catalog::{CatalogError, Sku, SkuInput};
 use domain::ids::SkuId;
 use domain::ports::{Catalog, Storefronts};
 use domain::storefront::{self, Storefront, StorefrontError, StorefrontId, StorefrontInput};
 use domain::time::Timestamp;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let app = &http::for_request(app, &req);
-    if req.uri().path().contains("/storefronts") {
-        return storefronts(app, &req).await;
-    }
-    let result = match *req.method() {
-        Method::GET => get(app, &req).await,
-        Method::PUT => put(app, &req).await,
-        _ => Err(ApiError::method_not_allowed()),
+    let result = match http::route(&req, "catalog") {
+        Ok(RouteId::GetSku) => get(app, &req).await.map(|s| json!(s)),
+        Ok(RouteId::PutSku) => put(app, &req).await.map(|s| json!(s)),
+        Ok(
+            route @ (RouteId::ListStorefronts | RouteId::GetStorefront | RouteId::PutStorefront),
+        ) => storefronts(app, &req, route).await,
+        Ok(_) => Err(ApiError::no_route()),
+        Err(e) => Err(e),
     };
     http::respond(StatusCode::OK, result)
 }
 
-async fn storefronts(app: &App, req: &Request) -> Response<Body> {
-    let result = async {
-        let caller = http::caller(app, req).await?;
-        if !caller.is_staff {
-            return Err(StorefrontError::Forbidden.into());
+async fn storefronts(app: &App, req: &Request, route: RouteId) -> Result<Value, ApiError> {
+    let caller = http::caller(app, req).await?;
+    if !caller.is_staff {
+        return Err(StorefrontError::Forbidden.into());
+    }
+    let id = http::path_param(req, "id").unwrap_or_default();
+    match route {
+        RouteId::ListStorefronts => {
+            let mut all = app.store.list_storefronts().await?;
+            if !all.iter().any(|sf| sf.id.is_default()) {
+                all.insert(0, Storefront::implicit_default());
+            }
+            all.retain(|sf| caller.serves(&sf.id));
+            Ok(json!({ "storefronts": all }))
         }
-        let id = http::path_param(req, "id");
-        match (req.method().clone(), id) {
-            (Method::GET, None) => {
-                let mut all = app.store.list_storefronts().await?;
-                if !all.iter().any(|sf| sf.id.is_default()) {
-                    all.insert(0, Storefront::implicit_default());
-                }
-                all.retain(|sf| caller.serves(&sf.id));
-                Ok(json!({ "storefronts": all }))
+        RouteId::GetStorefront => {
+            let id = StorefrontId::parse(&id)?;
+            if !caller.serves(&id) {
+                return Err(storefront::UnknownStorefront(id.to_string()).into());
             }
-            (Method::GET, Some(raw)) => {
-                let id = StorefrontId::parse(&raw)?;
-                if !caller.serves(&id) {
-                    return Err(storefront::UnknownStorefront(raw).into());
-                }
-                Ok(json!(storefront::find(&app.store, &id).await?))
+            Ok(json!(storefront::find(&app.store, &id).await?))
+        }
+        _ => {
+            let id = StorefrontId::parse(&id)?;
+            if !caller.serves(&id) {
+                return Err(StorefrontError::Forbidden.into());
             }
-            (Method::PUT, Some(raw)) => {
-                let id = StorefrontId::parse(&raw)?;
-                if !caller.serves(&id) {
-                    return Err(StorefrontError::Forbidden.into());
-                }
-                let input: StorefrontInput = http::parse_json(http::body(req)?)?;
-                let sf = input.validate(id, Timestamp::now())?;
-                app.store.put_storefront(&sf).await?;
-                tracing::info!(storefront = %sf.id, by = %caller.user, "storefront saved");
-                Ok(json!(sf))
-            }
-            _ => Err(ApiError::method_not_allowed()),
+            let input: StorefrontInput = http::parse_json(http::body(req)?)?;
+            let sf = input.validate(id, Timestamp::now())?;
+            app.store.put_storefront(&sf).await?;
+            tracing::info!(storefront = %sf.id, by = %caller.user, "storefront saved");
+            Ok(json!(sf))
         }
     }
-    .await;
-    http::respond(StatusCode::OK, result)
 }
 
 /// A malformed SKU id names nothing we sell: not found.

@@ -1,22 +1,21 @@
 //! `GET /orders/{id}` and `GET /orders?limit=&cursor=`.
 
-use adapters::http::{self, ApiError};
+use adapters::http::{self, ApiError, RouteId};
 use adapters::App;
 use domain::order::read;
 use domain::time::Timestamp;
 use domain::view::OrderView;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let app = &http::for_request(app, &req);
-    let result = if req.method() != Method::GET {
-        Err(ApiError::method_not_allowed())
-    } else if http::path_param(&req, "id").is_some() {
-        get(app, &req).await
-    } else {
-        list(app, &req).await
+    let result = match http::route(&req, "orders") {
+        Ok(RouteId::GetOrder) => get(app, &req).await,
+        Ok(RouteId::ListOrders) => list(app, &req).await,
+        Ok(_) => Err(ApiError::no_route()),
+        Err(e) => Err(e),
     };
     http::respond(StatusCode::OK, result)
 }

@@ -1,7 +1,7 @@
 //! `POST /payments/notify[/{storefront}]` (SPEC 2.3, 2.13): signed by the
 //! payment provider with the storefront's secret; the bare route is `default`.
 
-use adapters::http::{self, ApiError};
+use adapters::http::{self, ApiError, RouteId};
 use adapters::secrets::PaymentSecrets;
 use adapters::sqs::SqsPublisher;
 use adapters::App;
@@ -9,7 +9,7 @@ use domain::payment::pay::{apply_payment, PaymentNotice};
 use domain::storefront::{self, StorefrontId};
 use domain::time::Timestamp;
 use domain::view::OrderView;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
@@ -22,10 +22,11 @@ pub struct Pay {
 
 pub async fn handle(pay: &Pay, req: Request) -> Response<Body> {
     let pay = &http::for_request(pay, &req);
-    if req.method() != Method::POST {
-        return ApiError::method_not_allowed().into_response();
-    }
-    let result = notify(pay, &req).await;
+    let result = match http::route(&req, "pay") {
+        Ok(RouteId::NotifyPayment | RouteId::NotifyPaymentInStorefront) => notify(pay, &req).await,
+        Ok(_) => Err(ApiError::no_route()),
+        Err(e) => Err(e),
+    };
     http::respond(StatusCode::OK, result)
 }
 

@@ -1,6 +1,6 @@
 //! `POST /orders` (SPEC 2.2) and `POST /orders/{id}/repurchase` (SPEC 2.9).
 
-use adapters::http::{self, ApiError};
+use adapters::http::{self, ApiError, RouteId};
 use adapters::App;
 use domain::checkout::place::{place_order, PlaceRequest, Placed};
 use domain::checkout::repurchase::{repurchase, RepurchaseError};
@@ -8,19 +8,17 @@ use domain::ids::{Caller, IdempotencyKey};
 use domain::order::read::parse_order_id;
 use domain::time::Timestamp;
 use domain::view::OrderView;
-use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let app = &http::for_request(app, &req);
-    if req.method() != Method::POST {
-        return ApiError::method_not_allowed().into_response();
-    }
-    let result = if http::path_param(&req, "id").is_some() {
-        buy_again(app, &req).await
-    } else {
-        place(app, &req).await
+    let result = match http::route(&req, "place") {
+        Ok(RouteId::RepurchaseOrder) => buy_again(app, &req).await,
+        Ok(RouteId::CreateOrder) => place(app, &req).await,
+        Ok(_) => Err(ApiError::no_route()),
+        Err(e) => Err(e),
     };
     result.unwrap_or_else(ApiError::into_response)
 }

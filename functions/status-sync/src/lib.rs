@@ -4,7 +4,7 @@
 //! `POST /packages/{package_id}/resolve` (staff, SPEC 2.11: an intercept
 //! nobody answered, a hand-over the queue gave up on).
 
-use adapters::http::{self, ApiError};
+use adapters::http::{self, ApiError, RouteId};
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use domain::fulfilment::packages::{self, Resolve, Shipment, StatusCallback, SyncError};
@@ -12,7 +12,7 @@ use domain::ids::PackageId;
 use domain::payment::signature::SupplierSecrets;
 use domain::time::Timestamp;
 use domain::view::OrderView;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
@@ -26,17 +26,16 @@ pub struct StatusSync {
 
 pub async fn handle(s: &StatusSync, req: Request) -> Response<Body> {
     let s = &http::for_request(s, &req);
-    if req.method() != Method::POST {
-        return ApiError::method_not_allowed().into_response();
-    }
-    let result = if let Some(supplier) = http::path_param(&req, "supplier") {
-        callback(s, &req, &supplier).await
-    } else if req.uri().path().ends_with("/ship") {
-        ship(s, &req).await
-    } else if req.uri().path().ends_with("/resolve") {
-        resolve(s, &req).await
-    } else {
-        confirm(s, &req).await
+    let result = match http::route(&req, "status-sync") {
+        Ok(RouteId::SupplierPackageStatus) => {
+            let supplier = http::path_param(&req, "supplier").unwrap_or_default();
+            callback(s, &req, &supplier).await
+        }
+        Ok(RouteId::ShipPackage) => ship(s, &req).await,
+        Ok(RouteId::ResolvePackage) => resolve(s, &req).await,
+        Ok(RouteId::ConfirmReceipt) => confirm(s, &req).await,
+        Ok(_) => Err(ApiError::no_route()),
+        Err(e) => Err(e),
     };
     http::respond(StatusCode::OK, result)
 }

@@ -8,6 +8,7 @@ use domain::{ErrorKind, Problem};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+pub use routes::RouteId;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -56,6 +57,11 @@ impl ApiError {
             "method_not_allowed",
             "method not allowed on this route",
         )
+    }
+
+    /// A path no route of this function serves.
+    pub fn no_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -307,6 +313,17 @@ fn identity(req: &Request, mode: AuthMode) -> Result<(Caller, Asked), ApiError> 
             };
             Ok((caller, asked))
         }
+    }
+}
+
+/// The route of the route table (`shared/routes`) that `function` serves
+/// this request on: 405 when its path is served under another method, 404
+/// when no route of the function has its path.
+pub fn route(req: &Request, function: &str) -> Result<RouteId, ApiError> {
+    match routes::resolve(function, req.method().as_str(), req.uri().path()) {
+        routes::Resolved::Route(id) => Ok(id),
+        routes::Resolved::NoRoute => Err(ApiError::no_route()),
+        routes::Resolved::OtherMethod => Err(ApiError::method_not_allowed()),
     }
 }
 

@@ -17,29 +17,16 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// Who may call a route, and how it is authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// No authentication.
-    Public,
-    /// A signed-in user (JWT); the route says what owners and staff may do.
-    User,
-    /// Staff only (JWT, `staff` group).
-    Staff,
-    /// The payment provider: `X-Signature` with `PAYMENT_WEBHOOK_SECRET`.
-    PaymentWebhook,
-    /// A supplier: `X-Signature` with its own key from `SUPPLIER_WEBHOOK_SECRETS`.
-    SupplierWebhook,
-}
+pub use ::routes::Access;
+use ::routes::RouteId;
 
-impl Access {
-    /// The name of the security scheme, if any.
-    pub fn scheme(self) -> Option<&'static str> {
-        match self {
-            Access::Public => None,
-            Access::User | Access::Staff => Some("JwtBearer"),
-            Access::PaymentWebhook => Some("PaymentSignature"),
-            Access::SupplierWebhook => Some("SupplierSignature"),
-        }
+/// The name of the security scheme of `access`, if any.
+fn scheme(access: Access) -> Option<&'static str> {
+    match access {
+        Access::Public => None,
+        Access::User | Access::Staff => Some("JwtBearer"),
+        Access::PaymentWebhook => Some("PaymentSignature"),
+        Access::SupplierWebhook => Some("SupplierSignature"),
     }
 }
 
@@ -47,7 +34,7 @@ impl Access {
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
-    pub id: &'static str,
+    pub id: String,
     pub tag: &'static str,
     pub access: Access,
     summary: &'static str,
@@ -61,14 +48,18 @@ pub struct Route {
 }
 
 impl Route {
-    fn new(
-        method: &'static str,
-        path: &'static str,
-        id: &'static str,
-        tag: &'static str,
-        access: Access,
-        summary: &'static str,
-    ) -> Self {
+    /// The documentation of the route `rid` of the route table: its method,
+    /// path, access and operation id come from there.
+    fn of(rid: RouteId, tag: &'static str, summary: &'static str) -> Self {
+        let t = ::routes::route(rid);
+        let method = match t.method {
+            "GET" => "get",
+            "PUT" => "put",
+            "DELETE" => "delete",
+            "PATCH" => "patch",
+            _ => "post",
+        };
+        let (path, id, access) = (t.path, t.operation_id(), t.access);
         let mut r = Route {
             method,
             path,
@@ -162,7 +153,7 @@ impl Route {
         op.insert("description".into(), json!(self.description));
         op.insert(
             "security".into(),
-            match self.access.scheme() {
+            match scheme(self.access) {
                 None => json!([]),
                 Some(s) => json!([{ s: [] }]),
             },
@@ -188,7 +179,7 @@ impl Route {
                     .expect("allOf")
                     .push(json!({ "type": "object", "properties": extra }));
             }
-            if *status == 401 && self.access.scheme() == Some("JwtBearer") {
+            if *status == 401 && scheme(self.access) == Some("JwtBearer") {
                 schema = json!({ "oneOf": [schema, schema_ref::<GatewayError>()] });
             }
             responses.insert(
@@ -487,17 +478,10 @@ pub fn routes() -> Vec<Route> {
         },
         "note": "leave at the door",
     });
-    let notify = |path: &'static str, id: &'static str| {
-        Route::new(
-            "post",
-            path,
-            id,
-            "payments",
-            Access::PaymentWebhook,
-            "Payment notification (payment provider)",
-        )
-        .describe(
-            "Signed by the payment provider (`X-Signature`, no JWT). Idempotent on \
+    let notify = |id: RouteId| {
+        Route::of(id, "payments", "Payment notification (payment provider)")
+            .describe(
+                "Signed by the payment provider (`X-Signature`, no JWT). Idempotent on \
                  `payment_id`: a repeated notification answers as the first one did and \
                  changes nothing. The amount must equal the order total. On success the order \
                  is `awaiting_shipment` and each package is queued for forwarding after \
@@ -505,41 +489,41 @@ pub fn routes() -> Vec<Route> {
                  refund: out of stock at payment (the order is closed), paid after \
                  cancel/expiry, or paid twice are 409 with the refund in `details`. The answer \
                  is the order without the buyer's address and with no `actions`.",
-        )
-        .body(
-            json!({ "$ref": "#/components/schemas/PaymentNotice" }),
-            true,
-            Some(json!({
-                "order_id": "01KB2R5TQ7X3M9Y0ZB1C2D3E4F", "payment_id": "pay-20261125-0001",
-                "amount_cents": 6980, "paid_at": "2026-11-25T03:11:38Z",
-            })),
-        )
-        .ok(
-            200,
-            json_response("The paid order (or, for a repeat, as it is).", order()),
-        )
-        .errors(400, &["invalid_json", "invalid_request"])
-        .errors(404, &["order_not_found"])
-        .errors(
-            409,
-            &[
-                "amount_mismatch",
-                "out_of_stock",
-                "order_closed",
-                "already_paid",
-                "order_too_large",
-            ],
-        )
-        .errors(422, &["payment_id_reused"])
+            )
+            .body(
+                json!({ "$ref": "#/components/schemas/PaymentNotice" }),
+                true,
+                Some(json!({
+                    "order_id": "01KB2R5TQ7X3M9Y0ZB1C2D3E4F", "payment_id": "pay-20261125-0001",
+                    "amount_cents": 6980, "paid_at": "2026-11-25T03:11:38Z",
+                })),
+            )
+            .ok(
+                200,
+                json_response("The paid order (or, for a repeat, as it is).", order()),
+            )
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(404, &["order_not_found"])
+            .errors(
+                409,
+                &[
+                    "amount_mismatch",
+                    "out_of_stock",
+                    "order_closed",
+                    "already_paid",
+                    "order_too_large",
+                ],
+            )
+            .errors(422, &["payment_id_reused"])
     };
     vec![
         // ---------------------------------------------------------------- catalog
-        Route::new("get", "/skus/{sku}", "getSku", "catalog", Access::Public, "Read a SKU")
+        Route::of(RouteId::GetSku, "catalog", "Read a SKU")
             .describe("A catalog entry with its available stock (the sum of its shards). Public: no JWT.")
             .param(sku_param())
             .ok(200, json_response("The SKU.", schema_ref::<Sku>()))
             .errors(404, &["sku_not_found"]),
-        Route::new("put", "/skus/{sku}", "putSku", "catalog", Access::Staff, "Create or change a SKU")
+        Route::of(RouteId::PutSku, "catalog", "Create or change a SKU")
             .describe(
                 "Creates the SKU or replaces its fields. `available` left out keeps the \
                  current stock (so that staff setting a price never race buyers); \
@@ -569,7 +553,7 @@ pub fn routes() -> Vec<Route> {
             .errors(404, &["sku_not_found"])
             .errors(422, &["invalid_sku"]),
         // ---------------------------------------------------------------- storefronts
-        Route::new("get", "/storefronts", "listStorefronts", "storefronts", Access::Staff, "List the storefronts")
+        Route::of(RouteId::ListStorefronts, "storefronts", "List the storefronts")
             .describe(
                 "Every storefront the caller serves, `default` first (it exists even when \
                  none is stored: the environment's settings).",
@@ -583,11 +567,11 @@ pub fn routes() -> Vec<Route> {
                             "items": schema_ref::<Storefront>() } } }),
                 ),
             ),
-        Route::new("get", "/storefronts/{id}", "getStorefront", "storefronts", Access::Staff, "Read a storefront")
+        Route::of(RouteId::GetStorefront, "storefronts", "Read a storefront")
             .describe("Its settings: names of its secrets, never their values.")
             .param(storefront_id_param())
             .ok(200, json_response("The storefront.", schema_ref::<Storefront>())),
-        Route::new("put", "/storefronts/{id}", "putStorefront", "storefronts", Access::Staff, "Create or replace a storefront")
+        Route::of(RouteId::PutStorefront, "storefronts", "Create or replace a storefront")
             .describe(
                 "Its settings over the environment's defaults (freight, time to pay, \
                  after-sales window, service phone), the app clients whose buyers it \
@@ -610,7 +594,7 @@ pub fn routes() -> Vec<Route> {
             .errors(400, &["invalid_json", "invalid_request"])
             .errors(422, &["invalid_storefront"]),
         // ---------------------------------------------------------------- orders
-        Route::new("post", "/orders", "createOrder", "orders", Access::User, "Place an order")
+        Route::of(RouteId::CreateOrder, "orders", "Place an order")
             .describe(
                 "Prices every line from the catalog (never from the client), merges \
                  duplicate SKUs, splits the order into one package per fulfilment source, \
@@ -650,13 +634,7 @@ pub fn routes() -> Vec<Route> {
                     "idempotency_key_reused",
                 ],
             ),
-        Route::new(
-            "post",
-            "/orders/{id}/repurchase",
-            "repurchaseOrder",
-            "orders",
-            Access::User,
-            "Buy an earlier order again",
+        Route::of(RouteId::RepurchaseOrder, "orders", "Buy an earlier order again",
         )
         .describe(
             "Checks each line of the caller's earlier order against today's catalog \
@@ -704,7 +682,7 @@ pub fn routes() -> Vec<Route> {
             422,
             &["delisted", "purchase_limit", "idempotency_key_reused", "too_many_lines"],
         ),
-        Route::new("get", "/orders", "listOrders", "orders", Access::User, "List the caller's orders")
+        Route::of(RouteId::ListOrders, "orders", "List the caller's orders")
             .describe(
                 "The caller's own orders, newest first, `limit` at a time. \
                  `next_cursor` is null on the last page (never an empty extra page); \
@@ -729,7 +707,7 @@ pub fn routes() -> Vec<Route> {
             }))
             .ok(200, json_response("A page of orders.", schema_ref::<OrderList>()))
             .errors(400, &["invalid_limit", "invalid_cursor"]),
-        Route::new("get", "/orders/{id}", "getOrder", "orders", Access::User, "Read an order")
+        Route::of(RouteId::GetOrder, "orders", "Read an order")
             .describe(
                 "The order with its lines, packages (status, supplier reference, \
                  carrier, tracking, times), freight allocation, refunds, cases, the \
@@ -739,7 +717,7 @@ pub fn routes() -> Vec<Route> {
             .param(order_param())
             .ok(200, json_response("The order.", order()))
             .errors(404, &["order_not_found"]),
-        Route::new("post", "/orders/{id}/cancel", "cancelOrder", "orders", Access::User, "Cancel an order")
+        Route::of(RouteId::CancelOrder, "orders", "Cancel an order")
             .describe(
                 "By the owner or staff (others get 404). Unpaid: cancelled, stock and \
                  limits back. Paid with nothing forwarded yet: cancelled with a full \
@@ -771,8 +749,8 @@ pub fn routes() -> Vec<Route> {
                 ],
             ),
         // ---------------------------------------------------------------- payments
-        notify("/payments/notify", "notifyPayment"),
-        notify("/payments/notify/{storefront}", "notifyPaymentInStorefront")
+        notify(RouteId::NotifyPayment),
+        notify(RouteId::NotifyPaymentInStorefront)
             .param(path_param(
                 "storefront",
                 json!({ "type": "string", "pattern": "^[a-z0-9-]{1,32}$" }),
@@ -782,13 +760,7 @@ pub fn routes() -> Vec<Route> {
             ))
             .errors(404, &["unknown_storefront"]),
         // ---------------------------------------------------------------- packages
-        Route::new(
-            "post",
-            "/suppliers/{supplier}/package-status",
-            "supplierPackageStatus",
-            "packages",
-            Access::SupplierWebhook,
-            "Package status callback (supplier)",
+        Route::of(RouteId::SupplierPackageStatus, "packages", "Package status callback (supplier)",
         )
         .describe(
             "Signed by the supplier (`X-Signature`, no JWT). `{supplier}` is the dropship \
@@ -819,13 +791,7 @@ pub fn routes() -> Vec<Route> {
         .errors(403, &["wrong_supplier"])
         .errors(404, &["package_not_found"])
         .errors(409, &["invalid_state", "order_too_large"]),
-        Route::new(
-            "post",
-            "/packages/{package_id}/ship",
-            "shipPackage",
-            "packages",
-            Access::Staff,
-            "Mark a self-operated package shipped",
+        Route::of(RouteId::ShipPackage, "packages", "Mark a self-operated package shipped",
         )
         .describe(
             "For a package of our own warehouse, of a paid order, not cancelled; also \
@@ -851,13 +817,7 @@ pub fn routes() -> Vec<Route> {
                 "order_too_large",
             ],
         ),
-        Route::new(
-            "post",
-            "/packages/{package_id}/resolve",
-            "resolvePackage",
-            "packages",
-            Access::Staff,
-            "Resolve an intercept nobody answered, or a hand-over the queue gave up on",
+        Route::of(RouteId::ResolvePackage, "packages", "Resolve an intercept nobody answered, or a hand-over the queue gave up on",
         )
         .describe(
             "SPEC 2.11. `intercepted`: the supplier stopped (or never took) the package: \
@@ -875,13 +835,7 @@ pub fn routes() -> Vec<Route> {
         .errors(400, &["invalid_json", "invalid_request"])
         .errors(404, &["package_not_found"])
         .errors(409, &["nothing_to_resolve", "invalid_state", "order_too_large"]),
-        Route::new(
-            "post",
-            "/packages/{package_id}/confirm-receipt",
-            "confirmReceipt",
-            "packages",
-            Access::User,
-            "Confirm receipt of a shipped package",
+        Route::of(RouteId::ConfirmReceipt, "packages", "Confirm receipt of a shipped package",
         )
         .describe(
             "By the order's owner (or staff; others get 404). A package already received \
@@ -893,13 +847,7 @@ pub fn routes() -> Vec<Route> {
         .errors(404, &["package_not_found"])
         .errors(409, &["package_not_shipped", "invalid_state", "order_too_large"]),
         // ---------------------------------------------------------------- after-sales
-        Route::new(
-            "post",
-            "/orders/{id}/after-sales",
-            "openAfterSalesCase",
-            "after-sales",
-            Access::User,
-            "Open an after-sales case",
+        Route::of(RouteId::OpenAfterSalesCase, "after-sales", "Open an after-sales case",
         )
         .describe(
             "By the order's owner only, on a `received` package (or a `rejected` one, a \
@@ -935,25 +883,13 @@ pub fn routes() -> Vec<Route> {
             ],
         )
         .errors(422, &["quantity_exceeds_received"]),
-        Route::new(
-            "get",
-            "/after-sales/{case_id}",
-            "getAfterSalesCase",
-            "after-sales",
-            Access::User,
-            "Read an after-sales case",
+        Route::of(RouteId::GetAfterSalesCase, "after-sales", "Read an after-sales case",
         )
         .describe("The owner's case, or any case for staff; others get 404. `history` keeps every step.")
         .param(case_param())
         .ok(200, json_response("The case.", case()))
         .errors(404, &["case_not_found"]),
-        Route::new(
-            "post",
-            "/after-sales/{case_id}/review",
-            "reviewAfterSalesCase",
-            "after-sales",
-            Access::Staff,
-            "Approve or reject a case",
+        Route::of(RouteId::ReviewAfterSalesCase, "after-sales", "Approve or reject a case",
         )
         .describe("`requested` -> `approved` or `rejected`, with an optional note kept in the history. (The body is checked before the caller.)")
         .param(case_param())
@@ -966,13 +902,7 @@ pub fn routes() -> Vec<Route> {
         .errors(400, &["invalid_json", "invalid_request"])
         .errors(404, &["case_not_found"])
         .errors(409, &["invalid_case_state", "order_too_large"]),
-        Route::new(
-            "post",
-            "/after-sales/{case_id}/return-shipment",
-            "shipAfterSalesReturn",
-            "after-sales",
-            Access::User,
-            "Send the goods back",
+        Route::of(RouteId::ShipAfterSalesReturn, "after-sales", "Send the goods back",
         )
         .describe(
             "By the case's owner only (staff get 403 `owner_only`): an approved \
@@ -990,13 +920,7 @@ pub fn routes() -> Vec<Route> {
         .errors(403, &["owner_only"])
         .errors(404, &["case_not_found"])
         .errors(409, &["invalid_case_state", "order_too_large"]),
-        Route::new(
-            "post",
-            "/after-sales/{case_id}/complete",
-            "completeAfterSalesCase",
-            "after-sales",
-            Access::Staff,
-            "Complete a case",
+        Route::of(RouteId::CompleteAfterSalesCase, "after-sales", "Complete a case",
         )
         .describe(
             "An approved `refund_only` case, or a `return_shipped` one, becomes \
@@ -1017,13 +941,7 @@ pub fn routes() -> Vec<Route> {
         .errors(400, &["invalid_json", "invalid_request"])
         .errors(404, &["case_not_found"])
         .errors(409, &["invalid_case_state", "out_of_stock", "order_too_large"]),
-        Route::new(
-            "post",
-            "/after-sales/{case_id}/withdraw",
-            "withdrawAfterSalesCase",
-            "after-sales",
-            Access::User,
-            "Withdraw a case",
+        Route::of(RouteId::WithdrawAfterSalesCase, "after-sales", "Withdraw a case",
         )
         .describe(
             "By the case's owner only (staff get 403 `owner_only`), while `requested` or \

@@ -46,8 +46,9 @@ fn documented() -> BTreeSet<(String, String)> {
     out
 }
 
-/// The routes of `[workspace.metadata.lambda.watch.router]` in Cargo.toml.
-fn local_router() -> BTreeSet<(String, String)> {
+/// The routes of `[workspace.metadata.lambda.watch.router]` in Cargo.toml:
+/// (METHOD, path, function).
+fn local_router() -> BTreeSet<(String, String, String)> {
     let text = std::fs::read_to_string(repo_file("Cargo.toml")).expect("Cargo.toml");
     let section = text
         .split("[workspace.metadata.lambda.watch.router]")
@@ -60,18 +61,84 @@ fn local_router() -> BTreeSet<(String, String)> {
         if let Some(rest) = line.strip_prefix('"') {
             path = rest.split('"').next().unwrap_or_default().to_owned();
         }
-        for part in line.split("method = \"").skip(1) {
-            let method = part.split('"').next().unwrap_or_default();
-            out.insert((method.to_owned(), path.clone()));
+        for entry in line.split("function = \"").skip(1) {
+            let function = entry.split('"').next().unwrap_or_default();
+            let method = entry
+                .split("method = \"")
+                .nth(1)
+                .and_then(|m| m.split('"').next())
+                .unwrap_or_default();
+            out.insert((method.to_owned(), path.clone(), function.to_owned()));
         }
     }
     assert!(!out.is_empty(), "no routes read from Cargo.toml");
     out
 }
 
+/// The route table (`shared/routes`): (METHOD, path, function).
+fn table() -> BTreeSet<(String, String, String)> {
+    routes::ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.function.to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn without_function(set: &BTreeSet<(String, String, String)>) -> BTreeSet<(String, String)> {
+    set.iter().map(|(m, p, _)| (m.clone(), p.clone())).collect()
+}
+
 #[test]
-fn every_route_the_local_router_serves_is_documented() {
-    assert_eq!(documented(), local_router());
+fn the_document_and_the_local_router_are_the_route_table() {
+    assert_eq!(documented(), without_function(&table()), "openapi.yaml");
+    assert_eq!(local_router(), table(), "Cargo.toml's local router");
+}
+
+/// Every route has a sample event in `events/` whose route key and path are
+/// the route's (its path resolves to it), and every sample API event names a
+/// route of the table.
+#[test]
+fn every_route_has_a_sample_event_and_every_sample_is_a_route() {
+    let mut covered = BTreeSet::new();
+    for entry in std::fs::read_dir(repo_file("events")).expect("events/") {
+        let path = entry.expect("an entry").path();
+        let text = std::fs::read_to_string(&path).expect("an event file");
+        let event: Value = serde_json::from_str(&text).expect("events are JSON");
+        let Some(key) = event["routeKey"].as_str() else {
+            continue; // not an HTTP API event (SQS, schedule)
+        };
+        let route = routes::ROUTES
+            .iter()
+            .find(|r| r.key() == key)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: route key {key:?} is not in the route table",
+                    path.display()
+                )
+            });
+        let raw = event["rawPath"].as_str().expect("rawPath");
+        assert_eq!(
+            routes::resolve(route.function, route.method, raw),
+            routes::Resolved::Route(route.id),
+            "{}: {raw} does not resolve to {key}",
+            path.display()
+        );
+        covered.insert(route.id);
+    }
+    let missing: Vec<String> = routes::ROUTES
+        .iter()
+        .filter(|r| !covered.contains(&r.id))
+        .map(|r| r.key())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes with no sample event in events/: {missing:?}"
+    );
 }
 
 #[test]
@@ -80,10 +147,15 @@ fn routes_and_authentication_match_template_yaml() {
     let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml parses");
     let mut deployed = BTreeSet::new();
     let mut open = BTreeSet::new();
+    let mut served = BTreeSet::new();
     for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
         let Some(events) = resource["Properties"]["Events"].as_mapping() else {
             continue;
         };
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         for (_, event) in events {
             if event["Type"].as_str() != Some("HttpApi") {
                 continue;
@@ -96,10 +168,24 @@ fn routes_and_authentication_match_template_yaml() {
             if p["Auth"]["Authorizer"].as_str() == Some("NONE") {
                 open.insert(route.clone());
             }
+            served.insert((route.0.clone(), route.1.clone(), binary.clone()));
             deployed.insert(route);
         }
     }
     assert_eq!(documented(), deployed, "template.yaml routes");
+    assert_eq!(
+        served,
+        table(),
+        "template.yaml: each route on the table's function"
+    );
+    for r in routes::ROUTES {
+        assert_eq!(
+            open.contains(&(r.method.to_owned(), r.path.to_owned())),
+            !r.access.needs_jwt(),
+            "{}: the JWT authorizer guards exactly the User and Staff routes",
+            r.key()
+        );
+    }
     let doc = api_doc::document();
     for (method, path) in documented() {
         let op = &doc["paths"][&path][method.to_lowercase()];
