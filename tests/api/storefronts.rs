@@ -384,6 +384,17 @@ async fn a_buyers_list_is_per_storefront_and_all_across() {
     assert_eq!([ids(&first), ids(&second)].concat(), of("default"));
     assert!(second["next_cursor"].is_null(), "{second}");
     assert!(ids(&list(&t, "otto", None, &[("storefront", "all")]).await).is_empty());
+    // Present, it must name one (Schemathesis ST201: an empty value was taken as left out).
+    let req = Event::new("GET", "/orders", "/orders")
+        .user("lena")
+        .query("storefront", "")
+        .build();
+    let (status, v) = t.call(Func::Orders, req).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("unknown_storefront")),
+        "{v}"
+    );
 }
 
 /// Staff limited to some storefronts (`x-storefronts`) neither read nor act

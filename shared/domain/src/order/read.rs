@@ -58,13 +58,13 @@ pub fn parse_order_id(raw: Option<&str>) -> Result<OrderId, ReadError> {
 }
 
 /// `?storefront=`: left out, the request's storefront; `all`, every one;
-/// else that storefront (a malformed id is 404 `unknown_storefront`).
+/// else that storefront (a malformed or empty id is 404 `unknown_storefront`).
 pub fn parse_list_scope(
     raw: Option<&str>,
     caller: &Caller,
 ) -> Result<Option<StorefrontId>, UnknownStorefront> {
     match raw {
-        None | Some("") => Ok(Some(caller.storefront.clone())),
+        None => Ok(Some(caller.storefront.clone())),
         Some("all") => Ok(None),
         Some(id) => StorefrontId::parse(id).map(Some),
     }
