@@ -21,6 +21,7 @@ mod payments;
 mod placement;
 mod race;
 mod repurchase;
+mod roles;
 mod status_sync;
 mod storefronts;
 mod stress;

@@ -36,7 +36,7 @@ async fn cancel(c: &Cancel, req: &Request) -> Result<serde_json::Value, ApiError
     let now = Timestamp::now();
     let order = match &body.package_id {
         // Staff only (403 first); a package of another order is not in this one.
-        Some(package) if caller.is_staff && package.order_id() != id => {
+        Some(package) if caller.is_staff() && package.order_id() != id => {
             return Err(CancelError::NotFound.into())
         }
         Some(package) => {

@@ -28,7 +28,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn storefronts(app: &App, req: &Request, route: RouteId) -> Result<Value, ApiError> {
     let caller = http::caller(app, req).await?;
-    if !caller.is_staff {
+    if !caller.is_staff() {
         return Err(StorefrontError::Forbidden.into());
     }
     let id = http::path_param(req, "id").unwrap_or_default();
@@ -50,7 +50,8 @@ async fn storefronts(app: &App, req: &Request, route: RouteId) -> Result<Value, 
         }
         _ => {
             let id = StorefrontId::parse(&id)?;
-            if !caller.serves(&id) {
+            // SPEC 2.11: storefront writes need an admin with no storefront limit.
+            if !caller.is_admin_of_all() {
                 return Err(StorefrontError::Forbidden.into());
             }
             let input: StorefrontInput = http::parse_json(http::body(req)?)?;
@@ -76,7 +77,8 @@ async fn get(app: &App, req: &Request) -> Result<Sku, ApiError> {
 
 async fn put(app: &App, req: &Request) -> Result<Sku, ApiError> {
     let caller = http::caller(app, req).await?;
-    if !caller.is_staff {
+    // SPEC 2.11: catalog writes need an admin with no storefront limit.
+    if !caller.is_admin_of_all() {
         return Err(CatalogError::Forbidden.into());
     }
     let sku = sku_param(req)?;

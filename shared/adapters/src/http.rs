@@ -2,7 +2,7 @@
 //! JSON error shape. Internal failures are logged, never shown.
 
 use crate::app::AuthMode;
-use domain::ids::{Caller, UserId};
+use domain::ids::{Caller, Roles, UserId};
 use domain::storefront::{self, StorefrontId};
 use domain::{ErrorKind, Problem};
 use lambda_http::http::{header, StatusCode};
@@ -133,12 +133,12 @@ pub fn respond<T: Serialize>(status: StatusCode, result: Result<T, ApiError>) ->
     }
 }
 
-/// `cognito:groups` arrives from the HTTP API as `[staff admin]` or a JSON array text.
-fn groups_contain_staff(raw: &str) -> bool {
+/// A list claim or header: `[staff admin]`, a JSON array text, or comma-separated.
+fn names(raw: &str) -> impl Iterator<Item = &str> {
     raw.trim_matches(|c| c == '[' || c == ']')
         .split(|c: char| c == ',' || c.is_whitespace())
         .map(|g| g.trim_matches('"'))
-        .any(|g| g == "staff")
+        .filter(|g| !g.is_empty())
 }
 
 /// What a function holds for its requests (its [`App`] and whatever else).
@@ -268,11 +268,14 @@ fn identity(req: &Request, mode: AuthMode) -> Result<(Caller, Asked), ApiError> 
             let user = header("x-user-id")
                 .and_then(|v| UserId::parse(v).ok())
                 .ok_or_else(ApiError::unauthorized)?;
-            let is_staff = header("x-user-role").is_some_and(|v| v.eq_ignore_ascii_case("staff"));
+            let roles = Roles::from_names(
+                names(header("x-user-role").unwrap_or_default()),
+                header("x-warehouse"),
+            );
             tracing::Span::current().record("user", user.as_str());
             let caller = Caller {
                 staff_storefronts: storefront_limit(header("x-storefronts")),
-                is_staff,
+                roles,
                 ..Caller::buyer(user)
             };
             // Left out: `default`; present, it must name one (empty names none).
@@ -296,15 +299,21 @@ fn identity(req: &Request, mode: AuthMode) -> Result<(Caller, Asked), ApiError> 
                 .get("sub")
                 .and_then(|s| UserId::parse(s).ok())
                 .ok_or_else(ApiError::unauthorized)?;
-            let is_staff = claims
-                .get("cognito:groups")
-                .is_some_and(|g| groups_contain_staff(g));
+            let roles = Roles::from_names(
+                names(
+                    claims
+                        .get("cognito:groups")
+                        .map(String::as_str)
+                        .unwrap_or_default(),
+                ),
+                claims.get("custom:warehouse").map(String::as_str),
+            );
             tracing::Span::current().record("user", user.as_str());
             let caller = Caller {
                 staff_storefronts: storefront_limit(
                     claims.get("custom:storefronts").map(String::as_str),
                 ),
-                is_staff,
+                roles,
                 ..Caller::buyer(user)
             };
             let asked = match claims.get("client_id").or_else(|| claims.get("aud")) {
@@ -442,11 +451,24 @@ mod tests {
     }
 
     #[test]
-    fn staff_group_claim_formats() {
-        assert!(groups_contain_staff("[staff]"));
-        assert!(groups_contain_staff("[admin staff]"));
-        assert!(groups_contain_staff("[\"admin\",\"staff\"]"));
-        assert!(!groups_contain_staff("[staffing]"));
-        assert!(!groups_contain_staff(""));
+    fn role_claim_formats() {
+        let roles = |raw: &str, wh: Option<&str>| Roles::from_names(names(raw), wh);
+        assert!(roles("[staff]", None).admin, "staff is read as admin");
+        assert!(roles("[support staff]", None).admin);
+        let both = roles("[\"support\",\"warehouse\"]", Some("WH-2"));
+        assert!(both.support && !both.admin);
+        assert_eq!(both.warehouse.as_ref().map(|w| w.as_str()), Some("WH-2"));
+        assert_eq!(
+            roles("warehouse", None).warehouse,
+            None,
+            "no warehouse claim, no warehouse"
+        );
+        assert_eq!(
+            roles("support", Some("WH-2")).warehouse,
+            None,
+            "the claim alone is no role"
+        );
+        assert_eq!(roles("[staffing]", None), Roles::default());
+        assert_eq!(roles("", None), Roles::default());
     }
 }

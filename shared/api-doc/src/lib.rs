@@ -115,11 +115,17 @@ fn security_schemes() -> Value {
                 "API Gateway's JWT authorizer (template.yaml `JwtAuthorizer`: issuer \
                  `JwtIssuer`, audience `JwtAudience`) checks the token before the function \
                  runs and answers 401 `{\"message\": \"Unauthorized\"}` itself when it is \
-                 missing or invalid. The user is the `sub` claim; staff are members of the \
-                 `staff` group (`cognito:groups`). Locally (`scripts/dev`, \
+                 missing or invalid. The user is the `sub` claim; staff roles are the \
+                 groups (`cognito:groups`) `admin` (`staff` is read as `admin`), `support` \
+                 and `warehouse` (with the claim `custom:warehouse`), SPEC 2.11; a caller \
+                 with several has the union of their rights. Catalog and storefront \
+                 writes need an `admin` limited to no storefront; shipping, an `admin` or \
+                 the parcel's warehouse (another warehouse's parcel is 404); the other \
+                 staff routes, `admin` or `support`. Locally (`scripts/dev`, \
                  `AUTH_MODE=dev-headers`) there is no authorizer: the headers `x-user-id: \
-                 <user>` and `x-user-role: staff` stand in for the claims, and a deployed \
-                 function ignores them.",
+                 <user>`, `x-user-role: admin` (comma-separated roles), `x-warehouse` and \
+                 `x-storefronts` stand in for the claims, and a deployed function ignores \
+                 them.",
             ))
             .build(),
     );

@@ -311,12 +311,47 @@ mod tests {
     }
 }
 
+/// A caller's staff roles (SPEC 2.11); a caller with several has the union
+/// of their rights. None: a buyer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// Everything staff may do, and the catalog (`staff` is read as `admin`).
+    pub admin: bool,
+    /// Orders, cancelling, after-sales, the attention list, refunds.
+    pub support: bool,
+    /// Its own warehouse's pick list and shipping, nothing else.
+    pub warehouse: Option<WarehouseId>,
+}
+
+impl Roles {
+    /// From role names (`admin`, `staff`, `support`, `warehouse`; others
+    /// are no role) and the warehouse claim, which counts only with the
+    /// `warehouse` role.
+    pub fn from_names<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        warehouse: Option<&str>,
+    ) -> Self {
+        let mut roles = Roles::default();
+        for name in names {
+            match name.trim().to_ascii_lowercase().as_str() {
+                "admin" | "staff" => roles.admin = true,
+                "support" => roles.support = true,
+                "warehouse" => {
+                    roles.warehouse = warehouse.and_then(|w| WarehouseId::parse(w.trim()).ok())
+                }
+                _ => {}
+            }
+        }
+        roles
+    }
+}
+
 /// Who is calling, as established by the edge (JWT claims or dev headers),
 /// and through which storefront (SPEC 2.13).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user: UserId,
-    pub is_staff: bool,
+    pub roles: Roles,
     /// The storefront of the request (a buyer's orders are placed and
     /// listed in it): from the JWT's app client deployed, `x-storefront` locally.
     pub storefront: crate::storefront::StorefrontId,
@@ -330,18 +365,42 @@ impl Caller {
     pub fn buyer(user: UserId) -> Self {
         Self {
             user,
-            is_staff: false,
+            roles: Roles::default(),
             storefront: crate::storefront::StorefrontId::default_id(),
             staff_storefronts: None,
         }
     }
 
-    /// A staff user of every storefront.
+    /// An admin of every storefront.
     pub fn staff(user: UserId) -> Self {
         Self {
-            is_staff: true,
+            roles: Roles {
+                admin: true,
+                ..Roles::default()
+            },
             ..Self::buyer(user)
         }
+    }
+
+    /// Staff who handle orders: `admin` or `support` (not `warehouse` alone).
+    pub fn is_staff(&self) -> bool {
+        self.roles.admin || self.roles.support
+    }
+
+    /// May change the catalog and the storefronts: an `admin` limited to no storefront.
+    pub fn is_admin_of_all(&self) -> bool {
+        self.roles.admin && self.staff_storefronts.is_none()
+    }
+
+    /// May ship packages at all: an `admin`, or a `warehouse` user (its own
+    /// warehouse's only: [`Caller::ships_from`]).
+    pub fn may_ship(&self) -> bool {
+        self.roles.admin || self.roles.warehouse.is_some()
+    }
+
+    /// May ship a package of `warehouse`: an admin, or that warehouse's user.
+    pub fn ships_from(&self, warehouse: &WarehouseId) -> bool {
+        self.roles.admin || self.roles.warehouse.as_ref() == Some(warehouse)
     }
 
     /// The same caller, in `storefront`.
@@ -353,7 +412,7 @@ impl Caller {
     /// `owner` placed in `storefront`: its owner, or staff serving that
     /// storefront. Everyone else is answered 404, as if it did not exist.
     pub fn may_see(&self, owner: &UserId, storefront: &crate::storefront::StorefrontId) -> bool {
-        *owner == self.user || (self.is_staff && self.serves(storefront))
+        *owner == self.user || (self.is_staff() && self.serves(storefront))
     }
 
     /// True when this staff user may see and act on what belongs to
@@ -366,7 +425,7 @@ impl Caller {
 
     /// Timeline actor label.
     pub fn actor(&self) -> String {
-        if self.is_staff {
+        if self.is_staff() || self.roles.warehouse.is_some() {
             format!("staff:{}", self.user)
         } else {
             format!("user:{}", self.user)

@@ -125,7 +125,7 @@ impl<'a> OrderView<'a> {
         let mut view = Self::bare(order);
         view.address = Some(&order.address);
         view.actions = actions(order, caller, cfg, now);
-        if caller.is_staff {
+        if caller.is_staff() {
             view.attention = Some(order.attention());
         }
         view
@@ -202,7 +202,7 @@ impl<'a> OrderView<'a> {
 /// What `caller` may do with `order` now.
 pub fn actions(order: &Order, caller: &Caller, cfg: &Config, now: Timestamp) -> Vec<Action> {
     let owner = caller.user == order.user_id;
-    let staff = caller.is_staff;
+    let staff = caller.is_staff();
     let mut out = Vec::new();
     let status = order.status();
     if owner && status == OrderStatus::PendingPayment && order.payment_deadline > now {

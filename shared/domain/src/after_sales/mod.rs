@@ -572,7 +572,7 @@ pub async fn step_case<S: Ledger + Catalog, P: Publisher>(
             return Err(CaseError::NotFound);
         }
         let staff_step = matches!(step, CaseStep::Review { .. } | CaseStep::Complete { .. });
-        if staff_step && !caller.is_staff {
+        if staff_step && !caller.is_staff() {
             return Err(CaseError::StaffOnly);
         }
         if !staff_step && !owner {

@@ -347,7 +347,9 @@ pub async fn supplier_status<S: Ledger, P: Publisher>(
     })
 }
 
-/// `POST /packages/{package_id}/ship` by staff, for a self-operated package.
+/// `POST /packages/{package_id}/ship` by an admin, or by the user of the
+/// package's warehouse (SPEC 2.11: another warehouse's package is 404), for
+/// a self-operated package.
 pub async fn ship<S: Ledger, P: Publisher>(
     store: &S,
     publisher: &P,
@@ -357,7 +359,7 @@ pub async fn ship<S: Ledger, P: Publisher>(
     shipment: &Shipment,
     now: Timestamp,
 ) -> Result<Order, SyncError> {
-    if !caller.is_staff {
+    if !caller.may_ship() {
         return Err(SyncError::StaffOnly);
     }
     let actor = caller.actor();
@@ -366,8 +368,16 @@ pub async fn ship<S: Ledger, P: Publisher>(
             return Err(SyncError::NotFound);
         }
         let p = order.package(package_id).ok_or(SyncError::NotFound)?;
-        if !matches!(p.source, Source::SelfOperated { .. }) {
-            return Err(SyncError::NotSelfOperated);
+        let Source::SelfOperated { warehouse } = &p.source else {
+            // Not the warehouse's to see: as if it did not exist.
+            return Err(if caller.roles.admin {
+                SyncError::NotSelfOperated
+            } else {
+                SyncError::NotFound
+            });
+        };
+        if !caller.ships_from(warehouse) {
+            return Err(SyncError::NotFound);
         }
         if !order.is_paid() {
             return Err(SyncError::NotPaid);
@@ -483,7 +493,7 @@ pub async fn resolve<S: Ledger, P: Publisher>(
     r: &Resolve,
     now: Timestamp,
 ) -> Result<Order, SyncError> {
-    if !caller.is_staff {
+    if !caller.is_staff() {
         return Err(SyncError::StaffOnly);
     }
     let actor = caller.actor();

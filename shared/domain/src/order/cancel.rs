@@ -125,7 +125,7 @@ pub async fn cancel_package<S: Ledger, P: Publisher>(
     reason: Option<String>,
     now: Timestamp,
 ) -> Result<Order, CancelError> {
-    if !caller.is_staff {
+    if !caller.is_staff() {
         return Err(CancelError::StaffOnly);
     }
     let id = &package_id.order_id();
