@@ -548,3 +548,29 @@ async fn payment_after_a_reshard_takes_from_the_shards_there_are_now() {
     assert_eq!(s.t.available("GROW").await, 10);
     assert_eq!(s.t.available("SHRINK").await, 10);
 }
+
+/// Staff restock a sharded SKU whose sold-out hint holds (here: created
+/// with nothing to sell): the re-balance reads the shards themselves, not
+/// the hint, and the units sell. (The review found every such PUT answered
+/// 503: the hint had hidden the shard items the re-balance must write over.)
+#[tokio::test]
+async fn staff_restock_a_sold_out_sharded_sku() {
+    let t = TestApp::spawn().await;
+    hot(&t, "AGAIN", "lock_on_place", 0, 4).await;
+    let (status, v) = t
+        .place("r-1", json!([{"sku": "AGAIN", "qty": 1}]), None)
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("out_of_stock")),
+        "{v}"
+    );
+    let sku = hot(&t, "AGAIN", "lock_on_place", 8, 4).await;
+    assert_eq!(sku["available"], 8, "{sku}");
+    let (status, v) = t
+        .place("r-2", json!([{"sku": "AGAIN", "qty": 3}]), None)
+        .await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(t.available("AGAIN").await, 5);
+    assert_eq!(shards(&t, "AGAIN").await.iter().sum::<i64>(), 5);
+}

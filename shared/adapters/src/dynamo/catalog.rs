@@ -102,8 +102,11 @@ impl StoredSku {
 /// How a SKU is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Read {
-    /// Consistent, every shard.
+    /// Consistent, every shard (none when the sold-out hint holds).
     Fresh,
+    /// Consistent, every shard item as stored, the hint ignored: what a
+    /// re-balance writes over.
+    Whole,
     /// A placement's first look: the item as recently read, a few of its
     /// shards at random, eventually consistent.
     FirstLook,
@@ -117,13 +120,11 @@ fn hinted(item: &Item) -> bool {
 
 impl DynamoStore {
     /// The SKU item, then (sharded stock only) its shard items.
-    async fn read_sku(&self, sku: &SkuId) -> Result<Option<StoredSku>, StoreError> {
+    async fn read_sku(&self, sku: &SkuId, read: Read) -> Result<Option<StoredSku>, StoreError> {
         let Some(item) = self.get(keys::sku(sku)).await? else {
             return Ok(None);
         };
-        let mut shards = self
-            .read_shards(std::slice::from_ref(&item), Read::Fresh)
-            .await?;
+        let mut shards = self.read_shards(std::slice::from_ref(&item), read).await?;
         Ok(Some(StoredSku {
             item,
             shards: shards.remove(sku).unwrap_or_default(),
@@ -140,7 +141,7 @@ impl DynamoStore {
         read: Read,
     ) -> Result<HashMap<SkuId, Vec<(u8, u64)>>, StoreError> {
         let mut wanted = Vec::new();
-        for item in skus.iter().filter(|i| !hinted(i)) {
+        for item in skus.iter().filter(|i| read == Read::Whole || !hinted(i)) {
             let span = number(item, SHARD_SPAN)
                 .unwrap_or(1)
                 .min(u64::from(MAX_SHARDS)) as u8;
@@ -171,7 +172,7 @@ impl DynamoStore {
             .iter()
             .map(|(sku, k)| key_map(keys::sku_shard(sku, *k)));
         let found: HashMap<String, u64> = self
-            .batch_get(keys.collect(), read == Read::Fresh)
+            .batch_get(keys.collect(), read != Read::FirstLook)
             .await?
             .iter()
             .filter_map(|i| Some((string(i, keys::PK)?.to_owned(), number(i, "available")?)))
@@ -228,7 +229,7 @@ impl DynamoStore {
     /// so that no unit reserved meanwhile is lost; retried on a collision.
     async fn put_sharded(&self, u: &SkuUpdate) -> Result<Sku, StoreError> {
         for attempt in 1..=RESHARD_ATTEMPTS {
-            let stored = self.read_sku(&u.sku).await?;
+            let stored = self.read_sku(&u.sku, Read::Whole).await?;
             let old_shards: u8 = stored
                 .as_ref()
                 .and_then(|st| number(&st.item, "stock_shards"))
@@ -336,7 +337,7 @@ impl DynamoStore {
             match collided {
                 Ok(()) => {
                     return self
-                        .read_sku(&u.sku)
+                        .read_sku(&u.sku, Read::Fresh)
                         .await?
                         .ok_or_else(|| StoreError::Failed("a SKU just written is missing".into()))?
                         .sku()
@@ -363,7 +364,7 @@ impl DynamoStore {
             }
         }
         if !unread.is_empty() {
-            let found = self.batch_get(unread, read == Read::Fresh).await?;
+            let found = self.batch_get(unread, read != Read::FirstLook).await?;
             self.recent_skus.keep(&found);
             items.extend(found);
         }
@@ -427,7 +428,10 @@ fn sku_attributes(u: &SkuUpdate) -> Result<Item, StoreError> {
 
 impl Catalog for DynamoStore {
     async fn get_sku(&self, sku: &SkuId) -> Result<Option<Sku>, StoreError> {
-        self.read_sku(sku).await?.map(|st| st.sku()).transpose()
+        self.read_sku(sku, Read::Fresh)
+            .await?
+            .map(|st| st.sku())
+            .transpose()
     }
 
     async fn get_skus(&self, skus: &[SkuId]) -> Result<Vec<Sku>, StoreError> {
