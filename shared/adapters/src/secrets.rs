@@ -91,8 +91,11 @@ impl Secrets {
     }
 
     /// A secret the function cannot run without.
+    /// An empty value (an empty secret string) is missing: a key of nothing
+    /// would verify anyone's signature.
     pub fn required(&self, name: &'static str) -> Result<String, StartupError> {
         self.get(name)
+            .filter(|v| !v.is_empty())
             .map(str::to_owned)
             .ok_or(StartupError::Missing(name))
     }
@@ -141,7 +144,8 @@ impl PaymentSecrets {
     /// `default`: `PAYMENT_WEBHOOK_SECRET`; `local`: the dev stack and tests.
     pub fn new(sdk: &aws_config::SdkConfig, default: Option<String>, local: bool) -> Self {
         Self {
-            default,
+            // An empty key would verify anyone's signature: none instead.
+            default: default.filter(|d| !d.is_empty()),
             local,
             client: Some(aws_sdk_secretsmanager::Client::new(sdk)),
             read: Default::default(),
@@ -151,7 +155,7 @@ impl PaymentSecrets {
     /// No secret store: `default`'s secret, and the local ones.
     pub fn local(default: &str) -> Self {
         Self {
-            default: Some(default.to_owned()),
+            default: Some(default.to_owned()).filter(|d| !d.is_empty()),
             local: true,
             client: None,
             read: Default::default(),
@@ -216,5 +220,34 @@ impl PaymentSecrets {
                 .insert(name.clone(), (std::time::Instant::now(), v.clone()));
         }
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty secret (an empty string in the secret store) would let
+    /// anyone sign: it counts as none, and the notification is refused.
+    #[tokio::test]
+    async fn an_empty_default_secret_verifies_nothing() {
+        let default = domain::storefront::Storefront::implicit_default();
+        assert_eq!(
+            PaymentSecrets::local("")
+                .for_storefront(&default)
+                .await
+                .unwrap(),
+            None
+        );
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let none = PaymentSecrets::new(&sdk, Some(String::new()), false);
+        assert_eq!(none.for_storefront(&default).await.unwrap(), None);
+        let set = PaymentSecrets::local("k");
+        assert_eq!(
+            set.for_storefront(&default).await.unwrap().as_deref(),
+            Some("k")
+        );
     }
 }
