@@ -197,6 +197,14 @@ async fn each_role_may_do_what_spec_2_11_says_and_nothing_else() {
     let (status, v) =
         integration_tests::decode(status_sync::handle(&s.status_sync, ship(WH1)).await);
     assert_eq!(status, 200, "shipping again answers as it is: {v}");
+    // A warehouse user is shown its own parcels and where they go, nothing
+    // else of the order (no other package, money, refunds, timeline).
+    assert_eq!(v["packages"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["packages"][0]["source"]["warehouse"], "WH-1", "{v}");
+    assert!(v["address"].is_object(), "{v}");
+    assert!(v["timeline"].as_array().unwrap().is_empty(), "{v}");
+    assert_eq!(v["freight_cents"], 0, "{v}");
+    assert!(v["actions"].as_array().unwrap().is_empty(), "{v}");
     let (_, v) = s.t.get_order(BUYER.user, id).await;
     assert!(
         v["timeline"]

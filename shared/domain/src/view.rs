@@ -5,7 +5,7 @@ use crate::after_sales::eligibility;
 use crate::catalog::{Source, StockPolicy};
 use crate::config::Config;
 use crate::config::FreightPolicy;
-use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId, UserId};
+use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId, UserId, WarehouseId};
 use crate::money::Cents;
 use crate::order::{
     Address, AttentionItem, CaseSummary, Order, OrderStatus, PackageLine, PackageStatus, Refund,
@@ -120,14 +120,41 @@ pub struct PackageView<'a> {
 }
 
 impl<'a> OrderView<'a> {
-    /// The order for `caller` (its owner or staff), with their actions.
+    /// The order for `caller` (its owner or staff), with their actions; for
+    /// a warehouse user, [`OrderView::for_warehouse`].
     pub fn new(order: &'a Order, caller: &Caller, cfg: &Config, now: Timestamp) -> Self {
+        if caller.user != order.user_id && !caller.is_staff() {
+            if let Some(w) = &caller.roles.warehouse {
+                return Self::for_warehouse(order, w);
+            }
+        }
         let mut view = Self::bare(order);
         view.address = Some(&order.address);
         view.actions = actions(order, caller, cfg, now);
         if caller.is_staff() {
             view.attention = Some(order.attention());
         }
+        view
+    }
+
+    /// What a warehouse user is shown (SPEC 2.11: its own parcels, nothing
+    /// else): the packages from `warehouse` and their lines, and the address
+    /// to ship to; no other package, no money beyond those parcels' goods,
+    /// no refunds, cases, timeline or actions.
+    pub fn for_warehouse(order: &'a Order, warehouse: &WarehouseId) -> Self {
+        let mut view = Self::bare(order);
+        let from_here =
+            |s: &Source| matches!(s, Source::SelfOperated { warehouse: w } if w == warehouse);
+        view.packages.retain(|p| from_here(p.source));
+        view.lines.retain(|l| from_here(l.source));
+        view.goods_cents = view.packages.iter().map(|p| p.goods_cents).sum();
+        view.freight_cents = Cents::ZERO;
+        view.total_cents = view.goods_cents;
+        view.address = Some(&order.address);
+        view.refunds = &[];
+        view.cases = &[];
+        view.timeline = &[];
+        view.warnings = &[];
         view
     }
 
