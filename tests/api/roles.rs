@@ -215,3 +215,89 @@ async fn each_role_may_do_what_spec_2_11_says_and_nothing_else() {
         "{v}"
     );
 }
+
+/// `POST /orders/{id}/notes` (SPEC 2.11): support and admin write a note on
+/// the order's timeline; the owner, a warehouse user and a buyer cannot
+/// (403); a staff user limited to another storefront does not see the order
+/// (404); an empty or malformed note is 400 and changes nothing.
+#[tokio::test]
+async fn support_and_admin_write_notes_on_an_orders_timeline() {
+    let s = Stack::spawn(Config::default()).await;
+    s.t.sku("NOTE-TEA", 700, "lock_on_place", 5, None).await;
+    let (status, order) =
+        s.t.place(BUYER.user, json!([{"sku": "NOTE-TEA", "qty": 1}]), None)
+            .await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap();
+    let note = |w: Who, body: Value| {
+        as_who(
+            Event::new("POST", "/orders/{id}/notes", &format!("/orders/{id}/notes"))
+                .path_param("id", id)
+                .json(&body),
+            w,
+        )
+    };
+    let call =
+        |req| async { integration_tests::decode(backoffice::handle(&s.backoffice, req).await) };
+    let text = json!({"text": "  buyer called: leave it at the door  "});
+    let other_storefront = Who {
+        storefronts: Some("app"),
+        ..SUPPORT
+    };
+    for (w, want) in [(BUYER, 403), (WH1, 403), (other_storefront, 404)] {
+        let (status, v) = call(note(w, text.clone())).await;
+        assert_eq!(status, want, "a note by {}: {v}", w.user);
+    }
+    for bad in [
+        json!({"text": "   "}),
+        json!({"text": 5}),
+        json!({"note": "x"}),
+    ] {
+        let (status, v) = call(note(SUPPORT, bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+    let (_, v) = s.t.get_order(BUYER.user, id).await;
+    assert!(
+        !v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "note_added"),
+        "nothing was written: {v}"
+    );
+    let (status, v) = call(note(SUPPORT, text.clone())).await;
+    assert_eq!(status, 201, "{v}");
+    assert!(
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "note"),
+        "{v}"
+    );
+    let (status, _) = call(note(ADMIN, json!({"text": "refund approved by phone"}))).await;
+    assert_eq!(status, 201);
+    let (_, v) = s.t.get_order(BUYER.user, id).await;
+    let notes: Vec<(&str, &str)> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "note_added")
+        .map(|e| (e["actor"].as_str().unwrap(), e["cause"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("staff:sue", "buyer called: leave it at the door"),
+            ("staff:ada", "refund approved by phone")
+        ]
+    );
+    assert!(
+        !v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "note"),
+        "the owner is not offered staff actions: {v}"
+    );
+}

@@ -1933,6 +1933,7 @@ enum H {
     Pay,
     Sync,
     AfterSales,
+    Backoffice,
 }
 
 /// The handlers, in one deployment mode.
@@ -1942,6 +1943,7 @@ struct Handlers<'a> {
     cancel: &'a cancel::Cancel,
     sync: &'a status_sync::StatusSync,
     after_sales: &'a after_sales::AfterSales,
+    backoffice: &'a backoffice::Backoffice,
 }
 
 impl<'a> Handlers<'a> {
@@ -1952,6 +1954,7 @@ impl<'a> Handlers<'a> {
             cancel: &s.cancel,
             sync: &s.status_sync,
             after_sales: &s.after_sales,
+            backoffice: &s.backoffice,
         }
     }
     async fn call(&self, h: H, req: Request) -> Response<Body> {
@@ -1963,6 +1966,7 @@ impl<'a> Handlers<'a> {
             H::Pay => pay::handle(self.pay, req).await,
             H::Sync => status_sync::handle(self.sync, req).await,
             H::AfterSales => after_sales::handle(self.after_sales, req).await,
+            H::Backoffice => backoffice::handle(self.backoffice, req).await,
         }
     }
 }
@@ -1974,6 +1978,7 @@ struct Deployed {
     cancel: cancel::Cancel,
     sync: status_sync::StatusSync,
     after_sales: after_sales::AfterSales,
+    backoffice: backoffice::Backoffice,
 }
 
 impl Deployed {
@@ -1998,6 +2003,10 @@ impl Deployed {
                 app: app.clone(),
                 publisher: s.after_sales.publisher.clone(),
             },
+            backoffice: backoffice::Backoffice {
+                app: app.clone(),
+                publisher: s.cancel.publisher.clone(),
+            },
             app,
         }
     }
@@ -2008,6 +2017,7 @@ impl Deployed {
             cancel: &self.cancel,
             sync: &self.sync,
             after_sales: &self.after_sales,
+            backoffice: &self.backoffice,
         }
     }
 }
@@ -2072,6 +2082,7 @@ fn sign(secret: &str, body: &[u8]) -> String {
 #[derive(Debug, Clone, Copy)]
 enum Shape {
     None,
+    Note,
     Sku,
     Storefront,
     Place,
@@ -2094,7 +2105,7 @@ struct Route {
     shape: Shape,
 }
 
-const ROUTES: [Route; 22] = [
+const ROUTES: [Route; 23] = [
     Route {
         h: H::Catalog,
         method: "GET",
@@ -2157,6 +2168,13 @@ const ROUTES: [Route; 22] = [
         route: "/orders",
         param: None,
         shape: Shape::None,
+    },
+    Route {
+        h: H::Backoffice,
+        method: "POST",
+        route: "/orders/{id}/notes",
+        param: Some("id"),
+        shape: Shape::Note,
     },
     Route {
         h: H::Cancel,
@@ -2378,6 +2396,7 @@ fn any_json(rng: &mut Rng, fx: &Fixture, depth: usize) -> Value {
 fn template(shape: Shape, rng: &mut Rng, fx: &Fixture) -> Value {
     match shape {
         Shape::None | Shape::Empty => json!({}),
+        Shape::Note => json!({"text": "called the buyer"}),
         Shape::Storefront => json!({"name": "Fuzz store", "freight_cents": rng.below(5000),
                                    "app_client_ids": ["fuzz-client"], "payment_ttl_secs": 3600}),
         Shape::Sku => {

@@ -51,6 +51,7 @@ pub struct Stack {
     pub sim: Simulator,
     pub pay: pay::Pay,
     pub cancel: cancel::Cancel,
+    pub backoffice: backoffice::Backoffice,
     pub expire: expire::Expire,
     pub forward: forward::Forward,
     pub status_sync: status_sync::StatusSync,
@@ -125,6 +126,10 @@ impl Stack {
                 secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
             },
             cancel: cancel::Cancel {
+                app: t.app.clone(),
+                publisher: publisher.clone(),
+            },
+            backoffice: backoffice::Backoffice {
                 app: t.app.clone(),
                 publisher: publisher.clone(),
             },

@@ -74,6 +74,7 @@ pub struct RepurchaseAnswer {
     domain::catalog::SkuInput,
     domain::storefront::Storefront,
     domain::storefront::StorefrontInput,
+    domain::backoffice::notes::NoteInput,
     domain::view::OrderView,
     domain::after_sales::case::AfterSalesCase,
     domain::fulfilment::packages::Synced,

@@ -717,6 +717,21 @@ pub fn routes() -> Vec<Route> {
             .param(order_param())
             .ok(200, json_response("The order.", order()))
             .errors(404, &["order_not_found"]),
+        Route::of(RouteId::AddOrderNote, "orders", "Add a staff note to an order")
+            .describe(
+                "Support or admin: a note on the order's timeline (`note_added`, \
+                 actor `staff:<id>`, the text as its `cause`), 1 to 1000 characters, \
+                 trimmed. Another storefront's order (for a user limited to some) is 404.",
+            )
+            .param(order_param())
+            .body(
+                schema_ref::<domain::backoffice::notes::NoteInput>(),
+                true,
+                Some(json!({ "text": "buyer called: leave the parcel at the door" })),
+            )
+            .ok(201, json_response("The order with the note.", order()))
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(404, &["order_not_found"]),
         Route::of(RouteId::CancelOrder, "orders", "Cancel an order")
             .describe(
                 "By the owner or staff (others get 404). Unpaid: cancelled, stock and \

@@ -12,12 +12,14 @@
 //! - [`payment`]: payment notifications, signatures.
 //! - [`fulfilment`]: forwarding packages to suppliers, their status events.
 //! - [`after_sales`]: cases, from opening to completion.
+//! - [`backoffice`]: what staff do beside an order's own life (notes).
 //!
 //! And the shared kernel: ids, money, time, configuration, errors, the
 //! ports, queue messages, the one transition loop, body parsing; and
 //! [`view`], what a caller is shown of an order (it reads every context).
 
 pub mod after_sales;
+pub mod backoffice;
 pub mod body;
 pub mod catalog;
 pub mod checkout;

@@ -275,5 +275,9 @@ pub fn actions(order: &Order, caller: &Caller, cfg: &Config, now: Timestamp) -> 
     if owner && status != OrderStatus::PendingPayment {
         out.push(Action::order("repurchase"));
     }
+    // Staff may always write a note (SPEC 2.11).
+    if staff {
+        out.push(Action::order("note"));
+    }
     out
 }

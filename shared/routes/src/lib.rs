@@ -51,6 +51,7 @@ pub enum RouteId {
     ShipAfterSalesReturn,
     CompleteAfterSalesCase,
     WithdrawAfterSalesCase,
+    AddOrderNote,
 }
 
 /// One route.
@@ -203,6 +204,13 @@ pub const ROUTES: &[Route] = &[
         "/after-sales/{case_id}/withdraw",
         "after-sales",
         User,
+    ),
+    r(
+        AddOrderNote,
+        "POST",
+        "/orders/{id}/notes",
+        "backoffice",
+        Staff,
     ),
 ];
 

@@ -1,0 +1,21 @@
+//! Lambda entry point: builds the clients once, then serves requests.
+
+use lambda_http::{run, service_fn, Error, Request};
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    adapters::telemetry::init();
+    let sdk = adapters::app::sdk_config().await;
+    let b = backoffice::Backoffice {
+        app: adapters::App::from_sdk(&sdk)?,
+        publisher: adapters::app::publisher_from_env(&sdk)?,
+    };
+    b.app.store.warm("ORDER#").await;
+    run(service_fn(|req: Request| {
+        let b = &b;
+        let span = adapters::http::request_span(&req);
+        async move { Ok::<_, Error>(backoffice::handle(b, req).await) }.instrument(span)
+    }))
+    .await
+}
