@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-pub const FUNCTIONS: [&str; 9] = [
+pub const FUNCTIONS: [&str; 10] = [
     "catalog",
     "place",
     "orders",
@@ -27,6 +27,7 @@ pub const FUNCTIONS: [&str; 9] = [
     "forward",
     "status-sync",
     "after-sales",
+    "backoffice",
 ];
 
 const FIRST_ANSWER_TARGET_MS: f64 = 20.0;
@@ -242,6 +243,19 @@ async fn prepare(s: &Stack, function: &str, run: usize) -> Res<(Value, Expect)> 
                 .user(&user)
                 .event_json(),
                 Expect::Http(404),
+            )
+        }
+        "backoffice" => {
+            let o = s.placed(&user, &tea).await?;
+            let id = harness::id_of(&o)?;
+            (
+                Event::new("POST", "/orders/{id}/notes", &format!("/orders/{id}/notes"))
+                    .path_param("id", &id)
+                    .user("staff-1")
+                    .staff()
+                    .json(&json!({"text": "called the buyer"}))
+                    .event_json(),
+                Expect::Http(201),
             )
         }
         other => return Err(format!("no event for {other}").into()),
