@@ -48,34 +48,24 @@ pub fn apply(doc: &mut Value) {
 
     // view.rs `actions`: the codes it pushes.
     let action = property(doc, "Action", "action");
-    set(
-        action,
-        "enum",
-        json!([
-            "pay",
-            "cancel",
-            "cancel_package",
-            "confirm_receipt",
-            "after_sales",
-            "repurchase"
-        ]),
-    );
+    set(action, "enum", json!(domain::view::ACTIONS));
     set(
         action,
         "description",
         json!(
             "`pay` (owner, unpaid, before the deadline), `cancel` (owner or staff, nothing \
              shipped), `cancel_package` (staff, a paid package the queue gave up \
-             forwarding), `confirm_receipt` (owner or staff, a shipped package), \
+             forwarding), `resolve` (staff, an intercept or a hand-over waiting for a \
+             person), `confirm_receipt` (owner or staff, a shipped package), \
              `after_sales` (owner, a package open to a new case), `repurchase` (owner, \
-             once paid). Package actions carry `package_id`."
+             once paid), `note` (staff). Package actions carry `package_id`."
         ),
     );
     // repurchase.rs `Unavailable::reason`.
     set(
         property(doc, "Unavailable", "reason"),
         "enum",
-        json!(["delisted", "insufficient_stock"]),
+        json!(domain::checkout::repurchase::UNAVAILABLE_REASONS),
     );
     // place.rs: the one warning placing gives.
     set(property(doc, "Warning", "code"), "enum", json!(["scarce"]));

@@ -23,14 +23,29 @@ pub struct Action {
     pub package_id: Option<PackageId>,
 }
 
+/// Every action code an order answer may list (the OpenAPI document's enum
+/// is this list).
+pub const ACTIONS: [&str; 8] = [
+    "pay",
+    "cancel",
+    "cancel_package",
+    "resolve",
+    "confirm_receipt",
+    "after_sales",
+    "repurchase",
+    "note",
+];
+
 impl Action {
     fn order(action: &'static str) -> Self {
+        debug_assert!(ACTIONS.contains(&action), "{action} is not in ACTIONS");
         Self {
             action,
             package_id: None,
         }
     }
     fn package(action: &'static str, id: &PackageId) -> Self {
+        debug_assert!(ACTIONS.contains(&action), "{action} is not in ACTIONS");
         Self {
             action,
             package_id: Some(id.clone()),

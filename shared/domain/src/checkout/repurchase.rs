@@ -16,11 +16,14 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
+/// Why a line cannot be bought again (the OpenAPI document's enum is this list).
+pub const UNAVAILABLE_REASONS: [&str; 3] = ["delisted", "not_listed_here", "insufficient_stock"];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Unavailable {
     pub sku: SkuId,
-    /// `delisted` or `insufficient_stock`.
+    /// One of [`UNAVAILABLE_REASONS`].
     pub reason: &'static str,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub available: Option<u64>,
