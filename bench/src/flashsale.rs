@@ -109,14 +109,16 @@ async fn sale(ep: &Endpoints, shards: u8, buyers: usize, units: u64, scale: f64)
     // A partition takes a tenth of a second's units at once (one
     // transactional write at the least). Every partition a placement touches
     // that all buyers share is held to the slowed-down rates, for reads and
-    // writes: the SKU's item and shards, and the `due` index's partitions.
+    // writes: the SKU's item and shards, the `due` index's partitions, the
+    // `status` index's (staff search: every order placed lands in one) and
+    // the work queues' (`Q#`: none at placement, but held anyway).
     // The other keys it reads or writes are the buyer's own or new with each
     // order (idempotency record, limit counter, order, `user_orders` entry),
     // never near the limit for real.
     let read_rate = REAL_RCU_PER_S / scale;
     let limit = WriteLimit::per_partition(rate, (rate / 10.0).max(2.0))
         .with_reads(read_rate, (read_rate / 10.0).max(1.0))
-        .only_keys_starting_with(&["SKU#", "DUE#"]);
+        .only_keys_starting_with(&["SKU#", "DUE#", "STATUS#", "Q#"]);
     let s = Arc::new(
         Stack::limited(
             ep,

@@ -116,6 +116,7 @@ async fn a_limit_release_never_goes_below_zero() {
         limit_releases: vec![(tea, 3)],
         payment: None,
         case: None,
+        queue: Default::default(),
     };
     match s.t.app.store.commit(&change).await {
         Err(CommitError::Store(e)) => assert!(e.to_string().contains("limit"), "{e}"),
@@ -186,6 +187,7 @@ impl Ledger for Interfering {
                 limit_releases: Vec::new(),
                 payment: None,
                 case: None,
+                queue: Default::default(),
             };
             self.inner.commit(&other).await?;
         }

@@ -2083,6 +2083,7 @@ fn sign(secret: &str, body: &[u8]) -> String {
 enum Shape {
     None,
     Note,
+    Acknowledge,
     Sku,
     Storefront,
     Place,
@@ -2105,7 +2106,7 @@ struct Route {
     shape: Shape,
 }
 
-const ROUTES: [Route; 23] = [
+const ROUTES: [Route; 29] = [
     Route {
         h: H::Catalog,
         method: "GET",
@@ -2175,6 +2176,48 @@ const ROUTES: [Route; 23] = [
         route: "/orders/{id}/notes",
         param: Some("id"),
         shape: Shape::Note,
+    },
+    Route {
+        h: H::Backoffice,
+        method: "GET",
+        route: "/staff/packages",
+        param: None,
+        shape: Shape::None,
+    },
+    Route {
+        h: H::Backoffice,
+        method: "GET",
+        route: "/staff/after-sales",
+        param: None,
+        shape: Shape::None,
+    },
+    Route {
+        h: H::Backoffice,
+        method: "GET",
+        route: "/staff/attention",
+        param: None,
+        shape: Shape::None,
+    },
+    Route {
+        h: H::Backoffice,
+        method: "GET",
+        route: "/staff/orders",
+        param: None,
+        shape: Shape::None,
+    },
+    Route {
+        h: H::Backoffice,
+        method: "GET",
+        route: "/staff/summary",
+        param: None,
+        shape: Shape::None,
+    },
+    Route {
+        h: H::Backoffice,
+        method: "POST",
+        route: "/staff/attention/{item_id}/acknowledge",
+        param: Some("item_id"),
+        shape: Shape::Acknowledge,
     },
     Route {
         h: H::Cancel,
@@ -2397,6 +2440,7 @@ fn template(shape: Shape, rng: &mut Rng, fx: &Fixture) -> Value {
     match shape {
         Shape::None | Shape::Empty => json!({}),
         Shape::Note => json!({"text": "called the buyer"}),
+        Shape::Acknowledge => json!({"note": "settled by phone"}),
         Shape::Storefront => json!({"name": "Fuzz store", "freight_cents": rng.below(5000),
                                    "app_client_ids": ["fuzz-client"], "payment_ttl_secs": 3600}),
         Shape::Sku => {
@@ -2676,6 +2720,7 @@ fn param_value(rng: &mut Rng, fx: &Fixture, name: &str) -> String {
             fx.other_package.clone(),
         ],
         "case_id" => vec![fx.case.clone(), format!("{}-C02", fx.paid)],
+        "item_id" => vec![format!("{}-A01", fx.paid), format!("{}-A01", fx.waiting)],
         _ => vec![
             "S-1".into(),
             "S-2".into(),
@@ -2789,6 +2834,48 @@ fn generate(rng: &mut Rng, fx: &Fixture) -> Generated {
                     "eyJrIjoieCJ9".into()
                 };
                 e = e.query("cursor", &enc(&cursor));
+            }
+        }
+        r if r.starts_with("/staff/") && method == "GET" => {
+            let fields: [(&str, &[&str]); 9] = [
+                ("queue", &["to_ship", "overdue", "nope", ""]),
+                ("warehouse", &["WH-1", "WH-2", "wh#1", ""]),
+                (
+                    "status",
+                    &[
+                        "requested",
+                        "approved",
+                        "return_shipped",
+                        "awaiting_shipment",
+                        "shipped",
+                        "x",
+                    ],
+                ),
+                ("user_id", &["eve", "mallory", "a#b", ""]),
+                (
+                    "from",
+                    &["2026-01-01T00:00:00Z", "yesterday", "9999-12-31T23:59:59Z"],
+                ),
+                (
+                    "to",
+                    &["2030-01-01T00:00:00Z", "2000-01-01T00:00:00+08:00", ""],
+                ),
+                (
+                    "storefront",
+                    &["all", "default", "fuzz-store", "nowhere", "ALL"],
+                ),
+                ("limit", &["1", "20", "100", "0", "101", "x"]),
+                ("cursor", &["eyJrIjoieCJ9", "cTE6I35+", ""]),
+            ];
+            for (name, values) in fields {
+                if rng.chance(45) {
+                    let v = if rng.chance(15) {
+                        nasty_string(rng, fx).chars().take(200).collect()
+                    } else {
+                        rng.pick_str(values).to_owned()
+                    };
+                    e = e.query(name, &enc(&v));
+                }
             }
         }
         "/orders/{id}/repurchase" if rng.chance(50) => {

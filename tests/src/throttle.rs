@@ -78,7 +78,7 @@ struct Write {
 /// The attributes that key the table's global secondary indexes
 /// (template.yaml): an item carrying one is written to that index's
 /// partition too, whose write limit is the same.
-const INDEX_KEYS: [&str; 2] = ["user_pk", "due_pk"];
+const INDEX_KEYS: [&str; 3] = ["user_pk", "due_pk", "status_pk"];
 
 impl WriteLimit {
     /// Each partition admits `wcu_per_s` WCU a second, `burst_wcu` at once.
@@ -552,14 +552,35 @@ mod tests {
     }
 
     #[test]
+    fn every_index_of_the_template_is_charged() {
+        let t = include_str!("../../template.yaml");
+        let gsi = &t[t.find("GlobalSecondaryIndexes:").expect("indexes")..];
+        let gsi = &gsi[..gsi
+            .find("TimeToLiveSpecification")
+            .expect("after the indexes")];
+        let lines: Vec<&str> = gsi.lines().map(str::trim).collect();
+        let hashes: Vec<&str> = lines
+            .windows(2)
+            .filter(|w| w[1] == "KeyType: HASH")
+            .filter_map(|w| w[0].strip_prefix("- AttributeName: "))
+            .collect();
+        assert_eq!(hashes, INDEX_KEYS);
+    }
+
+    #[test]
     fn index_entries_are_charged_to_their_index_partition() {
         let limit = WriteLimit::per_partition(0.0, 2.0).only_keys_starting_with(&["DUE#"]);
         let body = json!({"TransactItems": [
-            {"Put": {"Item": {"pk": {"S": "ORDER#1"}, "due_pk": {"S": "DUE#3"}, "user_pk": {"S": "USER#u"}}}},
+            {"Put": {"Item": {"pk": {"S": "ORDER#1"}, "due_pk": {"S": "DUE#3"}, "user_pk": {"S": "USER#u"},
+                              "status_pk": {"S": "STATUS#default#pending_payment#07"}}}},
         ]})
         .to_string();
         let mut writes = writes_of("TransactWriteItems", body.as_bytes()).0;
-        assert_eq!(writes.len(), 3, "the order, its due entry, its user entry");
+        assert_eq!(
+            writes.len(),
+            4,
+            "the order, its due entry, its user entry, its status entry"
+        );
         limit.keep_limited(&mut writes);
         assert_eq!(writes.len(), 1);
         assert_eq!(writes[0].wcu, 1.0);

@@ -15,6 +15,7 @@
 mod refine;
 mod routes;
 
+use domain::backoffice::queues::QueueEntry;
 use domain::checkout::repurchase::RepurchaseReport;
 use domain::view::OrderView;
 use serde_json::{json, Map, Value};
@@ -68,6 +69,32 @@ pub struct RepurchaseAnswer {
     pub order: Option<OrderView<'static>>,
 }
 
+/// `GET /staff/packages` (functions/backoffice): a page of the pick list or
+/// of the overdue supplier packages, oldest first.
+#[derive(ToSchema)]
+pub struct PackageQueue {
+    pub packages: Vec<QueueEntry>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /staff/after-sales`: a page of cases waiting, oldest first.
+#[derive(ToSchema)]
+pub struct CaseQueue {
+    pub cases: Vec<QueueEntry>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /staff/attention`: a page of open attention items, oldest first.
+#[derive(ToSchema)]
+pub struct AttentionList {
+    pub items: Vec<QueueEntry>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
 #[derive(OpenApi)]
 #[openapi(components(schemas(
     domain::catalog::Sku,
@@ -75,6 +102,9 @@ pub struct RepurchaseAnswer {
     domain::storefront::Storefront,
     domain::storefront::StorefrontInput,
     domain::backoffice::notes::NoteInput,
+    domain::backoffice::acknowledge::AcknowledgeInput,
+    domain::backoffice::queues::QueueEntry,
+    domain::backoffice::work::Summary,
     domain::view::OrderView,
     domain::after_sales::case::AfterSalesCase,
     domain::fulfilment::packages::Synced,
@@ -87,6 +117,9 @@ pub struct RepurchaseAnswer {
     GatewayError,
     OrderList,
     RepurchaseAnswer,
+    PackageQueue,
+    CaseQueue,
+    AttentionList,
 )))]
 struct Schemas;
 

@@ -6,7 +6,10 @@
 //! is not listed fails the Schemathesis run (`scripts/schemathesis`), whose
 //! response checks hold every answer to these lists.
 
-use crate::{schema_ref, ApiError, GatewayError, OrderList, RepurchaseAnswer};
+use crate::{
+    schema_ref, ApiError, AttentionList, CaseQueue, GatewayError, OrderList, PackageQueue,
+    RepurchaseAnswer,
+};
 use domain::after_sales::case::AfterSalesCase;
 use domain::catalog::Sku;
 use domain::fulfilment::packages::Synced;
@@ -107,6 +110,11 @@ impl Route {
 
     fn param(mut self, p: Value) -> Self {
         self.params.push(p);
+        self
+    }
+
+    fn params(mut self, ps: Vec<Value>) -> Self {
+        self.params.extend(ps);
         self
     }
 
@@ -290,10 +298,33 @@ fn meaning(code: &str) -> &'static str {
         }
         "idempotency_key_reused" => "this `Idempotency-Key` was used with another request",
         "invalid_sku" => "a field of the SKU is out of range (the message says which)",
+        "attention_item_not_found" => "no such open attention item (or another storefront's)",
+        "not_acknowledgeable" => "this attention item ends by its own route (`resolve`), not by acknowledging",
         "internal" => "an internal failure",
         "busy" => "too many changes at once",
         other => panic!("no meaning written for error code {other}"),
     }
+}
+
+/// `storefront`, `limit` and `cursor` of every staff list.
+fn staff_list_params() -> Vec<Value> {
+    vec![
+        json!({
+            "name": "storefront", "in": "query", "required": false,
+            "description": "One storefront the caller serves (another is 403); left out or \
+                `all`, every storefront it serves.",
+            "schema": { "type": "string", "pattern": "^(all|[a-z0-9-]{1,32})$" },
+        }),
+        json!({
+            "name": "limit", "in": "query", "required": false,
+            "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 },
+        }),
+        json!({
+            "name": "cursor", "in": "query", "required": false,
+            "description": "`next_cursor` of the previous page (opaque).",
+            "schema": { "type": "string" },
+        }),
+    ]
 }
 
 fn describe_codes(codes: &[&str]) -> String {
@@ -732,6 +763,103 @@ pub fn routes() -> Vec<Route> {
             .ok(201, json_response("The order with the note.", order()))
             .errors(400, &["invalid_json", "invalid_request"])
             .errors(404, &["order_not_found"]),
+        Route::of(RouteId::StaffPackages, "back office", "The pick list, or overdue supplier packages")
+            .describe(
+                "`queue=to_ship`: self-operated packages handed to a warehouse and not yet \
+                 shipped, with lines, address and order id (admin: any `warehouse`, or all \
+                 of them grouped by warehouse; a warehouse user: its own, another is 403). \
+                 `queue=overdue` (admin, support): packages with a supplier not shipped \
+                 `SHIP_OVERDUE_HOURS` after hand-over. Oldest first, paginated.",
+            )
+            .param(json!({
+                "name": "queue", "in": "query", "required": true,
+                "schema": { "type": "string", "enum": ["to_ship", "overdue"] },
+            }))
+            .param(json!({
+                "name": "warehouse", "in": "query", "required": false,
+                "description": "The warehouse of the pick list (a warehouse user's own when left out).",
+                "schema": { "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" },
+            }))
+            .params(staff_list_params())
+            .ok(200, json_response("A page of packages.", schema_ref::<PackageQueue>()))
+            .errors(400, &["invalid_request", "invalid_limit", "invalid_cursor"]),
+        Route::of(RouteId::StaffAfterSales, "back office", "After-sales cases waiting")
+            .describe(
+                "Support, admin: cases `requested` (to review), `approved` (waiting for \
+                 the return, or to complete) and `return_shipped` (to receive and \
+                 complete); oldest first within a status, all three grouped by status \
+                 when `status` is left out.",
+            )
+            .param(json!({
+                "name": "status", "in": "query", "required": false,
+                "schema": { "type": "string", "enum": ["requested", "approved", "return_shipped"] },
+            }))
+            .params(staff_list_params())
+            .ok(200, json_response("A page of cases.", schema_ref::<CaseQueue>()))
+            .errors(400, &["invalid_request", "invalid_limit", "invalid_cursor"]),
+        Route::of(RouteId::StaffAttention, "back office", "The attention list")
+            .describe(
+                "Support, admin: everything that needs a person (intercepts past give-up, \
+                 hand-overs the queue gave up on, events that could not apply), each with \
+                 its kind, order, package, since and `actions` (`resolve` on the package \
+                 route, or `acknowledge`). Oldest first.",
+            )
+            .params(staff_list_params())
+            .ok(200, json_response("A page of attention items.", schema_ref::<AttentionList>()))
+            .errors(400, &["invalid_request", "invalid_limit", "invalid_cursor"]),
+        Route::of(RouteId::StaffOrders, "back office", "Search orders")
+            .describe(
+                "Support, admin: orders by `status` or by `user_id` (exactly one), \
+                 created in [`from`, `to`), newest first.",
+            )
+            .param(json!({
+                "name": "status", "in": "query", "required": false,
+                "schema": { "type": "string", "enum": domain::order::OrderStatus::ALL.map(|s| s.as_str()) },
+            }))
+            .param(json!({
+                "name": "user_id", "in": "query", "required": false,
+                "schema": { "type": "string", "pattern": "^[^#\\s]+$", "maxLength": 128 },
+            }))
+            .param(json!({
+                "name": "from", "in": "query", "required": false,
+                "schema": { "type": "string", "format": "date-time" },
+            }))
+            .param(json!({
+                "name": "to", "in": "query", "required": false,
+                "schema": { "type": "string", "format": "date-time" },
+            }))
+            .params(staff_list_params())
+            .ok(200, json_response("A page of orders.", schema_ref::<OrderList>()))
+            .errors(400, &["invalid_request", "invalid_limit", "invalid_cursor"]),
+        Route::of(RouteId::StaffSummary, "back office", "Count every queue")
+            .describe(
+                "The count of every queue the caller may read: a warehouse user its own \
+                 pick list; support the overdue, after-sales (per status) and attention \
+                 lists; admin all of them (the pick list per warehouse).",
+            )
+            .params(staff_list_params().into_iter().take(1).collect())
+            .ok(200, json_response("The counts.", schema_ref::<domain::backoffice::work::Summary>()))
+            .errors(400, &["invalid_request"]),
+        Route::of(RouteId::AcknowledgeAttention, "back office", "Acknowledge an attention item")
+            .describe(
+                "Support, admin: ends an attention item settled outside the system (an \
+                 event that could not apply), with the note on the timeline. Items that \
+                 end by `resolve` are 409; an item of another storefront's order is 404; \
+                 acknowledging again answers the order unchanged.",
+            )
+            .param(json!({
+                "name": "item_id", "in": "path", "required": true,
+                "schema": { "type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}-A[0-9]{2,}$" },
+            }))
+            .body(
+                schema_ref::<domain::backoffice::acknowledge::AcknowledgeInput>(),
+                true,
+                Some(json!({ "note": "supplier confirmed by phone: nothing to do" })),
+            )
+            .ok(200, json_response("The order, the item ended.", order()))
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(404, &["attention_item_not_found"])
+            .errors(409, &["not_acknowledgeable"]),
         Route::of(RouteId::CancelOrder, "orders", "Cancel an order")
             .describe(
                 "By the owner or staff (others get 404). Unpaid: cancelled, stock and \

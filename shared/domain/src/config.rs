@@ -22,6 +22,9 @@ pub struct Config {
     /// ... and handed to staff this long after it was requested
     /// (`INTERCEPT_GIVE_UP_SECS`).
     pub intercept_give_up_secs: u64,
+    /// A supplier's package not shipped this long after hand-over is overdue
+    /// (`SHIP_OVERDUE_HOURS`, SPEC 2.11).
+    pub ship_overdue_hours: u32,
 }
 
 /// How an order's freight is spread over its packages (a shop setting).
@@ -104,6 +107,7 @@ impl Default for Config {
             auto_confirm_sources: vec![SourceKind::SelfOperated, SourceKind::Dropship],
             intercept_retry_secs: 600,
             intercept_give_up_secs: 86_400,
+            ship_overdue_hours: 48,
         }
     }
 }
@@ -200,6 +204,12 @@ impl Config {
                 d.intercept_give_up_secs,
                 365 * 86_400,
             )?,
+            ship_overdue_hours: number(
+                &get,
+                "SHIP_OVERDUE_HOURS",
+                u64::from(d.ship_overdue_hours),
+                24 * 365,
+            )? as u32,
         })
     }
 }

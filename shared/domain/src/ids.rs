@@ -148,6 +148,11 @@ impl<'de> Deserialize<'de> for UserId {
 pub struct OrderId(String);
 
 impl OrderId {
+    /// The smallest id generated at `at`: ids sort by time, so ids from
+    /// `at` on are at or above it.
+    pub fn lower_bound(at: &crate::time::Timestamp) -> String {
+        ulid::Ulid::from_parts(at.unix_millis().max(0) as u64, 0).to_string()
+    }
     pub fn generate(at: &crate::time::Timestamp) -> Self {
         let ms = at.unix_millis().max(0) as u64;
         let ulid = ulid::Ulid::from_parts(ms, rand_u128());

@@ -247,6 +247,9 @@ pub struct Change<'a> {
     /// (taking a lock per line), or moved on from the stored version
     /// (giving the locks back when it ends).
     pub case: Option<&'a AfterSalesCase>,
+    /// Work-queue entries joining and leaving with this change
+    /// ([`crate::backoffice::queues::moves_between`]).
+    pub queue: crate::backoffice::queues::QueueMoves,
 }
 
 impl Change<'_> {

@@ -91,7 +91,8 @@ async fn load<S: Ledger>(
 /// Runs `decide` on the stored state and commits what it decides, until a
 /// commit lands or a decision writes nothing. Stock and limit moves follow
 /// from the order's states before and after ([`moves_between`]), so no use
-/// case computes them.
+/// case computes them; nor work-queue entries
+/// ([`crate::backoffice::queues::moves_between`]).
 pub async fn transition<S, P, T, E>(
     store: &S,
     publisher: &P,
@@ -135,12 +136,14 @@ where
         }
         write.order.check_size()?;
         let (stock, limit_releases) = moves_between(before, &write.order);
+        let queue = crate::backoffice::queues::moves_between(before, &write.order);
         let change = Change {
             order: &write.order,
             stock,
             limit_releases,
             payment: write.payment.clone(),
             case: write.case.as_ref(),
+            queue,
         };
         match store.commit(&change).await {
             Ok(()) => {

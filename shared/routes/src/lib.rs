@@ -52,6 +52,12 @@ pub enum RouteId {
     CompleteAfterSalesCase,
     WithdrawAfterSalesCase,
     AddOrderNote,
+    StaffPackages,
+    StaffAfterSales,
+    StaffAttention,
+    StaffOrders,
+    StaffSummary,
+    AcknowledgeAttention,
 }
 
 /// One route.
@@ -209,6 +215,30 @@ pub const ROUTES: &[Route] = &[
         AddOrderNote,
         "POST",
         "/orders/{id}/notes",
+        "backoffice",
+        Staff,
+    ),
+    r(StaffPackages, "GET", "/staff/packages", "backoffice", Staff),
+    r(
+        StaffAfterSales,
+        "GET",
+        "/staff/after-sales",
+        "backoffice",
+        Staff,
+    ),
+    r(
+        StaffAttention,
+        "GET",
+        "/staff/attention",
+        "backoffice",
+        Staff,
+    ),
+    r(StaffOrders, "GET", "/staff/orders", "backoffice", Staff),
+    r(StaffSummary, "GET", "/staff/summary", "backoffice", Staff),
+    r(
+        AcknowledgeAttention,
+        "POST",
+        "/staff/attention/{item_id}/acknowledge",
         "backoffice",
         Staff,
     ),

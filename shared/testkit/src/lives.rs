@@ -7,6 +7,7 @@
 use crate::memory::{MemoryQueues, ScriptedSupplier, SupplierMode};
 use domain::after_sales::case::{CaseKind, CaseLine};
 use domain::after_sales::{self, CaseStep, OpenCase};
+use domain::backoffice::queues::{self, Queue, QueueEntry, QueueQuery, WorkQueues};
 use domain::catalog::{SkuUpdate, Source, StockPolicy};
 use domain::checkout::place::{place_order, PlaceRequest};
 use domain::config::Config;
@@ -288,7 +289,7 @@ fn fatal(e: &impl Problem) -> bool {
     matches!(e.kind(), ErrorKind::Internal | ErrorKind::Busy)
 }
 
-impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
+impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueues> Life<S> {
     /// Sets up the catalog on `store` at `now`.
     pub async fn start(store: S, prefix: &str, now: Timestamp) -> Self {
         let mut initial = BTreeMap::new();
@@ -987,6 +988,60 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
         Ok(())
     }
 
+    /// The store's work queues hold exactly what the orders' states say
+    /// (each entry joined and left with its transition), read page by page.
+    async fn check_queues(&self, orders: &[Order]) -> Result<(), String> {
+        let mut expected: Vec<QueueEntry> = orders.iter().flat_map(queues::entries).collect();
+        let mut stored: Vec<QueueEntry> = Vec::new();
+        let storefronts = vec![
+            StorefrontId::default_id(),
+            StorefrontId::parse(APP).expect("storefront"),
+        ];
+        for queue in Queue::ALL {
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .store
+                    .queue_page(&QueueQuery {
+                        queue,
+                        scope: None,
+                        storefronts: storefronts.clone(),
+                        before: None,
+                        limit: 50,
+                        cursor,
+                    })
+                    .await
+                    .map_err(|e| format!("reading {}: {e}", queue.as_str()))?;
+                stored.extend(
+                    page.entries
+                        .into_iter()
+                        .filter(|e| self.orders.contains(&e.order_id)),
+                );
+                cursor = page.next_cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        let key = |e: &QueueEntry| (e.queue, e.scope.clone(), e.since, e.subject.clone());
+        expected.sort_by_key(key);
+        stored.sort_by_key(key);
+        if expected != stored {
+            let show = |l: &[QueueEntry]| {
+                l.iter()
+                    .map(|e| format!("{} {} {}", e.queue.as_str(), e.scope, e.subject))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(format!(
+                "queues hold [{}], the orders say [{}]",
+                show(&stored),
+                show(&expected)
+            ));
+        }
+        Ok(())
+    }
+
     /// Every invariant, on the store as it is now.
     pub async fn check(&mut self) -> Result<(), String> {
         let mut orders = Vec::new();
@@ -1080,6 +1135,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
                 ));
             }
         }
+        self.check_queues(&orders).await?;
         for u in 0..3 {
             let user = self.user(u);
             for i in 0..4 {
@@ -1101,7 +1157,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts> Life<S> {
 }
 
 /// Runs `life` on `store` from `now`; the first broken rule, with the step.
-pub async fn run<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts>(
+pub async fn run<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueues>(
     store: S,
     prefix: &str,
     now: Timestamp,

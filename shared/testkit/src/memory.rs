@@ -5,6 +5,9 @@
 //! refused change names its conflict as the adapter does.
 
 use domain::after_sales::case::AfterSalesCase;
+use domain::backoffice::queues::{
+    OrderSearch, Queue, QueueEntry, QueuePage, QueueQuery, SearchBy, WorkQueues,
+};
 use domain::catalog::{Sku, SkuUpdate};
 use domain::error::StoreError;
 use domain::ids::{CaseId, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
@@ -71,7 +74,17 @@ struct State {
     cases: BTreeMap<CaseId, AfterSalesCase>,
     locks: BTreeMap<(PackageId, SkuId), CaseId>,
     storefronts: BTreeMap<StorefrontId, Storefront>,
+    /// Work-queue entries by (queue, storefront, sort key `scope#since#subject`).
+    queues: BTreeMap<(Queue, StorefrontId, String), QueueEntry>,
     now: Option<Timestamp>,
+}
+
+fn queue_key(e: &QueueEntry) -> (Queue, StorefrontId, String) {
+    (
+        e.queue,
+        e.storefront.clone(),
+        format!("{}#{}#{}", e.scope, e.since, e.subject),
+    )
 }
 
 /// The store in memory; clones share it.
@@ -92,6 +105,11 @@ impl MemoryStore {
     /// The clock of writes the store stamps itself (a late outbox clear).
     pub fn set_now(&self, now: Timestamp) {
         self.lock().now = Some(now);
+    }
+
+    /// Every work-queue entry stored.
+    pub fn queue_entries(&self) -> Vec<QueueEntry> {
+        self.lock().queues.values().cloned().collect()
     }
 
     /// Every stored order.
@@ -432,6 +450,12 @@ impl Ledger for MemoryStore {
             }
             st.cases.insert(case.id.clone(), case.clone());
         }
+        for e in &c.queue.delete {
+            st.queues.remove(&queue_key(e));
+        }
+        for e in &c.queue.put {
+            st.queues.insert(queue_key(e), e.clone());
+        }
         st.orders.insert(order.id.clone(), order.clone());
         Ok(())
     }
@@ -555,5 +579,73 @@ impl Supplier for ScriptedSupplier {
             SupplierMode::Pending => Ok(InterceptOutcome::Pending),
             SupplierMode::Down => Err(SupplierError::Unavailable("down".into())),
         }
+    }
+}
+
+impl WorkQueues for MemoryStore {
+    async fn queue_page(&self, q: &QueueQuery) -> Result<QueuePage, ListError> {
+        let st = self.lock();
+        let mut found: Vec<(&String, &QueueEntry)> = st
+            .queues
+            .iter()
+            .filter(|((queue, sf, sk), e)| {
+                *queue == q.queue
+                    && q.storefronts.contains(sf)
+                    && q.scope.as_ref().is_none_or(|s| &e.scope == s)
+                    && q.before.is_none_or(|b| e.since < b)
+                    && q.cursor.as_ref().is_none_or(|c| sk > c)
+            })
+            .map(|((_, _, sk), e)| (sk, e))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(b.0));
+        let more = found.len() > q.limit as usize;
+        found.truncate(q.limit as usize);
+        Ok(QueuePage {
+            next_cursor: more.then(|| found[found.len() - 1].0.clone()),
+            entries: found.into_iter().map(|(_, e)| e.clone()).collect(),
+        })
+    }
+
+    async fn queue_count(&self, q: &QueueQuery) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut all = QueueQuery {
+            limit: u32::MAX,
+            cursor: None,
+            ..q.clone()
+        };
+        all.limit = u32::MAX;
+        let mut counts = BTreeMap::new();
+        for e in self
+            .queue_page(&all)
+            .await
+            .map_err(|_| StoreError::Failed("count".into()))?
+            .entries
+        {
+            *counts.entry(e.scope).or_default() += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn search_orders(&self, q: &OrderSearch) -> Result<OrderPage, ListError> {
+        let st = self.lock();
+        let mut found: Vec<(String, &Order)> = st
+            .orders
+            .values()
+            .filter(|o| q.storefronts.contains(&o.storefront))
+            .filter(|o| match &q.by {
+                SearchBy::Status(s) => o.status() == *s,
+                SearchBy::User(u) => &o.user_id == u,
+            })
+            .filter(|o| q.from.is_none_or(|f| o.created_at >= f))
+            .filter(|o| q.to.is_none_or(|t| o.created_at < t))
+            .map(|o| (format!("{}#{}", o.created_at, o.id), o))
+            .filter(|(k, _)| q.cursor.as_ref().is_none_or(|c| k < c))
+            .collect();
+        found.sort_by(|a, b| b.0.cmp(&a.0));
+        let more = found.len() > q.limit as usize;
+        found.truncate(q.limit as usize);
+        Ok(OrderPage {
+            next_cursor: more.then(|| found[found.len() - 1].0.clone()),
+            orders: found.into_iter().map(|(_, o)| o.clone()).collect(),
+        })
     }
 }

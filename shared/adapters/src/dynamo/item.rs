@@ -17,11 +17,28 @@ pub fn order_item(order: &Order) -> Result<Item, StoreError> {
         s(keys::user_orders(&order.user_id)),
     );
     item.insert(keys::USER_SK.to_owned(), s(order.id.as_str()));
+    let (status_pk, status_sk) = keys::status(
+        &order.storefront,
+        order.status(),
+        &order.id,
+        &order.created_at,
+    );
+    item.insert(keys::STATUS_PK.to_owned(), s(status_pk));
+    item.insert(keys::STATUS_SK.to_owned(), s(status_sk));
     if let Some(at) = order.due_at() {
         let (due_pk, due_sk) = keys::due(&order.id, &at);
         item.insert(keys::DUE_PK.to_owned(), s(due_pk));
         item.insert(keys::DUE_SK.to_owned(), s(due_sk));
     }
+    Ok(item)
+}
+
+/// A queue entry as stored: its keys and the entry.
+pub fn queue_item(e: &domain::backoffice::queues::QueueEntry) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(e)
+        .map_err(|e| StoreError::Failed(format!("encode queue entry: {e}")))?;
+    item.extend(key_map(keys::queue_entry(e)));
+    item.insert(keys::ENTITY.to_owned(), s("queue"));
     Ok(item)
 }
 

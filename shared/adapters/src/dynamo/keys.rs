@@ -12,6 +12,8 @@
 //! | idempotency       | `IDEM#<user>#<key>`    | `IDEM`    | TTL attribute `ttl`                       |
 //! | payment           | `PAYMENT#<payment id>` | `PAYMENT` |                                           |
 //! | storefront        | `STOREFRONTS`          | `STOREFRONT#<id>` | all in one partition, read whole  |
+//! | order, by status  | (the order item)       |           | status: `STATUS#<storefront>#<status>#<nn>` / `<created at>#<order id>` |
+//! | queue entry       | `Q#<queue>#<storefront>#<nn>` | `<scope>#<since>#<subject>` | written and removed with its order's change |
 
 use domain::ids::{CaseId, IdempotencyKey, OrderId, PackageId, SkuId, UserId};
 use domain::time::Timestamp;
@@ -22,11 +24,14 @@ pub const USER_PK: &str = "user_pk";
 pub const USER_SK: &str = "user_sk";
 pub const DUE_PK: &str = "due_pk";
 pub const DUE_SK: &str = "due_sk";
+pub const STATUS_PK: &str = "status_pk";
+pub const STATUS_SK: &str = "status_sk";
 pub const TTL: &str = "ttl";
 pub const ENTITY: &str = "entity";
 
 pub const USER_ORDERS_INDEX: &str = "user_orders";
 pub const DUE_INDEX: &str = "due";
+pub const STATUS_INDEX: &str = "status";
 
 /// Due orders are spread over this many due-index partitions. Every order
 /// placed writes an entry (its payment deadline), 1 WCU on one partition of
@@ -94,6 +99,66 @@ pub fn due_until(at: &Timestamp) -> String {
 /// The order id at the end of a due-index sort key.
 pub fn order_of_due(due_sk: &str) -> Option<OrderId> {
     OrderId::parse(due_sk.rsplit('#').next()?).ok()
+}
+
+/// Queue entries and the status index are spread over this many partitions
+/// per storefront (and queue, and status): an order's entries sit on the
+/// shard of its id, so a flash sale's orders meet on none of them.
+pub const QUEUE_SHARDS: u32 = 16;
+
+fn queue_shard(id: &OrderId) -> u32 {
+    id.as_str().bytes().map(u32::from).sum::<u32>() % QUEUE_SHARDS
+}
+
+/// The status-index key of an order: newest first within a partition.
+pub fn status(
+    storefront: &domain::storefront::StorefrontId,
+    status: domain::order::OrderStatus,
+    id: &OrderId,
+    created_at: &Timestamp,
+) -> (String, String) {
+    (
+        format!(
+            "STATUS#{storefront}#{}#{:02}",
+            status.as_str(),
+            queue_shard(id)
+        ),
+        format!("{created_at}#{id}"),
+    )
+}
+
+/// Every status-index partition of a storefront's orders in `status`.
+pub fn status_partitions(
+    storefront: &domain::storefront::StorefrontId,
+    status: domain::order::OrderStatus,
+) -> Vec<String> {
+    (0..QUEUE_SHARDS)
+        .map(|n| format!("STATUS#{storefront}#{}#{n:02}", status.as_str()))
+        .collect()
+}
+
+/// The key of a queue entry: its queue and storefront pick the partitions,
+/// the scope (warehouse, case status) leads the sort key, oldest first.
+pub fn queue_entry(e: &domain::backoffice::queues::QueueEntry) -> (String, String) {
+    (
+        format!(
+            "Q#{}#{}#{:02}",
+            e.queue.as_str(),
+            e.storefront,
+            queue_shard(&e.order_id)
+        ),
+        format!("{}#{}#{}", e.scope, e.since, e.subject),
+    )
+}
+
+/// Every partition of a queue in a storefront.
+pub fn queue_partitions(
+    queue: domain::backoffice::queues::Queue,
+    storefront: &domain::storefront::StorefrontId,
+) -> Vec<String> {
+    (0..QUEUE_SHARDS)
+        .map(|n| format!("Q#{}#{storefront}#{n:02}", queue.as_str()))
+        .collect()
 }
 
 /// The one partition every storefront's settings live in.

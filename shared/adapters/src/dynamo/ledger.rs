@@ -3,7 +3,7 @@
 //! record, the after-sales case and its line locks), the due index, and
 //! clearing a published outbox.
 
-use super::item::{case_item, order_item};
+use super::item::{case_item, order_item, queue_item};
 use super::{
     accepted, build_error, decode_error, key_map, keys, n, number, s, sdk_error, string, update,
     DynamoStore, Item,
@@ -157,6 +157,24 @@ impl DynamoStore {
                 items.push(item);
             }
             locks.end = items.len();
+        }
+        // Work-queue entries move with the change that starts or ends the
+        // work; the order's version condition makes them exact.
+        for e in &c.queue.put {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(queue_item(e)?))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        for e in &c.queue.delete {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_map(keys::queue_entry(e))))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
         }
         // Stock given back to a shard is a restock of its SKU: it ends the
         // SKU's sold-out hint (the count the hint holds for moves on).

@@ -9,6 +9,7 @@ pub mod item;
 pub mod keys;
 pub mod ledger;
 pub mod orders;
+pub mod queues;
 #[cfg(feature = "local")]
 pub mod schema;
 pub mod storefronts;

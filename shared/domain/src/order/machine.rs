@@ -65,6 +65,21 @@ impl OrderStatus {
         }
     }
 
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::PendingPayment,
+        OrderStatus::AwaitingShipment,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped,
+        OrderStatus::Completed,
+        OrderStatus::CancelRequested,
+        OrderStatus::Cancelled,
+        OrderStatus::Closed,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
     pub fn is_final(self) -> bool {
         matches!(
             self,

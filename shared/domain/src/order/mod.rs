@@ -554,7 +554,11 @@ impl Order {
     /// stock move per line, limits) and an after-sales step (order, case,
     /// one lock per line of a package). Lines are merged by SKU; a line is
     /// one stock item per shard it takes from, and a sharded line given
-    /// back counts a restock on its SKU's item too.
+    /// back counts a restock on its SKU's item too. Work-queue entries
+    /// move with a change too: a paid cancel takes each package off its
+    /// queue (one entry each, no payment record then), so the largest is
+    /// the order, one per stock item, restock and limit, and the larger of
+    /// one record and one queue entry per package.
     pub fn largest_transaction(&self) -> usize {
         let stock_items: usize = self.lines.iter().map(|l| l.stock_items().len()).sum();
         let restocks = self
@@ -562,7 +566,7 @@ impl Order {
             .iter()
             .filter(|l| l.stock_items().iter().any(|(k, _)| k.is_some()))
             .count();
-        2 + stock_items + restocks + self.limit_holds().len()
+        1 + stock_items + restocks + self.limit_holds().len() + self.packages.len().max(1)
     }
 
     pub fn refunded_cents(&self) -> Cents {
