@@ -169,17 +169,20 @@ mod tests {
         assert_eq!(names, [keys::PK, keys::SK]);
         let mut idx = def.index_names();
         idx.sort();
-        assert_eq!(idx, [keys::DUE_INDEX, keys::USER_ORDERS_INDEX]);
+        assert_eq!(
+            idx,
+            [keys::DUE_INDEX, keys::STATUS_INDEX, keys::USER_ORDERS_INDEX]
+        );
         for i in &def.global_secondary_indexes {
             let attrs: Vec<&str> = i
                 .key_schema
                 .iter()
                 .map(|k| k.attribute_name.as_str())
                 .collect();
-            let want = if i.index_name == keys::DUE_INDEX {
-                [keys::DUE_PK, keys::DUE_SK]
-            } else {
-                [keys::USER_PK, keys::USER_SK]
+            let want = match i.index_name.as_str() {
+                keys::DUE_INDEX => [keys::DUE_PK, keys::DUE_SK],
+                keys::STATUS_INDEX => [keys::STATUS_PK, keys::STATUS_SK],
+                _ => [keys::USER_PK, keys::USER_SK],
             };
             assert_eq!(attrs, want);
         }
