@@ -239,6 +239,43 @@ async fn the_pick_list_and_the_supplier_queue_follow_each_parcel() {
     let (_, v) = read(&s, WH1, "/staff/summary", &[]).await;
     assert_eq!(v, json!({"to_ship": {"WH-1": 2}}), "its own pick list only");
 
+    // The staff `actions` offer `ship` exactly for what is on a pick list,
+    // to whoever ships from its warehouse.
+    let ships = |v: &Value| -> BTreeSet<String> {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["action"] == "ship")
+            .map(|a| a["package_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let a_id = a["id"].as_str().unwrap();
+    let view_as = |w: Who| {
+        let path = format!("/orders/{a_id}");
+        s.t.call(
+            Func::Orders,
+            as_who(
+                Event::new("GET", "/orders/{id}", &path).path_param("id", a_id),
+                w,
+            ),
+        )
+    };
+    let (_, admin_view) = view_as(ADMIN).await;
+    assert_eq!(
+        ships(&admin_view),
+        BTreeSet::from([a_mug.clone(), a_pan.clone()]),
+        "{admin_view}"
+    );
+    let (_, support_view) = view_as(SUPPORT).await;
+    assert_eq!(
+        ships(&support_view),
+        BTreeSet::new(),
+        "support does not ship"
+    );
+    let (_, owner_view) = view_as(BUYER).await;
+    assert_eq!(ships(&owner_view), BTreeSet::new());
+
     // Shipped (twice: the second changes nothing): off the pick list.
     for _ in 0..2 {
         let (status, v) = s.ship(&a_mug, "SF", "SF-1").await;
@@ -396,6 +433,19 @@ async fn a_case_moves_through_the_after_sales_queue_and_leaves_it_when_done() {
         }
     };
     assert_eq!(in_status("requested").await, vec![case_id.clone()]);
+    let staff_actions = |v: &Value| -> Vec<Value> {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a.get("case_id").is_some())
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        staff_actions(&s.order_as_staff(id).await),
+        [json!({"action": "review", "case_id": case_id})]
+    );
     let review = json!({"decision": "approve", "note": "send it back"});
     assert_eq!(
         s.case("sue", true, &case_id, "review", Some(&review))
@@ -427,6 +477,10 @@ async fn a_case_moves_through_the_after_sales_queue_and_leaves_it_when_done() {
     )
     .await;
     assert_eq!(status, 400, "not a queue: {v}");
+    assert_eq!(
+        staff_actions(&s.order_as_staff(id).await),
+        [json!({"action": "complete", "case_id": case_id})]
+    );
     let done = json!({"note": "received back"});
     let (status, v) = s.case("sue", true, &case_id, "complete", Some(&done)).await;
     assert_eq!(status, 200, "{v}");
@@ -459,6 +513,13 @@ async fn the_attention_list_holds_what_needs_a_person_until_staff_end_it() {
     let item_id = item["subject"].as_str().unwrap().to_owned();
     let staff_view = s.order_as_staff(id).await;
     assert_eq!(staff_view["attention"][0]["id"], item_id.as_str());
+    assert!(
+        staff_view["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"action": "acknowledge", "item_id": item_id})),
+        "{staff_view}"
+    );
 
     let ack = |w: Who, item: &str, body: Value| {
         let path = format!("/staff/attention/{item}/acknowledge");
@@ -470,7 +531,9 @@ async fn the_attention_list_holds_what_needs_a_person_until_staff_end_it() {
         )
     };
     let note = json!({"note": "supplier confirmed: nothing shipped"});
-    for (w, want) in [(BUYER, 403), (WH1, 403)] {
+    // Its owner is refused; who does not see the order finds no item.
+    let owner: Who = ("jon", None, None);
+    for (w, want) in [(owner, 403), (BUYER, 404), (WH1, 404)] {
         let (status, v) =
             decode(backoffice::handle(&s.backoffice, ack(w, &item_id, note.clone())).await);
         assert_eq!(status, want, "{}: {v}", w.0);

@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 mod after_sales;
+mod authz;
 mod backoffice;
 mod bad_input;
 mod cancelling;

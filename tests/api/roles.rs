@@ -244,7 +244,8 @@ async fn support_and_admin_write_notes_on_an_orders_timeline() {
         storefronts: Some("app"),
         ..SUPPORT
     };
-    for (w, want) in [(BUYER, 403), (WH1, 403), (other_storefront, 404)] {
+    // The owner is refused; who does not see the order finds none.
+    for (w, want) in [(BUYER, 403), (WH1, 404), (other_storefront, 404)] {
         let (status, v) = call(note(w, text.clone())).await;
         assert_eq!(status, want, "a note by {}: {v}", w.user);
     }

@@ -993,8 +993,8 @@ pub fn routes() -> Vec<Route> {
         Route::of(RouteId::OpenAfterSalesCase, "after-sales", "Open an after-sales case",
         )
         .describe(
-            "By the order's owner only, on a `received` package (or a `rejected` one, a \
-             disputed refund) within `AFTER_SALES_DAYS` of that event. Lines are merged by \
+            "By the order's owner only (staff who see the order get 403 `owner_only`), \
+             on a `received` package (or a `rejected` one, a disputed refund) within `AFTER_SALES_DAYS` of that event. Lines are merged by \
              SKU; a line may claim at most what the package holds less what open or \
              completed cases already claim; one open case per package line. Evidence: 1 \
              to 9 items, each an `https://` URL (at most 1024 characters) or a storage key \
@@ -1013,6 +1013,7 @@ pub fn routes() -> Vec<Route> {
         )
         .ok(201, with_links(json_response("The new case (`requested`).", case()), case_links()))
         .errors(400, &["invalid_json", "invalid_request", "invalid_evidence"])
+        .errors(403, &["owner_only"])
         .errors(404, &["order_not_found", "package_not_found"])
         .errors(
             409,

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::config::FreightPolicy;
 use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId, UserId, WarehouseId};
 use crate::money::Cents;
+use crate::order::cases::CaseStatus;
 use crate::order::{
     Address, AttentionItem, CaseSummary, Order, OrderStatus, PackageLine, PackageStatus, Refund,
     TimelineEntry, Warning,
@@ -21,11 +22,17 @@ pub struct Action {
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package_id: Option<PackageId>,
+    /// The case a `review` or `complete` is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<CaseId>,
+    /// The attention item an `acknowledge` is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
 }
 
 /// Every action code an order answer may list (the OpenAPI document's enum
 /// is this list).
-pub const ACTIONS: [&str; 8] = [
+pub const ACTIONS: [&str; 12] = [
     "pay",
     "cancel",
     "cancel_package",
@@ -34,6 +41,10 @@ pub const ACTIONS: [&str; 8] = [
     "after_sales",
     "repurchase",
     "note",
+    "ship",
+    "review",
+    "complete",
+    "acknowledge",
 ];
 
 impl Action {
@@ -42,13 +53,26 @@ impl Action {
         Self {
             action,
             package_id: None,
+            case_id: None,
+            item_id: None,
         }
     }
     fn package(action: &'static str, id: &PackageId) -> Self {
-        debug_assert!(ACTIONS.contains(&action), "{action} is not in ACTIONS");
         Self {
-            action,
             package_id: Some(id.clone()),
+            ..Self::order(action)
+        }
+    }
+    fn case(action: &'static str, id: &CaseId) -> Self {
+        Self {
+            case_id: Some(id.clone()),
+            ..Self::order(action)
+        }
+    }
+    fn item(action: &'static str, id: &str) -> Self {
+        Self {
+            item_id: Some(id.to_owned()),
+            ..Self::order(action)
         }
     }
 }
@@ -170,6 +194,12 @@ impl<'a> OrderView<'a> {
         view.cases = &[];
         view.timeline = &[];
         view.warnings = &[];
+        view.actions = order
+            .packages()
+            .iter()
+            .filter(|p| from_here(&p.source) && may_ship(order, p))
+            .map(|p| Action::package("ship", &p.id))
+            .collect();
         view
     }
 
@@ -290,9 +320,38 @@ pub fn actions(order: &Order, caller: &Caller, cfg: &Config, now: Timestamp) -> 
     if owner && status != OrderStatus::PendingPayment {
         out.push(Action::order("repurchase"));
     }
-    // Staff may always write a note (SPEC 2.11).
+    // The staff actions of SPEC 2.11.
+    for p in order.packages() {
+        if let Source::SelfOperated { warehouse } = &p.source {
+            if caller.ships_from(warehouse) && may_ship(order, p) {
+                out.push(Action::package("ship", &p.id));
+            }
+        }
+    }
     if staff {
+        for c in order.cases() {
+            if c.status == CaseStatus::Requested {
+                out.push(Action::case("review", &c.id));
+            }
+            if c.status.can_become(c.kind, CaseStatus::Completed) {
+                out.push(Action::case("complete", &c.id));
+            }
+        }
+        for a in order.attention() {
+            if a.actions.iter().any(|x| x == "acknowledge") {
+                out.push(Action::item("acknowledge", &a.id));
+            }
+        }
+        // Staff may always write a note.
         out.push(Action::order("note"));
     }
     out
+}
+
+/// A self-operated package its warehouse may ship now: paid for and handed
+/// over (on the pick list).
+fn may_ship(order: &Order, p: &crate::order::Package) -> bool {
+    order.is_paid()
+        && p.status() == PackageStatus::Forwarded
+        && matches!(p.source, Source::SelfOperated { .. })
 }

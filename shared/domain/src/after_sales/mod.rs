@@ -379,6 +379,10 @@ pub async fn open_case<S: Ledger, P: Publisher>(
     let outcome = transition(store, publisher, Target::Order(order_id), now, |cur| {
         let order = match &cur.order {
             Some(o) if o.user_id == caller.user => o,
+            // Staff who may see it: the owner opens cases, not staff.
+            Some(o) if caller.may_see(&o.user_id, &o.storefront) => {
+                return Err(CaseError::OwnerOnly)
+            }
             _ => return Err(CaseError::OrderNotFound),
         };
         if matches!(cur.refusal, Some(CommitError::CaseLineTaken)) {

@@ -96,13 +96,18 @@ pub async fn acknowledge<S: Ledger, P: Publisher>(
     note: &str,
     now: Timestamp,
 ) -> Result<Order, AcknowledgeError> {
-    if !caller.is_staff() {
-        return Err(AcknowledgeError::StaffOnly);
-    }
     let id = order_of_item(item_id).ok_or(AcknowledgeError::NotFound)?;
     let actor = caller.actor();
     let outcome = transition(store, publisher, Target::Order(&id), now, |cur| {
         let order = cur.order.as_ref().ok_or(AcknowledgeError::NotFound)?;
+        if !caller.is_staff() {
+            // The owner is refused; anyone else does not see the order.
+            return Err(if caller.may_see(&order.user_id, &order.storefront) {
+                AcknowledgeError::StaffOnly
+            } else {
+                AcknowledgeError::NotFound
+            });
+        }
         if !caller.serves(&order.storefront) {
             return Err(AcknowledgeError::NotFound);
         }

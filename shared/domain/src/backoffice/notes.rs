@@ -79,8 +79,9 @@ impl Note {
     }
 }
 
-/// Adds `note` to the order's timeline. Not staff (support, admin): 403;
-/// an order of a storefront the caller does not serve: 404.
+/// Adds `note` to the order's timeline. Not staff (support, admin): 403
+/// to the order's owner, 404 to anyone else; an order of a storefront the
+/// caller does not serve: 404.
 pub async fn add_note<S: Ledger, P: Publisher>(
     store: &S,
     publisher: &P,
@@ -89,12 +90,17 @@ pub async fn add_note<S: Ledger, P: Publisher>(
     note: &Note,
     now: Timestamp,
 ) -> Result<Order, NoteError> {
-    if !caller.is_staff() {
-        return Err(NoteError::StaffOnly);
-    }
     let actor = caller.actor();
     let outcome = transition(store, publisher, Target::Order(id), now, |cur| {
         let order = cur.order.as_ref().ok_or(NoteError::NotFound)?;
+        if !caller.is_staff() {
+            // The owner is refused; anyone else does not see the order.
+            return Err(if caller.may_see(&order.user_id, &order.storefront) {
+                NoteError::StaffOnly
+            } else {
+                NoteError::NotFound
+            });
+        }
         if !caller.serves(&order.storefront) {
             return Err(NoteError::NotFound);
         }

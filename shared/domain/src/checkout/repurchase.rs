@@ -110,6 +110,10 @@ pub async fn repurchase<S: Catalog + Orders + Storefronts>(
             ReadError::Store(s) => RepurchaseError::from(s),
             _ => RepurchaseError::NotFound,
         })?;
+    // Buying again is the owner's: staff see the order but do not buy it.
+    if earlier.user_id != caller.user {
+        return Err(RepurchaseError::NotFound);
+    }
     let fingerprint = fingerprint(order_id);
     // The key is checked first; a dry run writes nothing and only reports.
     if let Some(key) = key.as_ref().filter(|_| !dry_run) {

@@ -359,11 +359,13 @@ pub async fn ship<S: Ledger, P: Publisher>(
     shipment: &Shipment,
     now: Timestamp,
 ) -> Result<Order, SyncError> {
-    if !caller.may_ship() {
-        return Err(SyncError::StaffOnly);
-    }
     let actor = caller.actor();
     let (order, _) = apply(store, publisher, package_id, now, |order| {
+        // Without a shipping role: 403 to whoever sees the order, else 404
+        // (SPEC 2.11: never reveal someone else's order).
+        if !caller.may_ship() {
+            return Err(refused(caller, order));
+        }
         if !caller.serves(&order.storefront) {
             return Err(SyncError::NotFound);
         }
@@ -493,9 +495,6 @@ pub async fn resolve<S: Ledger, P: Publisher>(
     r: &Resolve,
     now: Timestamp,
 ) -> Result<Order, SyncError> {
-    if !caller.is_staff() {
-        return Err(SyncError::StaffOnly);
-    }
     let actor = caller.actor();
     let outcome = transition(
         store,
@@ -504,6 +503,9 @@ pub async fn resolve<S: Ledger, P: Publisher>(
         now,
         |cur| {
             let order = cur.order.as_ref().ok_or(SyncError::NotFound)?;
+            if !caller.is_staff() {
+                return Err(refused(caller, order));
+            }
             if !caller.serves(&order.storefront) {
                 return Err(SyncError::NotFound);
             }
@@ -551,4 +553,14 @@ pub async fn resolve<S: Ledger, P: Publisher>(
     )
     .await?;
     Ok(outcome.value)
+}
+
+/// A caller without the route's role: forbidden if it sees the order (its
+/// owner, staff of its storefront), else as if the order did not exist.
+fn refused(caller: &Caller, order: &Order) -> SyncError {
+    if caller.may_see(&order.user_id, &order.storefront) {
+        SyncError::StaffOnly
+    } else {
+        SyncError::NotFound
+    }
 }
