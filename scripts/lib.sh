@@ -347,8 +347,10 @@ start_sqs() {
   _start_service "SQS (moto)" sqs _sqs_ready _run_sqs
   SQS_PORT=$SVC_PORT
   export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SQS_PORT
-  # moto serves the secret store too (storefronts' payment secrets, by name).
+  # moto serves the secret store too (storefronts' payment secrets, by name),
+  # and S3 (after-sales proof, presigned URLs: path-style on this port).
   export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$SQS_PORT
+  export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$SQS_PORT
 }
 
 _run_docs() {

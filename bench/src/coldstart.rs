@@ -110,6 +110,8 @@ fn base_env(ep: &Endpoints, s: &Stack) -> Vec<(String, String)> {
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", ep.dynamodb.clone()),
         ("AWS_ENDPOINT_URL_SQS", ep.sqs.clone()),
+        ("AWS_ENDPOINT_URL_S3", ep.sqs.clone()),
+        ("UPLOADS_BUCKET", "bench-proofs".to_owned()),
         ("PATH", "/usr/local/bin:/usr/bin:/bin".to_owned()),
         ("TZ", ":UTC".to_owned()),
         ("RUST_LOG", "info".to_owned()),

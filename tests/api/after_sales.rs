@@ -6,6 +6,7 @@ use domain::config::Config;
 use domain::time::Timestamp;
 use integration_tests::answers::{mixed_ids, refunded};
 use integration_tests::stack::Stack;
+use integration_tests::Event;
 use serde_json::{json, Value};
 
 fn config() -> Config {
@@ -32,7 +33,7 @@ async fn received(s: &Stack, user: &str) -> (Value, String, String, String) {
 fn body(package: &str, kind: &str, sku: &str, qty: u32) -> Value {
     json!({
         "package_id": package, "kind": kind, "lines": [{"sku": sku, "qty": qty}],
-        "reason": "arrived broken", "evidence": ["https://img.example.com/1.jpg", "uploads/u1/2.jpg"],
+        "reason": "arrived broken", "evidence": ["https://img.example.com/1.jpg", "https://img.example.com/2.jpg"],
     })
 }
 
@@ -305,7 +306,7 @@ async fn illegal_openings_are_refused_with_their_codes() {
     for n in [0usize, 10] {
         let mut b = body(&jd, "refund_only", "PHONE", 1);
         b["evidence"] = json!((0..n)
-            .map(|i| format!("uploads/{i}.jpg"))
+            .map(|i| format!("https://img.example.com/{i}.jpg"))
             .collect::<Vec<_>>());
         let (status, v) = s.open_case("dan", &id, &b).await;
         assert_eq!(
@@ -502,4 +503,119 @@ async fn an_exchange_package_is_open_to_after_sales() {
     let (status, v) = s.case("staff-1", true, cid, "complete", None).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(refunded(&s.order("fay", id).await), 2100);
+}
+
+/// SPEC 2.8 proof: a presigned PUT under the owner's own prefix (moto's
+/// S3), a case citing only its owner's keys, and staff reading the proof
+/// through a presigned GET.
+#[tokio::test]
+async fn proof_goes_up_under_the_owners_prefix_and_staff_read_it_back() {
+    let s = Stack::spawn(config()).await;
+    let upload = |user: &str, body: Value| {
+        let mut e = Event::new("POST", "/after-sales/uploads", "/after-sales/uploads").json(&body);
+        if !user.is_empty() {
+            e = e.user(user);
+        }
+        let req = e.build();
+        let a = &s.after_sales;
+        async move { integration_tests::decode(after_sales::handle(a, req).await) }
+    };
+    let proof: Vec<u8> = (0..2048u32).map(|i| (i * 7 % 251) as u8).collect();
+    let len = proof.len().to_string();
+    let before = domain::time::Timestamp::now();
+    let (status, up) = upload(
+        "ivy",
+        json!({"content_type": "image/png", "bytes": proof.len()}),
+    )
+    .await;
+    assert_eq!(status, 200, "{up}");
+    let key = up["key"].as_str().unwrap().to_owned();
+    assert!(
+        key.starts_with("uploads/ivy/") && key.ends_with(".png"),
+        "{key}"
+    );
+    let expires = domain::time::Timestamp::parse(up["expires_at"].as_str().unwrap()).unwrap();
+    assert!(
+        expires >= before.plus_secs(900)
+            && expires <= domain::time::Timestamp::now().plus_secs(900)
+    );
+    let url = up["upload_url"].as_str().unwrap();
+    assert!(
+        url.contains("X-Amz-Signature=")
+            && url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"),
+        "{url}"
+    );
+    let (status, body) = integration_tests::http_send(
+        "PUT",
+        url,
+        &[("content-type", "image/png"), ("content-length", &len)],
+        proof.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    for (user, bad, want) in [
+        (
+            "ivy",
+            json!({"content_type": "text/html", "bytes": 10}),
+            400,
+        ),
+        (
+            "ivy",
+            json!({"content_type": "image/png", "bytes": 10_485_761}),
+            400,
+        ),
+        ("ivy", json!({"content_type": "image/png", "bytes": 0}), 400),
+        ("", json!({"content_type": "image/png", "bytes": 10}), 401),
+    ] {
+        assert_eq!(upload(user, bad.clone()).await.0, want, "{user} {bad}");
+    }
+    // Another user's key is not proof of this case.
+    let (_, theirs) = upload("max", json!({"content_type": "image/jpeg", "bytes": 10})).await;
+    let (order, own, _, _) = received(&s, "ivy").await;
+    let id = order["id"].as_str().unwrap();
+    let with = |evidence: Value| {
+        json!({"package_id": own, "kind": "refund_only", "lines": [{"sku": "TEA", "qty": 1}],
+               "reason": "cracked", "evidence": evidence})
+    };
+    let (status, v) = s.open_case("ivy", id, &with(json!([theirs["key"]]))).await;
+    assert_eq!((status, code(&v)), (400, Some("invalid_evidence")), "{v}");
+    let (status, v) = s
+        .open_case("ivy", id, &with(json!(["uploads/ivy2/x.png"])))
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (400, Some("invalid_evidence")),
+        "a prefix of the prefix: {v}"
+    );
+    let (status, case) = s
+        .open_case(
+            "ivy",
+            id,
+            &with(json!([key, "https://img.example.com/1.jpg"])),
+        )
+        .await;
+    assert_eq!(status, 201, "{case}");
+    assert_eq!(
+        case["evidence"],
+        json!([key, "https://img.example.com/1.jpg"]),
+        "the owner sees its keys"
+    );
+    let cid = case["id"].as_str().unwrap();
+    let (status, staff) = s.case("staff-1", true, cid, "", None).await;
+    assert_eq!(status, 200, "{staff}");
+    let shown = staff["evidence"][0].as_str().unwrap();
+    assert!(
+        shown.starts_with("http") && shown.contains(&key) && shown.contains("X-Amz-Signature="),
+        "{shown}"
+    );
+    assert_eq!(
+        staff["evidence"][1], "https://img.example.com/1.jpg",
+        "URLs stay as they are"
+    );
+    let (status, got) = integration_tests::http_send("GET", shown, &[], Vec::new()).await;
+    assert_eq!(
+        (status, got),
+        (200, proof),
+        "staff download what was uploaded"
+    );
 }

@@ -99,7 +99,8 @@ fn want(id: RouteId, c: Caller) -> Want {
         // its own storefronts only: `default` is not one of them).
         ListStorefronts => rule(&[Admin, Support, Limited], &[]),
         GetStorefront => rule(&[Admin, Support], &[Limited]),
-        CreateOrder | ListOrders => rule(&CALLERS[1..], &[]),
+        // Anyone signed in: their own orders, their own uploads.
+        CreateOrder | ListOrders | UploadProof => rule(&CALLERS[1..], &[]),
         RepurchaseOrder => buyers_route(&[Owner]),
         // The order page: its owner and staff serving its storefront; a
         // warehouse user opens none.
@@ -290,6 +291,7 @@ fn probe(id: RouteId, f: &Fixture) -> Event {
         ResolvePackage => at("package_id", &f.lamp)
             .json(&json!({"outcome": "shipped", "note": "the supplier says it left"})),
         ConfirmReceipt => at("package_id", &f.received),
+        UploadProof => plain().json(&json!({"content_type": "image/jpeg", "bytes": 1000})),
         OpenAfterSalesCase => at("id", &f.received_order).json(&json!({
             "package_id": f.received, "kind": "refund_only", "lines": [{"sku": "MUG", "qty": 1}],
             "reason": "again", "evidence": ["https://img.example/b.jpg"]})),

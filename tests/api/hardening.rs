@@ -349,7 +349,7 @@ async fn the_longest_life_of_an_order_stays_well_under_the_item_limit() {
         );
     }
     let case = json!({"package_id": own, "kind": "refund_only",
-        "lines": [{"sku": sku(0), "qty": 1}], "reason": "again", "evidence": ["uploads/a.jpg"]});
+        "lines": [{"sku": sku(0), "qty": 1}], "reason": "again", "evidence": ["https://img.example.com/a.jpg"]});
     let (status, v) = s.open_case("long", &id, &case).await;
     assert_eq!(
         (status, v["error"]["code"].as_str()),

@@ -655,7 +655,7 @@ async fn an_order_keeps_its_storefronts_after_sales_window_and_phone() {
     }
     let case = |pkg: &str| {
         json!({"package_id": pkg, "kind": "refund_only", "lines": [{"sku": "TERMS-MUG", "qty": 1}],
-               "reason": "broken", "evidence": ["uploads/u1/1.jpg"]})
+               "reason": "broken", "evidence": ["https://img.example.com/1.jpg"]})
     };
     let (status, v) = s
         .open_case("tom", &received[0].0, &case(&received[0].1))

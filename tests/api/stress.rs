@@ -1571,7 +1571,7 @@ async fn crash_k(c: &CrashRound<'_>, f: &mut Findings) -> (&'static str, bool) {
     assert_eq!(s.ship(&own, "SF", "SF-K").await.0, 200);
     assert_eq!(s.confirm_receipt(&c.user, &own).await.0, 200);
     let body = json!({"package_id": own, "kind": "refund_only", "lines": [{"sku": "TEA", "qty": 1}],
-                      "reason": "broken", "evidence": ["uploads/k.jpg"]});
+                      "reason": "broken", "evidence": ["https://img.example.com/k.jpg"]});
     let (status, case) = s.open_case(&c.user, &id, &body).await;
     assert_eq!(status, 201, "{case}");
     let case_id = case["id"].as_str().unwrap().to_owned();
@@ -1896,7 +1896,7 @@ async fn fixture(s: &Stack) -> Fixture {
             "eve",
             &order_id(&paid),
             &json!({"package_id": own, "kind": "return_refund", "lines": [{"sku": "TEA", "qty": 1}],
-                    "reason": "broken", "evidence": ["uploads/a.jpg"]}),
+                    "reason": "broken", "evidence": ["https://img.example.com/a.jpg"]}),
         )
         .await;
     assert_eq!(status, 201, "{case}");
@@ -2002,6 +2002,7 @@ impl Deployed {
             after_sales: after_sales::AfterSales {
                 app: app.clone(),
                 publisher: s.after_sales.publisher.clone(),
+                proofs: s.after_sales.proofs.clone(),
             },
             backoffice: backoffice::Backoffice {
                 app: app.clone(),
@@ -2084,6 +2085,7 @@ enum Shape {
     None,
     Note,
     Acknowledge,
+    Upload,
     Sku,
     Storefront,
     Place,
@@ -2106,7 +2108,7 @@ struct Route {
     shape: Shape,
 }
 
-const ROUTES: [Route; 29] = [
+const ROUTES: [Route; 30] = [
     Route {
         h: H::Catalog,
         method: "GET",
@@ -2169,6 +2171,13 @@ const ROUTES: [Route; 29] = [
         route: "/orders",
         param: None,
         shape: Shape::None,
+    },
+    Route {
+        h: H::AfterSales,
+        method: "POST",
+        route: "/after-sales/uploads",
+        param: None,
+        shape: Shape::Upload,
     },
     Route {
         h: H::Backoffice,
@@ -2441,6 +2450,7 @@ fn template(shape: Shape, rng: &mut Rng, fx: &Fixture) -> Value {
         Shape::None | Shape::Empty => json!({}),
         Shape::Note => json!({"text": "called the buyer"}),
         Shape::Acknowledge => json!({"note": "settled by phone"}),
+        Shape::Upload => json!({"content_type": "image/png", "bytes": rng.below(20_000_000)}),
         Shape::Storefront => json!({"name": "Fuzz store", "freight_cents": rng.below(5000),
                                    "app_client_ids": ["fuzz-client"], "payment_ttl_secs": 3600}),
         Shape::Sku => {
@@ -2468,7 +2478,7 @@ fn template(shape: Shape, rng: &mut Rng, fx: &Fixture) -> Value {
         Shape::Ship | Shape::Return => json!({"carrier": "SF", "tracking_no": "SF-1"}),
         Shape::OpenCase => {
             json!({"package_id": rng.pick(&[&fx.own, &fx.drop, &fx.jd]), "kind": rng.pick(&["refund_only", "return_refund", "exchange"]),
-                                  "lines": [{"sku": "TEA", "qty": 1}], "reason": "broken", "evidence": ["uploads/a.jpg", "https://img.example.com/1.jpg"]})
+                                  "lines": [{"sku": "TEA", "qty": 1}], "reason": "broken", "evidence": ["https://img.example.com/a.jpg", "https://img.example.com/1.jpg"]})
         }
         Shape::Review => json!({"decision": rng.pick(&["approve", "reject"]), "note": "ok"}),
         Shape::Resolve => {
@@ -3509,7 +3519,7 @@ async fn security() {
     }
 
     // Another user's ids on every route: 404, as if they did not exist.
-    let open = json!({"package_id": fx.own, "kind": "refund_only", "lines": [{"sku": "TEA", "qty": 1}], "reason": "mine now", "evidence": ["uploads/x.jpg"]});
+    let open = json!({"package_id": fx.own, "kind": "refund_only", "lines": [{"sku": "TEA", "qty": 1}], "reason": "mine now", "evidence": ["https://img.example.com/x.jpg"]});
     let ret = json!({"carrier": "SF", "tracking_no": "SF-9"});
     let lower = fx.paid.to_lowercase();
     let cross: Vec<(&str, H, Event, &str)> = vec![

@@ -456,3 +456,41 @@ pub fn request_from_json(event: &Value) -> Result<Request, String> {
 pub fn now() -> String {
     domain::time::Timestamp::now().to_rfc3339()
 }
+
+/// One plain HTTP/1 request (the emulator's presigned S3 URLs): the status
+/// and the body.
+pub async fn http_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
+    use http_body_util::{BodyExt, Full};
+    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if body.is_empty() && method != "GET" {
+        // hyper sends no length for an empty body; S3 wants one on a PUT.
+        req = req.header("content-length", "0");
+    }
+    let resp = client
+        .request(
+            req.body(Full::new(bytes::Bytes::from(body)))
+                .expect("a request"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes()
+        .to_vec();
+    (status, bytes)
+}

@@ -86,6 +86,40 @@ pub fn emulator_sdk() -> aws_config::SdkConfig {
         .build()
 }
 
+fn s3_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_S3").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL_S3 is not set: these tests need the S3 emulator (moto). Run them with scripts/test, which starts it.")
+    })
+}
+
+/// A proof bucket of this test's own in the emulator, created.
+pub async fn proof_bucket(prefix: &str) -> adapters::proofs::S3Proofs {
+    let name: String = format!("proof-{prefix}")
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(63)
+        .collect();
+    let proofs = adapters::proofs::S3Proofs::new(
+        &name,
+        Some(&s3_endpoint()),
+        "us-east-1",
+        emulator_sdk().credentials_provider(),
+    );
+    let url = proofs
+        .presign("PUT", "", &[], 300)
+        .await
+        .expect("a presigned CreateBucket");
+    let (status, body) = crate::http_send("PUT", &url, &[], Vec::new()).await;
+    assert_eq!(
+        status,
+        200,
+        "creating bucket {name} in the emulator: {}",
+        String::from_utf8_lossy(&body)
+    );
+    proofs
+}
+
 /// What one delivery of a batch did.
 #[derive(Debug, Default)]
 pub struct Delivery {
@@ -141,6 +175,7 @@ impl Stack {
             after_sales: after_sales::AfterSales {
                 app: t.app.clone(),
                 publisher: publisher.clone(),
+                proofs: proof_bucket(&prefix).await,
             },
             expire: expire::Expire {
                 app: t.app.clone(),

@@ -1,11 +1,16 @@
-//! After-sales (SPEC 2.8): `POST /orders/{id}/after-sales`,
-//! `GET /after-sales/{case_id}`, and the case's steps `review` (staff),
-//! `return-shipment`, `complete` (staff) and `withdraw`.
+//! After-sales (SPEC 2.8): `POST /after-sales/uploads` (a presigned PUT for
+//! proof), `POST /orders/{id}/after-sales`, `GET /after-sales/{case_id}`, and
+//! the case's steps `review` (staff), `return-shipment`, `complete` (staff)
+//! and `withdraw`. Staff see cited proof as presigned GETs.
 
 use adapters::http::{self, ApiError, RouteId};
+use adapters::proofs::S3Proofs;
 use adapters::sqs::SqsPublisher;
 use adapters::App;
+use domain::after_sales::case::AfterSalesCase;
+use domain::after_sales::uploads::{self, UploadRequest};
 use domain::after_sales::{self, CaseError, CaseStep, OpenCase};
+use domain::ids::Caller;
 use domain::ids::CaseId;
 use domain::order::read::parse_order_id;
 use domain::time::Timestamp;
@@ -17,11 +22,13 @@ use serde_json::{json, Value};
 pub struct AfterSales {
     pub app: App,
     pub publisher: SqsPublisher,
+    pub proofs: S3Proofs,
 }
 
 pub async fn handle(a: &AfterSales, req: Request) -> Response<Body> {
     let a = &http::for_request(a, &req);
     let step = match http::route(&req, "after-sales") {
+        Ok(RouteId::UploadProof) => return http::respond(StatusCode::OK, upload(a, &req).await),
         Ok(RouteId::OpenAfterSalesCase) => {
             return http::respond(StatusCode::CREATED, open(a, &req).await)
         }
@@ -68,15 +75,34 @@ async fn open(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
     )
     .await?;
     tracing::info!(case = %case.id, by = %caller.user, "after-sales case opened");
+    shown(a, &caller, case).await
+}
+
+async fn upload(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
+    let caller = http::caller(&a.app, req).await?;
+    let body = UploadRequest::parse(http::body(req)?)?;
+    let upload = uploads::request_upload(&a.proofs, &caller, &body, Timestamp::now()).await?;
+    tracing::info!(key = %upload.key, by = %caller.user, "proof upload URL issued");
+    Ok(json!(upload))
+}
+
+/// A case as `caller` sees it: staff get each cited key as a presigned GET.
+async fn shown(
+    a: &AfterSales,
+    caller: &Caller,
+    mut case: AfterSalesCase,
+) -> Result<Value, ApiError> {
+    if caller.is_staff() {
+        case.evidence = uploads::evidence_for_staff(&a.proofs, &case.evidence).await?;
+    }
     Ok(json!(case))
 }
 
 async fn get(a: &AfterSales, req: &Request) -> Result<Value, ApiError> {
     let caller = http::caller(&a.app, req).await?;
     let id = case_id(req)?;
-    Ok(json!(
-        after_sales::get_case(&a.app.store, &caller, &id).await?
-    ))
+    let case = after_sales::get_case(&a.app.store, &caller, &id).await?;
+    shown(a, &caller, case).await
 }
 
 async fn advance(a: &AfterSales, req: &Request, step: &CaseStep) -> Result<Value, ApiError> {
@@ -92,7 +118,7 @@ async fn advance(a: &AfterSales, req: &Request, step: &CaseStep) -> Result<Value
     )
     .await?;
     tracing::info!(case = %case.id, status = case.status().as_str(), by = %caller.user, "after-sales step");
-    Ok(json!(case))
+    shown(a, &caller, case).await
 }
 
 impl http::RequestScoped for AfterSales {

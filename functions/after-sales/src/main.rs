@@ -10,6 +10,7 @@ async fn main() -> Result<(), Error> {
     let a = after_sales::AfterSales {
         app: adapters::App::from_sdk(&sdk)?,
         publisher: adapters::app::publisher_from_env(&sdk)?,
+        proofs: adapters::proofs::S3Proofs::from_env(&sdk)?,
     };
     a.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {

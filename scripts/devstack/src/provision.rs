@@ -175,9 +175,53 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     for (name, url) in &vars {
         println!("  {name:<18} {url}");
     }
+    // The proof bucket (SPEC 2.8) in moto's S3, when the stack names one.
+    if std::env::var("UPLOADS_BUCKET").is_ok_and(|b| !b.is_empty()) {
+        let proofs = adapters::proofs::S3Proofs::from_env(&sdk)
+            .map_err(|e| format!("the proof bucket: {e}"))?;
+        create_bucket(&proofs).await?;
+        println!("  proof bucket       {}", proofs.bucket_url());
+    }
     if let Some(path) = opts.env_out {
         write_env_file(Path::new(&path), &vars)?;
         println!("queue URLs written to {path}");
+    }
+    Ok(())
+}
+
+/// Creates the bucket (a PUT on its URL; moto answers 200, also when it
+/// exists already and is ours).
+async fn create_bucket(proofs: &adapters::proofs::S3Proofs) -> Result<(), Error> {
+    use http_body_util::{BodyExt, Empty};
+    let url = proofs
+        .presign("PUT", "", &[], 300)
+        .await
+        .map_err(|e| format!("signing CreateBucket: {e}"))?;
+    let client: hyper_util::client::legacy::Client<_, Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let req = hyper::Request::put(&url)
+        .header("content-length", "0")
+        .body(Empty::new())
+        .map_err(|e| format!("CreateBucket request: {e}"))?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| format!("CreateBucket at {}: {e}", proofs.bucket_url()))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!(
+            "CreateBucket {}: {status} {}",
+            proofs.bucket_url(),
+            String::from_utf8_lossy(&body)
+        )
+        .into());
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod http;
 #[cfg(feature = "local")]
 pub mod local_queues;
+pub mod proofs;
 pub mod secrets;
 pub mod sqs;
 pub mod telemetry;

@@ -102,6 +102,8 @@ pub struct AttentionList {
     domain::storefront::Storefront,
     domain::storefront::StorefrontInput,
     domain::backoffice::notes::NoteInput,
+    domain::after_sales::uploads::UploadRequest,
+    domain::after_sales::uploads::Upload,
     domain::backoffice::acknowledge::AcknowledgeInput,
     domain::backoffice::queues::QueueEntry,
     domain::backoffice::work::Summary,

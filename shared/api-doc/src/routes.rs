@@ -990,6 +990,23 @@ pub fn routes() -> Vec<Route> {
         .errors(404, &["package_not_found"])
         .errors(409, &["package_not_shipped", "invalid_state", "order_too_large"]),
         // ---------------------------------------------------------------- after-sales
+        Route::of(RouteId::UploadProof, "after-sales", "Get a URL to upload proof to")
+            .describe(
+                "For a case's evidence: a presigned S3 PUT (15 minutes) for one file of \
+                 `content_type` (`image/jpeg`, `image/png`, `image/webp`, `image/heic`, \
+                 `application/pdf`) and exactly `bytes` bytes (at most 10 MiB), sent with \
+                 those `Content-Type` and `Content-Length`. The `key` is under the \
+                 caller's own prefix (`uploads/<user>/`); cite it in the case's \
+                 `evidence`. A case may cite only its owner's keys; staff see them as \
+                 presigned GET URLs.",
+            )
+            .body(
+                schema_ref::<domain::after_sales::uploads::UploadRequest>(),
+                true,
+                Some(json!({ "content_type": "image/jpeg", "bytes": 482133 })),
+            )
+            .ok(200, json_response("Where to upload, and the key.", schema_ref::<domain::after_sales::uploads::Upload>()))
+            .errors(400, &["invalid_json", "invalid_request"]),
         Route::of(RouteId::OpenAfterSalesCase, "after-sales", "Open an after-sales case",
         )
         .describe(

@@ -45,6 +45,7 @@ pub enum RouteId {
     ShipPackage,
     ResolvePackage,
     ConfirmReceipt,
+    UploadProof,
     OpenAfterSalesCase,
     GetAfterSalesCase,
     ReviewAfterSalesCase,
@@ -167,6 +168,13 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/packages/{package_id}/confirm-receipt",
         "status-sync",
+        User,
+    ),
+    r(
+        UploadProof,
+        "POST",
+        "/after-sales/uploads",
+        "after-sales",
         User,
     ),
     r(

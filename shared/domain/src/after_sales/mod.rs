@@ -4,6 +4,7 @@
 //! of its order, written together.
 
 pub mod case;
+pub mod uploads;
 
 use crate::after_sales::case::{AfterSalesCase, CaseKind, CaseLine, CaseStatus, NewCase};
 use crate::catalog::Sku;
@@ -387,6 +388,17 @@ pub async fn open_case<S: Ledger, P: Publisher>(
         };
         if matches!(cur.refusal, Some(CommitError::CaseLineTaken)) {
             return Err(CaseError::AlreadyOpen);
+        }
+        // Uploaded proof is cited from its owner's own prefix only.
+        let own = uploads::prefix(&order.user_id);
+        if let Some(other) = req
+            .evidence
+            .iter()
+            .find(|e| uploads::is_key(e) && !e.starts_with(&own))
+        {
+            return Err(CaseError::InvalidEvidence(format!(
+                "evidence {other:.60?}: a key must be one of your uploads ({own}...)"
+            )));
         }
         eligibility(order, &req.package_id, cfg, now)?;
         if order.cases().len() >= MAX_CASES_PER_ORDER {
