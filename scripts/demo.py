@@ -650,6 +650,56 @@ def second_storefront(user, first_id, prices):
           "lists: %s %s, default %s, all %s" % (SECOND, here, home, everywhere))
     ok("the buyer's list in %s shows 1 order, in default %d, across storefronts %d"
        % (SECOND, len(home), len(everywhere)))
+    return o
+
+
+def back_office(user, first_id, second):
+    step("h. the back office: the pick list ships the mini-program's parcel; nothing is left waiting")
+    pkg = second["packages"][0]
+    wh = pkg["source"].get("warehouse")
+    check(wh, "the second order's parcel is self-operated: %r" % pkg["source"])
+    picker = {"x-user-id": "picker-1", "x-user-role": "warehouse", "x-warehouse": wh}
+    pick_path = "/staff/packages?queue=to_ship&warehouse=" + wh + "&limit=100"
+    deadline = time.monotonic() + FORWARD_TIMEOUT
+    while True:
+        ex = call("GET", pick_path, picker, quiet=True)
+        mine = [e for e in ex.json["packages"] if e["package_id"] == pkg["id"]]
+        if mine:
+            break
+        if time.monotonic() > deadline:
+            fail("the parcel %s never reached %s's pick list" % (pkg["id"], wh), ex)
+        time.sleep(0.5)
+    e = mine[0]
+    check(e["order_id"] == second["id"] and e["lines"][0]["sku"] == SELF_SKU and e["address"]["name"],
+          "the pick-list entry: %r" % e, ex)
+    ok("%s's pick list holds %s (%s x %s, to %s) since %s"
+       % (wh, pkg["id"], e["lines"][0]["qty"], e["lines"][0]["name"], e["address"]["city"], e["since"]))
+    call("POST", "/packages/%s/ship" % pkg["id"], picker, {"carrier": "SF", "tracking_no": "SF-DEMO-2"})
+    ex = call("GET", pick_path, picker, quiet=True)
+    check(all(x["package_id"] != pkg["id"] for x in ex.json["packages"]), "shipped, still on the pick list", ex)
+    ok("the warehouse shipped it; it left the pick list in the same write")
+    support = {"x-user-id": "support-1", "x-user-role": "support"}
+    ours = {first_id, second["id"]}
+    left = []
+    for path, key in [("/staff/attention", "items"), ("/staff/after-sales", "cases"),
+                      ("/staff/packages?queue=overdue", "packages")]:
+        cursor = ""
+        while True:
+            sep = "&" if "?" in path else "?"
+            ex = call("GET", path + sep + "limit=100" + cursor, support, quiet=True)
+            left += [(path, x["subject"]) for x in ex.json[key] if x["order_id"] in ours]
+            if not ex.json["next_cursor"]:
+                break
+            cursor = "&cursor=" + ex.json["next_cursor"]
+    check(not left, "work left on the queues for the demo's orders: %s" % left)
+    ex = call("GET", "/staff/summary", STAFF, quiet=True)
+    counts = ex.json
+    table(["queue", "count (whole stack)"],
+          [["to ship from " + w, n] for w, n in sorted(counts["to_ship"].items())]
+          + [["overdue at suppliers", counts["overdue"]], ["attention", counts["attention"]]]
+          + [["after-sales " + st, n] for st, n in sorted(counts["after_sales"].items())], right=(1,))
+    ok("the demo's orders wait on no queue: attention, after-sales, pick list and overdue hold nothing of"
+       " theirs (the operator console, at the URL scripts/dev prints, shows the same)")
 
 
 def main():
@@ -662,7 +712,8 @@ def main():
         final = play_events(order["id"], user, ids, forwarded)
         case_id = after_sales(final, user, ids)
         summary(order["id"], user, ids, case_id, prices)
-        second_storefront(user, order["id"], prices)
+        second = second_storefront(user, order["id"], prices)
+        back_office(user, order["id"], second)
     except DemoFailure as e:
         sys.stdout.flush()
         print("\n" + paint("1;31", "DEMO FAILED", ERR_COLOUR) + ": " + str(e), file=sys.stderr, flush=True)

@@ -21,6 +21,7 @@ PY_PINS=(
   "moto[server]==5.2.5"
   "cfn-lint==1.51.0"
   "schemathesis==4.32.5"
+  "playwright==1.65.2"
 )
 DDB_NPM_VERSION=10.3.0
 SWAGGER_UI_NPM_VERSION=5.35.0
@@ -139,6 +140,21 @@ _ensure_swagger_ui() {
 
 # Install (or confirm) every tool the scripts need. Idempotent and quick when
 # everything is already there at the pinned versions.
+# Debian's Chromium for the console tests (Playwright drives it; no browser
+# download). Installed with apt-get when missing (root, or sudo -n).
+ensure_browser() {
+  [[ -x /usr/bin/chromium ]] && return 0
+  log "installing Debian's chromium (apt-get install chromium)"
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo -n)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]+"${sudo[@]}"}" apt-get install -y -q chromium >/dev/null 2>&1 ||
+    { "${sudo[@]+"${sudo[@]}"}" apt-get update -q >/dev/null 2>&1 &&
+      "${sudo[@]+"${sudo[@]}"}" apt-get install -y -q chromium >/dev/null 2>&1; } ||
+    die "apt-get install chromium failed (the console tests need /usr/bin/chromium)"
+  [[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium missing after apt-get install chromium"
+}
+
 ensure_tools() {
   require_cmd python3 node npm java cargo curl flock setsid pgrep pkill awk
   mkdir -p "$CACHE"
@@ -404,6 +420,25 @@ HTML
   _start_service "API docs" docs _docs_ready _run_docs
   DOCS_URL=http://127.0.0.1:$SVC_PORT/
 }
+
+# start_console API_URL: the operator console (console/) and the API under
+# one origin, as CloudFront serves them deployed: files at /, the API at
+# /api/ (scripts/console_server.py proxies it). Sets CONSOLE_URL.
+start_console() {
+  local dir=$RUN_DIR/console
+  mkdir -p "$dir"
+  ln -sf "$REPO_ROOT/console/index.html" "$REPO_ROOT/console/console.js" "$REPO_ROOT/console/console.css" "$dir/"
+  printf '{"auth": "dev", "api": "/api"}\n' >"$dir/config.json"
+  CONSOLE_API=$1
+  _start_service "operator console" console _console_ready _run_console
+  CONSOLE_URL=http://127.0.0.1:$SVC_PORT/
+}
+
+_run_console() {
+  start_bg "$2" python3 "$REPO_ROOT/scripts/console_server.py" "$1" "$CONSOLE_API" "$RUN_DIR/console"
+}
+
+_console_ready() { curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$1/config.json"; }
 
 # Local-only AWS settings for the Rust code: dummy credentials, fixed region,
 # no instance metadata, no profile from the developer's ~/.aws.
