@@ -106,6 +106,7 @@ pub struct Stack {
     pub expire: expire::Expire,
     pub forward: forward::Forward,
     pub status_sync: status_sync::StatusSync,
+    pub backoffice: backoffice::Backoffice,
 }
 
 impl Stack {
@@ -177,6 +178,10 @@ impl Stack {
                 app: app.clone(),
                 publisher: publisher.clone(),
                 secrets: supplier_secrets(),
+            },
+            backoffice: backoffice::Backoffice {
+                app: app.clone(),
+                publisher: publisher.clone(),
             },
             counter,
             table,
