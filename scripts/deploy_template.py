@@ -8,6 +8,10 @@ scripts/deploy instead builds all of them in ONE `cargo lambda build
 template is plain YAML without short tags, edited line by line.
 
     deploy_template.py TEMPLATE OUT_DIR [--check]
+    deploy_template.py --console-config AUTH_DOMAIN CLIENT_ID
+
+The second form prints the operator console's config.json: the API under
+/api/ of its own origin, and the user pool's hosted sign-in.
 
 Prints one line per function (name, binary, artifact dir) and the template's
 parameters. --check: also fails when an artifact is missing.
@@ -17,7 +21,20 @@ import re
 import sys
 
 
+def console_config(domain: str, client_id: str) -> str:
+    import json
+
+    if not domain or not client_id:
+        print("ConsoleAuthDomain or ConsoleClientId is empty: the console cannot sign in yet",
+              file=sys.stderr)
+    return json.dumps({"auth": "cognito", "api": "/api",
+                       "cognito": {"domain": domain.rstrip("/"), "client_id": client_id}})
+
+
 def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--console-config":
+        print(console_config(sys.argv[2], sys.argv[3]))
+        return 0
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
