@@ -5,7 +5,7 @@
 //! key shown.
 
 use super::{decode_error, key_map, keys, s, sdk_error, string, DynamoStore, Item};
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Select};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use domain::backoffice::queues::{
     OrderSearch, QueueEntry, QueuePage, QueueQuery, SearchBy, WorkQueues,
 };
@@ -87,7 +87,7 @@ impl DynamoStore {
                 .expression_attribute_values(":pk", s(&pk))
                 .scan_index_forward(forward)
                 .consistent_read(consistent)
-                .limit((want - found.len()).max(1) as i32)
+                .limit((want - found.len()).clamp(1, 1000) as i32)
                 .set_exclusive_start_key(start);
             query = match range {
                 Range::Between(lo, hi) => query
@@ -190,62 +190,28 @@ impl WorkQueues for DynamoStore {
 
     async fn queue_count(&self, q: &QueueQuery) -> Result<BTreeMap<String, u64>, StoreError> {
         let range = queue_range(q, None).map_err(|_| StoreError::Failed("count range".into()))?;
-        let counts = q
+        let reads = q
             .storefronts
             .iter()
             .flat_map(|sf| keys::queue_partitions(q.queue, sf))
             .map(|pk| {
-                let range = &range;
-                async move {
-                    let mut per_scope: BTreeMap<String, u64> = BTreeMap::new();
-                    let mut start = None;
-                    loop {
-                        let mut query = self
-                            .client
-                            .query()
-                            .table_name(&self.table)
-                            .consistent_read(true)
-                            .expression_attribute_values(":pk", s(&pk))
-                            .set_exclusive_start_key(start);
-                        query = match range {
-                            Range::Between(lo, hi) => query
-                                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
-                                .expression_attribute_values(":lo", s(lo))
-                                .expression_attribute_values(":hi", s(hi)),
-                            _ => query.key_condition_expression("pk = :pk"),
-                        };
-                        // One scope: the count alone; every scope: the sort
-                        // keys, to count per scope.
-                        query = if q.scope.is_some() {
-                            query.select(Select::Count)
-                        } else {
-                            query.projection_expression("sk")
-                        };
-                        let out = query.send().await.map_err(sdk_error)?;
-                        match &q.scope {
-                            Some(scope) => {
-                                *per_scope.entry(scope.clone()).or_default() +=
-                                    out.count.max(0) as u64;
-                            }
-                            None => {
-                                for item in out.items() {
-                                    let sk = string(item, keys::SK).unwrap_or_default();
-                                    let scope = sk.split('#').next().unwrap_or_default();
-                                    *per_scope.entry(scope.to_owned()).or_default() += 1;
-                                }
-                            }
-                        }
-                        start = out.last_evaluated_key;
-                        if start.is_none() {
-                            return Ok::<_, StoreError>(per_scope);
-                        }
-                    }
-                }
+                self.partition(
+                    None,
+                    (keys::PK, keys::SK),
+                    pk,
+                    &range,
+                    true,
+                    usize::MAX,
+                    true,
+                )
             });
+        // Per scope: the sort key's first part.
         let mut total: BTreeMap<String, u64> = BTreeMap::new();
-        for part in futures::future::join_all(counts).await {
-            for (scope, n) in part? {
-                *total.entry(scope).or_default() += n;
+        for part in futures::future::join_all(reads).await {
+            for item in part? {
+                let sk = string(&item, keys::SK).unwrap_or_default();
+                let scope = sk.split('#').next().unwrap_or_default();
+                *total.entry(scope.to_owned()).or_default() += 1;
             }
         }
         Ok(total)
