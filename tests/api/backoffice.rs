@@ -675,6 +675,25 @@ async fn staff_search_orders_by_status_or_user_within_a_time_range() {
         let (status, v) = read(&s, SUPPORT, "/staff/orders", &bad).await;
         assert_eq!(status, 400, "{bad:?}: {v}");
     }
+    // A cursor from before `from` (or made up) is refused, never a 500.
+    let early = v_cursor_of(&s, "finn").await;
+    for (by, value) in [("status", "awaiting_shipment"), ("user_id", "finn")] {
+        for cursor in [early.0.as_str(), early.1.as_str(), "czE6IQ", "dTE6IQ"] {
+            let later = domain::time::Timestamp::now().plus_secs(3600).to_string();
+            let (status, v) = read(
+                &s,
+                SUPPORT,
+                "/staff/orders",
+                &[(by, value), ("from", &later), ("cursor", cursor)],
+            )
+            .await;
+            assert_eq!(
+                (status, v["error"]["code"].as_str()),
+                (400, Some("invalid_cursor")),
+                "{by} from {later} with cursor {cursor}: {v}"
+            );
+        }
+    }
     let limited: Who = ("lia", Some("support"), None);
     let e = Event::new("GET", "/staff/orders", "/staff/orders")
         .query("user_id", "finn")
@@ -682,4 +701,32 @@ async fn staff_search_orders_by_status_or_user_within_a_time_range() {
         .header("x-storefronts", "app");
     let (status, v) = decode(backoffice::handle(&s.backoffice, as_who(e, limited)).await);
     assert_eq!(status, 403, "a storefront it does not serve: {v}");
+}
+
+/// A status-search cursor and a user-search cursor of `user`'s orders (pages of one).
+async fn v_cursor_of(s: &Stack, user: &str) -> (String, String) {
+    let (_, by_status) = read(
+        s,
+        SUPPORT,
+        "/staff/orders",
+        &[("status", "awaiting_shipment"), ("limit", "1")],
+    )
+    .await;
+    let (_, by_user) = read(
+        s,
+        SUPPORT,
+        "/staff/orders",
+        &[("user_id", user), ("limit", "1")],
+    )
+    .await;
+    (
+        by_status["next_cursor"]
+            .as_str()
+            .expect("a status cursor")
+            .to_owned(),
+        by_user["next_cursor"]
+            .as_str()
+            .expect("a user cursor")
+            .to_owned(),
+    )
 }

@@ -225,6 +225,11 @@ impl WorkQueues for DynamoStore {
                 let low = q.from.map_or_else(|| "0".to_owned(), |t| t.to_string());
                 let mut high = q.to.map_or_else(|| "~".to_owned(), |t| t.to_string());
                 if let Some(c) = &cursor {
+                    // A cursor resumes below where the range starts only if
+                    // it came from another query: refuse it (DynamoDB would).
+                    if c.as_str() < low.as_str() {
+                        return Err(ListError::BadCursor);
+                    }
                     if c.as_str() < high.as_str() {
                         high.clone_from(c);
                     }
@@ -278,6 +283,9 @@ impl WorkQueues for DynamoStore {
                 let mut high =
                     q.to.map_or_else(|| "~".to_owned(), |t| OrderId::lower_bound(&t));
                 if let Some(c) = &cursor {
+                    if c.as_str() < low.as_str() {
+                        return Err(ListError::BadCursor);
+                    }
                     if c.as_str() < high.as_str() {
                         high = c.as_str().to_owned();
                     }
