@@ -583,3 +583,69 @@ async fn messages_gained_meanwhile_keep_their_grace_after_a_late_clear() {
     let summary = s.sweep_at(now.plus_secs(60)).await;
     assert_eq!(summary.republished, 1, "{summary:?}");
 }
+
+/// Completing an exchange writes the order, the case, a lock per case line,
+/// a stock take per stock item and the case's queue entry: 49 lines need 101
+/// items. Too many for one transaction: staff are told to complete it as a
+/// refund (409), never a 500; and a refund of the same case still completes.
+#[tokio::test]
+async fn an_exchange_too_large_for_one_transaction_is_refused_with_a_way_out() {
+    let s = Stack::spawn(Config::default()).await;
+    let lines = limited_deduct_skus(&s, 49).await;
+    let order = s.placed("xl", lines.clone()).await;
+    assert_eq!(s.pay_order(&order, "pay-xl").await.0, 200);
+    let pkg = order["packages"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(order["packages"].as_array().unwrap().len(), 1);
+    assert_eq!(s.ship(&pkg, "SF", "SF-XL").await.0, 200);
+    assert_eq!(s.confirm_receipt("xl", &pkg).await.0, 200);
+    let body = json!({"package_id": pkg, "kind": "exchange", "lines": lines,
+                      "reason": "wrong colour", "evidence": ["https://img.example.com/x.jpg"]});
+    let (status, case) = s
+        .open_case("xl", order["id"].as_str().unwrap(), &body)
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let cid = case["id"].as_str().unwrap();
+    let approve = json!({"decision": "approve", "note": "ok"});
+    assert_eq!(
+        s.case("staff-1", true, cid, "review", Some(&approve))
+            .await
+            .0,
+        200
+    );
+    let back = json!({"carrier": "SF", "tracking_no": "BACK-XL"});
+    assert_eq!(
+        s.case("xl", false, cid, "return-shipment", Some(&back))
+            .await
+            .0,
+        200
+    );
+    let (status, v) = s
+        .case(
+            "staff-1",
+            true,
+            cid,
+            "complete",
+            Some(&json!({"note": "swap"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("exchange_too_large")),
+        "{v}"
+    );
+    assert_eq!(s.t.available("L00").await, 9, "nothing taken");
+    let (status, v) = s
+        .case(
+            "staff-1",
+            true,
+            cid,
+            "complete",
+            Some(&json!({"note": "refund instead", "as": "refund"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("completed")),
+        "{v}"
+    );
+}

@@ -274,6 +274,7 @@ fn meaning(code: &str) -> &'static str {
         "after_sales_window_closed" => "more than `AFTER_SALES_DAYS` since receipt",
         "case_already_open" => "another case is open on a line of this package",
         "exchange_of_refunded_package" => "a rejected package was refunded already: it takes no exchange (open a refund case)",
+        "exchange_too_large" => "the exchange's lines and stock do not fit one transaction: complete it as a refund (`\"as\": \"refund\"`)",
         "too_many_cases" => "the order has its maximum of after-sales cases",
         "quantity_exceeds_received" => {
             "a line claims more than was received less what other cases claim; \
@@ -1101,7 +1102,7 @@ pub fn routes() -> Vec<Route> {
         .ok(200, json_response("The completed case.", case()))
         .errors(400, &["invalid_json", "invalid_request"])
         .errors(404, &["case_not_found"])
-        .errors(409, &["invalid_case_state", "out_of_stock", "order_too_large"]),
+        .errors(409, &["invalid_case_state", "out_of_stock", "exchange_too_large", "order_too_large"]),
         Route::of(RouteId::WithdrawAfterSalesCase, "after-sales", "Withdraw a case",
         )
         .describe(

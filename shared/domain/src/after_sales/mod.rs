@@ -8,6 +8,7 @@ pub mod uploads;
 
 use crate::after_sales::case::{AfterSalesCase, CaseKind, CaseLine, CaseStatus, NewCase};
 use crate::catalog::Sku;
+use crate::checkout::place::MAX_ATOMIC_WRITES;
 use crate::config::Config;
 use crate::error::{ErrorKind, Problem, StoreError};
 use crate::fulfilment::packages::token;
@@ -61,6 +62,8 @@ pub enum CaseError {
     ExchangeOfRefunded,
     #[error("out of stock for the exchange: complete the case as a refund (\"as\": \"refund\")")]
     OutOfStock(Vec<Shortage>),
+    #[error("this exchange ({0} items) does not fit one transaction: complete the case as a refund (\"as\": \"refund\")")]
+    ExchangeTooLarge(usize),
     #[error(
         "this order already has {MAX_CASES_PER_ORDER} after-sales cases; contact customer service"
     )]
@@ -81,7 +84,7 @@ impl Problem for CaseError {
             OrderNotFound | NotFound | PackageNotFound => ErrorKind::NotFound,
             StaffOnly | OwnerOnly => ErrorKind::Forbidden,
             NotReceived(_) | WindowClosed(_) | AlreadyOpen | ExchangeOfRefunded | OutOfStock(_)
-            | TooManyCases | Illegal(_) => ErrorKind::Conflict,
+            | ExchangeTooLarge(_) | TooManyCases | Illegal(_) => ErrorKind::Conflict,
             TooMany(_) => ErrorKind::Unprocessable,
             Store(e) => e.kind(),
         }
@@ -103,6 +106,7 @@ impl Problem for CaseError {
             AlreadyOpen => "case_already_open",
             ExchangeOfRefunded => "exchange_of_refunded_package",
             OutOfStock(_) => "out_of_stock",
+            ExchangeTooLarge(_) => "exchange_too_large",
             TooManyCases => "too_many_cases",
             Illegal(_) => "invalid_case_state",
             Store(e) => e.code(),
@@ -625,6 +629,13 @@ pub async fn step_case<S: Ledger + Catalog, P: Publisher>(
                         return Err(CaseError::OutOfStock(short.clone()));
                     }
                     let stock = exchange_stock(&c, &read)?;
+                    // The order, the case, a lock per line given back, a
+                    // take per stock item, and the case's queue entry (with
+                    // room for one more): all in one transaction.
+                    let items = 2 + c.lines.len() + stock.len() + 2;
+                    if items > MAX_ATOMIC_WRITES {
+                        return Err(CaseError::ExchangeTooLarge(items));
+                    }
                     let package = next_order.add_exchange_package(&c.summary(), stock, now)?;
                     c.set_outcome(None, Some(package));
                 } else {

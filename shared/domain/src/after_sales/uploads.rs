@@ -117,15 +117,18 @@ pub struct Upload {
 }
 
 /// A user's prefix: `uploads/<user>/`. A user id that is not plain
-/// (`[A-Za-z0-9._-]`) is replaced by `h-` and its SHA-256, so every key stays
-/// a plain storage key.
+/// (`[A-Za-z0-9._-]`, no `..`, not starting with `.` or `h-`) is replaced by
+/// `h-` and its SHA-256, so every key stays a storage key a case may cite
+/// and no two users share a prefix.
 pub fn prefix(user: &UserId) -> String {
     let id = user.as_str();
     let plain = id.len() <= 128
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && !id.starts_with('.');
+        && !id.starts_with('.')
+        && !id.starts_with("h-")
+        && !id.contains("..");
     if plain {
         format!("uploads/{id}/")
     } else {
@@ -188,6 +191,14 @@ mod tests {
         let odd = prefix(&UserId::parse("a@b/c").unwrap());
         assert!(odd.starts_with("uploads/h-") && odd.len() == "uploads/h-/".len() + 64);
         assert_ne!(odd, prefix(&UserId::parse("a@b/d").unwrap()));
+        // Neither a key a case would refuse nor another user's hashed prefix.
+        for id in ["a..b", "h-0123", ".hidden"] {
+            let p = prefix(&UserId::parse(id).unwrap());
+            assert!(
+                p.starts_with("uploads/h-") && !p.contains(".."),
+                "{id}: {p}"
+            );
+        }
     }
 
     #[test]

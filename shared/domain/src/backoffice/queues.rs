@@ -131,8 +131,10 @@ impl QueueEntry {
     }
 }
 
-/// When a package was handed over: its first `package_forwarded` (an
-/// intercept the supplier refused brings it back with the same age).
+/// When a package was handed over: the first entry that put it in
+/// `forwarded` (forwarded, or an intercept the supplier refused), else its
+/// first entry. Entries are only ever appended, so the age of a waiting
+/// package never restarts.
 fn handed_at(order: &Order, package: &PackageId) -> Timestamp {
     let mine = || {
         order
@@ -141,8 +143,13 @@ fn handed_at(order: &Order, package: &PackageId) -> Timestamp {
             .filter(move |t| t.package_id.as_ref() == Some(package))
     };
     mine()
-        .find(|t| t.event == "package_forwarded")
-        .or_else(|| mine().next_back())
+        .find(|t| {
+            matches!(
+                t.event.as_str(),
+                "package_forwarded" | "package_intercept_refused"
+            )
+        })
+        .or_else(|| mine().next())
         .map_or(order.created_at, |t| t.at)
 }
 
@@ -272,12 +279,6 @@ pub fn moves_between(before: &Order, after: &Order) -> QueueMoves {
     }
 }
 
-/// The most queue entries one order may hold at once, for the transaction
-/// budget: one per package, per case and per attention item.
-pub fn most_entries(order: &Order) -> usize {
-    order.packages().len() + order.cases().len() + order.attention().len()
-}
-
 /// One page of a queue read.
 #[derive(Debug, Clone, Default)]
 pub struct QueuePage {
@@ -339,4 +340,84 @@ pub trait WorkQueues: Send + Sync {
         &self,
         q: &OrderSearch,
     ) -> impl std::future::Future<Output = Result<crate::ports::OrderPage, crate::ports::ListError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Source;
+    use crate::config::FreightPolicy;
+    use crate::ids::{SupplierId, UserId};
+    use crate::money::Cents;
+    use crate::order::change::PackageEvent;
+    use crate::order::{NewOrder, OrderTerms, Package, PackageLine};
+
+    fn one_package_order(at: Timestamp) -> Order {
+        let id = OrderId::generate(&at);
+        let pid = PackageId::parse(&format!("{id}-P01")).unwrap();
+        let sku = SkuId::parse("LAMP").unwrap();
+        Order::place(NewOrder {
+            id,
+            user_id: UserId::parse("u").unwrap(),
+            lines: Vec::new(),
+            packages: vec![Package::new(
+                pid,
+                Source::Dropship {
+                    supplier: SupplierId::parse("S-1").unwrap(),
+                },
+                vec![PackageLine {
+                    sku,
+                    qty: 1,
+                    line_total_cents: Cents(100),
+                }],
+                Cents(100),
+                Cents::ZERO,
+            )],
+            freight_cents: Cents::ZERO,
+            freight_policy: FreightPolicy::Single,
+            address: Address {
+                name: "n".into(),
+                phone: "p".into(),
+                line1: "l".into(),
+                city: "c".into(),
+                postcode: "0".into(),
+            },
+            note: None,
+            warnings: Vec::new(),
+            created_at: at,
+            payment_deadline: at,
+            storefront: StorefrontId::default_id(),
+            terms: OrderTerms {
+                after_sales_days: 7,
+                customer_service_phone: "400".into(),
+            },
+        })
+    }
+
+    /// A package that reached `forwarded` through a refused intercept (no
+    /// `package_forwarded` entry) keeps the age it had: later entries about
+    /// it (an attention item, a late event) do not restart it.
+    #[test]
+    fn a_waiting_package_keeps_its_age() {
+        let t0 = Timestamp::from_unix(1_800_000_000);
+        let mut o = one_package_order(t0);
+        let pid = o.packages()[0].id.clone();
+        let at = |s| t0.plus_secs(s);
+        o.move_package(
+            &pid,
+            &PackageEvent::now(PackageStatus::InterceptRequested, "system", at(10)),
+        )
+        .unwrap();
+        o.move_package(
+            &pid,
+            &PackageEvent::now(PackageStatus::Forwarded, "supplier:S-1", at(20)),
+        )
+        .unwrap();
+        let since = entries(&o)[0].since;
+        assert_eq!(since, at(20), "handed over when the refusal came back");
+        o.log(at(500), "late_event", "supplier:S-1").package_id = Some(pid.clone());
+        let after = entries(&o);
+        assert_eq!(after[0].since, since, "the same entry, the same age");
+        assert_eq!(moves_between(&o.clone(), &o), QueueMoves::default());
+    }
 }
