@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-pub const FUNCTIONS: [&str; 10] = [
+pub const FUNCTIONS: [&str; 11] = [
     "catalog",
     "place",
     "orders",
@@ -28,6 +28,7 @@ pub const FUNCTIONS: [&str; 10] = [
     "status-sync",
     "after-sales",
     "backoffice",
+    "pre-token",
 ];
 
 const FIRST_ANSWER_TARGET_MS: f64 = 20.0;
@@ -138,6 +139,8 @@ enum Expect {
     Http(u16),
     Sweep,
     Batch,
+    /// A Cognito trigger's answer: the event with its claims.
+    Claims,
 }
 
 /// One event for `function`, and its setup (orders placed, paid) done in-process.
@@ -181,6 +184,10 @@ async fn prepare(s: &Stack, function: &str, run: usize) -> Res<(Value, Expect)> 
                 Expect::Http(200),
             )
         }
+        "pre-token" => (
+            serde_json::from_str(include_str!("../../events/pre-token.json"))?,
+            Expect::Claims,
+        ),
         "expire" => (
             json!({"version": "0", "id": ulid::Ulid::new().to_string(), "detail-type": "Scheduled Event",
                    "source": "aws.scheduler", "account": "123456789012", "time": integration_tests::now(),
@@ -301,6 +308,19 @@ fn check(run: &ColdRun, expect: &Expect) -> (String, bool) {
         Expect::Http(want) => {
             let got = v["statusCode"].as_u64().unwrap_or(0);
             (got.to_string(), got == u64::from(*want))
+        }
+        Expect::Claims => {
+            let ok = v["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]
+                ["custom:warehouse"]
+                == "WH-1";
+            (
+                if ok {
+                    "claims ok".into()
+                } else {
+                    format!("{v}")
+                },
+                ok,
+            )
         }
         Expect::Sweep => {
             let ok = v.is_object();
