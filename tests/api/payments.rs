@@ -267,6 +267,37 @@ async fn a_second_payment_of_a_paid_order_is_refunded() {
     assert_eq!(stored["status"], "awaiting_shipment");
     assert_eq!(stored["refunds"][0]["amount_cents"], order["total_cents"]);
     assert_eq!(stored["refunds"][0]["reason"], "duplicate_payment");
+    // SPEC 2.12: refunded against the second payment, the first one kept;
+    // the refund's message names it too, for the channel that pays it back.
+    assert_eq!(stored["refunds"][0]["payment_id"], "second", "{stored}");
+    let messages = s.peek("RefundQueue").await;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.to_string().contains("\"payment_id\":\"second\"")),
+        "{messages:?}"
+    );
+    // A later refund (the owner cancels: intercepted or not, money back)
+    // returns the kept payment.
+    let (status, v) = s.cancel_order("fay", order["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{v}");
+    let stored = s.order("fay", order["id"].as_str().unwrap()).await;
+    let against: Vec<(&str, &str)> = stored["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["reason"].as_str().unwrap(),
+                r["payment_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        against,
+        [("duplicate_payment", "second"), ("cancelled", "first")],
+        "{stored}"
+    );
 }
 
 /// A repeated notification (same payment id) is answered from one read of

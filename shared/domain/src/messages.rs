@@ -30,6 +30,9 @@ pub enum Message {
         /// (SPEC 2.13). Messages from before storefronts: `default`.
         #[serde(default)]
         storefront: crate::storefront::StorefrontId,
+        /// The payment it returns (SPEC 2.12); messages from before: None.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_id: Option<String>,
     },
 }
 

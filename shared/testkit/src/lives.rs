@@ -1065,6 +1065,25 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
                     o.received_cents()
                 ));
             }
+            // SPEC 2.12: every refund returns a named payment, and what is
+            // refunded against the kept payment never exceeds it.
+            if o.refunds().iter().any(|r| r.payment_id.is_none()) {
+                return Err(format!("{} has a refund against no payment", o.id));
+            }
+            if let Some(p) = o.payment() {
+                let against: Cents = o
+                    .refunds()
+                    .iter()
+                    .filter(|r| r.payment_id.as_deref() == Some(p.payment_id.as_str()))
+                    .map(|r| r.amount_cents)
+                    .sum();
+                if against > p.amount_cents {
+                    return Err(format!(
+                        "{} refunds {against} against {} of {}",
+                        o.id, p.payment_id, p.amount_cents
+                    ));
+                }
+            }
             for p in o.packages() {
                 if o.refunded_for(&p.id) > p.goods_cents + p.freight_cents {
                     return Err(format!("package {} refunded more than it holds", p.id));

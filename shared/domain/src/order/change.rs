@@ -79,6 +79,20 @@ impl Order {
         package: Option<&PackageId>,
         case: Option<&CaseId>,
     ) -> Cents {
+        let payment = self.payment.as_ref().map(|p| p.payment_id.clone());
+        self.refund_of(payment, at, amount, reason, package, case)
+    }
+
+    /// [`Order::refund`] against `payment`.
+    fn refund_of(
+        &mut self,
+        payment: Option<String>,
+        at: Timestamp,
+        amount: Cents,
+        reason: &str,
+        package: Option<&PackageId>,
+        case: Option<&CaseId>,
+    ) -> Cents {
         let mut amount = amount.min(self.refundable());
         if let Some(p) = package.and_then(|id| self.package(id)) {
             let cap = (p.goods_cents + p.freight_cents).saturating_sub(self.refunded_for(&p.id));
@@ -95,6 +109,7 @@ impl Order {
                 amount_cents: amount,
                 reason: reason.to_owned(),
                 storefront: self.storefront.clone(),
+                payment_id: payment.clone(),
             },
             at,
         );
@@ -105,6 +120,7 @@ impl Order {
             status: RefundStatus::Pending,
             package_id: package.cloned(),
             case_id: case.cloned(),
+            payment_id: payment,
             at,
         });
         let entry = self.log(at, "refund_recorded", "system");
@@ -116,10 +132,16 @@ impl Order {
 
     /// Money arrived that will not pay this order (closed, or paid twice):
     /// counted as received, and refunded at once.
-    pub fn refund_payment(&mut self, amount: Cents, reason: &str, now: Timestamp) {
+    pub fn refund_payment(
+        &mut self,
+        payment_id: &str,
+        amount: Cents,
+        reason: &str,
+        now: Timestamp,
+    ) {
         self.received_cents = self.received_cents + amount;
         self.log(now, "payment_refunded", "payment").cause = Some(reason.to_owned());
-        self.refund(now, amount, reason, None, None);
+        self.refund_of(Some(payment_id.to_owned()), now, amount, reason, None, None);
     }
 
     /// Paid: every package is queued for forwarding at `forward_at`.

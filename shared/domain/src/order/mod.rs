@@ -254,6 +254,12 @@ pub struct Refund {
     pub package_id: Option<PackageId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<CaseId>,
+    /// The payment it returns money of (SPEC 2.12): the order's payment, or
+    /// a payment refunded as it came (a second payment, a late one). None
+    /// only on refunds recorded before payments were named.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub payment_id: Option<String>,
     pub at: Timestamp,
 }
 

@@ -410,7 +410,7 @@ async fn pay_once<S: Ledger, P: Publisher>(
                 } else {
                     // Paid, but `deduct_on_pay` stock ran out: close, refund everything.
                     next = order.next();
-                    next.refund_payment(n.amount_cents, "out_of_stock", now);
+                    next.refund_payment(&n.payment_id, n.amount_cents, "out_of_stock", now);
                     next.end(
                         OrderStatus::Closed,
                         "out_of_stock",
@@ -422,11 +422,11 @@ async fn pay_once<S: Ledger, P: Publisher>(
                 }
             }
             OrderStatus::Cancelled | OrderStatus::Closed => {
-                next.refund_payment(n.amount_cents, "paid_after_close", now);
+                next.refund_payment(&n.payment_id, n.amount_cents, "paid_after_close", now);
                 ("order_closed", Applied::Refunded("order_closed"))
             }
             _ => {
-                next.refund_payment(n.amount_cents, "duplicate_payment", now);
+                next.refund_payment(&n.payment_id, n.amount_cents, "duplicate_payment", now);
                 ("already_paid", Applied::Refunded("already_paid"))
             }
         };
