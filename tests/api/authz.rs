@@ -9,6 +9,7 @@
 //! until it has its row here.
 
 use domain::config::Config;
+use integration_tests::answers::package_with_sku;
 use integration_tests::stack::{supplier_secret, Stack, PAYMENT_SECRET};
 use integration_tests::{decode, place_body, Event, Func};
 use routes::RouteId;
@@ -153,29 +154,7 @@ struct Fixture {
 
 async fn place(s: &Stack, user: &str, skus: &[&str]) -> Value {
     let lines: Vec<Value> = skus.iter().map(|k| json!({"sku": k, "qty": 1})).collect();
-    let (status, v) =
-        s.t.call(
-            Func::Place,
-            Event::new("POST", "/orders", "/orders")
-                .user(user)
-                .json(&place_body(json!(lines)))
-                .build(),
-        )
-        .await;
-    assert_eq!(status, 201, "{v}");
-    v
-}
-
-fn pkg(order: &Value, sku: &str) -> String {
-    order["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["lines"][0]["sku"] == sku)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    s.placed(user, json!(lines)).await
 }
 
 async fn fixture(s: &Stack) -> Fixture {
@@ -214,7 +193,7 @@ async fn fixture(s: &Stack) -> Fixture {
     let late_id = late["id"].as_str().unwrap();
     assert_eq!(s.cancel_order("rita", late_id).await.0, 200);
     s.drain(1).await;
-    let received = pkg(&received_order, "MUG");
+    let received = package_with_sku(&received_order, "MUG");
     assert_eq!(s.ship(&received, "SF", "SF-A").await.0, 200);
     assert_eq!(s.confirm_receipt("rita", &received).await.0, 200);
     let (status, case) = s
@@ -226,12 +205,17 @@ async fn fixture(s: &Stack) -> Fixture {
         )
         .await;
     assert_eq!(status, 201, "{case}");
-    assert_eq!(s.report("S-1", &pkg(&late, "LAMP"), "shipped").await.0, 200);
+    assert_eq!(
+        s.report("S-1", &package_with_sku(&late, "LAMP"), "shipped")
+            .await
+            .0,
+        200
+    );
     let unpaid = place(s, "rita", &["MUG"]).await;
     let to_pay = place(s, "rita", &["MUG"]).await;
     Fixture {
-        mug: pkg(&order, "MUG"),
-        lamp: pkg(&order, "LAMP"),
+        mug: package_with_sku(&order, "MUG"),
+        lamp: package_with_sku(&order, "LAMP"),
         order: order["id"].as_str().unwrap().to_owned(),
         unpaid: unpaid["id"].as_str().unwrap().to_owned(),
         to_pay: (

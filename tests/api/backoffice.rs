@@ -5,8 +5,9 @@
 //! staff, and staff search orders by status or user.
 
 use domain::config::Config;
+use integration_tests::answers::package_with_sku;
 use integration_tests::stack::Stack;
-use integration_tests::{decode, place_body, Event, Func};
+use integration_tests::{decode, Event, Func};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -105,31 +106,10 @@ async fn put_sku(s: &Stack, sku: &str, source: Value) {
 /// Places and pays an order of `skus` (one each) for `user`.
 async fn paid(s: &Stack, user: &str, skus: &[&str], pay: &str) -> Value {
     let lines: Vec<Value> = skus.iter().map(|k| json!({"sku": k, "qty": 1})).collect();
-    let (status, order) =
-        s.t.call(
-            Func::Place,
-            Event::new("POST", "/orders", "/orders")
-                .user(user)
-                .json(&place_body(json!(lines)))
-                .build(),
-        )
-        .await;
-    assert_eq!(status, 201, "{order}");
+    let order = s.placed(user, json!(lines)).await;
     let (status, v) = s.pay_order(&order, pay).await;
     assert_eq!(status, 200, "{v}");
     order
-}
-
-fn package_from(order: &Value, sku: &str) -> String {
-    order["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["lines"][0]["sku"] == sku)
-        .unwrap_or_else(|| panic!("no package of {sku}: {order}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 fn windowless() -> Config {
@@ -148,11 +128,11 @@ async fn the_pick_list_and_the_supplier_queue_follow_each_parcel() {
     let a = paid(&s, "rita", &["MUG", "PAN", "LAMP"], "pay-pick-a").await;
     let b = paid(&s, "otto", &["MUG"], "pay-pick-b").await;
     let (a_mug, a_pan, a_lamp) = (
-        package_from(&a, "MUG"),
-        package_from(&a, "PAN"),
-        package_from(&a, "LAMP"),
+        package_with_sku(&a, "MUG"),
+        package_with_sku(&a, "PAN"),
+        package_with_sku(&a, "LAMP"),
     );
-    let b_mug = package_from(&b, "MUG");
+    let b_mug = package_with_sku(&b, "MUG");
     // Paid, inside no window yet handed over: no pick list.
     let (_, v) = read(&s, WH1, "/staff/packages", &[("queue", "to_ship")]).await;
     assert_eq!(v["packages"], json!([]), "nothing handed over yet: {v}");
@@ -337,7 +317,7 @@ async fn a_queue_reads_page_by_page_oldest_first_across_every_partition() {
         )
         .await;
         for sku in ["P1", "P2", "P3"] {
-            expected.insert(package_from(&o, sku));
+            expected.insert(package_with_sku(&o, sku));
         }
     }
     assert_eq!(s.drain(1).await, 15);
@@ -415,7 +395,7 @@ async fn a_case_moves_through_the_after_sales_queue_and_leaves_it_when_done() {
     put_sku(&s, "MUG", json!({"kind": "self", "warehouse": "WH-1"})).await;
     let order = paid(&s, "rita", &["MUG"], "pay-case-q").await;
     let id = order["id"].as_str().unwrap();
-    let pkg = package_from(&order, "MUG");
+    let pkg = package_with_sku(&order, "MUG");
     s.drain(1).await;
     assert_eq!(s.ship(&pkg, "SF", "SF-9").await.0, 200);
     assert_eq!(s.confirm_receipt("rita", &pkg).await.0, 200);
@@ -496,7 +476,7 @@ async fn the_attention_list_holds_what_needs_a_person_until_staff_end_it() {
     // late event.
     let order = paid(&s, "jon", &["LAMP"], "pay-late-q").await;
     let id = order["id"].as_str().unwrap();
-    let lamp = package_from(&order, "LAMP");
+    let lamp = package_with_sku(&order, "LAMP");
     assert_eq!(s.cancel_order("jon", id).await.0, 200);
     for _ in 0..2 {
         assert_eq!(s.report("S-1", &lamp, "shipped").await.0, 200);
@@ -579,16 +559,7 @@ async fn staff_search_orders_by_status_or_user_within_a_time_range() {
         paid_ids.push(paid(&s, "finn", &["MUG"], &format!("pay-search-{i}")).await["id"].clone());
     }
     let middle = domain::time::Timestamp::now();
-    let (status, unpaid) =
-        s.t.call(
-            Func::Place,
-            Event::new("POST", "/orders", "/orders")
-                .user("finn")
-                .json(&place_body(json!([{"sku": "MUG", "qty": 1}])))
-                .build(),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let unpaid = s.placed("finn", json!([{"sku": "MUG", "qty": 1}])).await;
     let ids = |v: &Value| -> Vec<Value> {
         v["orders"]
             .as_array()

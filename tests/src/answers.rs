@@ -52,3 +52,16 @@ pub fn events(order: &Value) -> Vec<String> {
         .map(|e| e["event"].as_str().expect("event").to_owned())
         .collect()
 }
+
+/// The id of the package of `order` whose first line is `sku`.
+pub fn package_with_sku(order: &Value, sku: &str) -> String {
+    order["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["lines"][0]["sku"] == sku)
+        .unwrap_or_else(|| panic!("no package of {sku}: {order}"))["id"]
+        .as_str()
+        .expect("a package id")
+        .to_owned()
+}

@@ -236,7 +236,16 @@ async fn apply<S: Ledger, P: Publisher>(
         },
     )
     .await?;
-    let applied = outcome.value;
+    settled(store, outcome, package_id).await
+}
+
+/// The order a package's transition left: the one it wrote, or the stored
+/// one when it wrote nothing (a duplicate, a stale event); and its value.
+async fn settled<S: Ledger, T>(
+    store: &S,
+    outcome: crate::transition::Outcome<T>,
+    package_id: &PackageId,
+) -> Result<(Order, T), SyncError> {
     let order = match outcome.written {
         Some(w) => w.order,
         None => store
@@ -244,7 +253,7 @@ async fn apply<S: Ledger, P: Publisher>(
             .await?
             .ok_or(SyncError::NotFound)?,
     };
-    Ok((order, applied))
+    Ok((order, outcome.value))
 }
 
 /// An event that can no longer apply (SPEC 2.5): goods may be out there
@@ -330,14 +339,7 @@ pub async fn supplier_status<S: Ledger, P: Publisher>(
         },
     )
     .await?;
-    let applied = outcome.value;
-    let order = match outcome.written {
-        Some(w) => w.order,
-        None => store
-            .get_order(&id.order_id())
-            .await?
-            .ok_or(SyncError::NotFound)?,
-    };
+    let (order, applied) = settled(store, outcome, id).await?;
     let package = order.package(id).ok_or(SyncError::NotFound)?;
     Ok(Synced {
         package_id: package.id.clone(),
