@@ -180,6 +180,17 @@ async fn the_pick_list_and_the_supplier_queue_follow_each_parcel() {
     )
     .await;
     assert_eq!(status, 403, "another warehouse's pick list");
+    // A malformed warehouse is refused whatever the queue (Schemathesis ST201).
+    for queue in ["to_ship", "overdue"] {
+        let (status, v) = read(
+            &s,
+            ADMIN,
+            "/staff/packages",
+            &[("queue", queue), ("warehouse", "")],
+        )
+        .await;
+        assert_eq!(status, 400, "{queue} with an empty warehouse: {v}");
+    }
     for path in ["/staff/attention", "/staff/after-sales", "/staff/orders"] {
         let (status, v) = read(&s, WH1, path, &[("status", "shipped")]).await;
         assert_eq!(status, 403, "{path} is not the warehouse's: {v}");

@@ -107,15 +107,12 @@ fn page(key: &str, p: QueuePage) -> Value {
 async fn packages(b: &Backoffice, req: &Request) -> Result<Value, ApiError> {
     let (caller, storefronts, paging) = staff_read(b, req, true).await?;
     let store = &b.app.store;
+    // Parsed whatever the queue: a malformed one is refused, not ignored.
+    let warehouse = http::query_param(req, "warehouse")
+        .map(|w| WarehouseId::parse(&w).map_err(|e| WorkError::InvalidRequest(e.to_string())))
+        .transpose()?;
     let p = match http::query_param(req, "queue").as_deref() {
-        Some("to_ship") => {
-            let warehouse = http::query_param(req, "warehouse")
-                .map(|w| {
-                    WarehouseId::parse(&w).map_err(|e| WorkError::InvalidRequest(e.to_string()))
-                })
-                .transpose()?;
-            work::pick_list(store, &caller, warehouse, storefronts, paging).await?
-        }
+        Some("to_ship") => work::pick_list(store, &caller, warehouse, storefronts, paging).await?,
         Some("overdue") => {
             work::overdue(
                 store,
