@@ -93,7 +93,12 @@ fn want(id: RouteId, c: Caller) -> Want {
         }
     };
     match id {
-        GetSku | NotifyPayment | NotifyPaymentInStorefront | SupplierPackageStatus => Want::Allowed,
+        GetSku
+        | NotifyPayment
+        | NotifyPaymentInStorefront
+        | SupplierPackageStatus
+        | NotifyRefund
+        | NotifyRefundInStorefront => Want::Allowed,
         // Catalog and storefront writes: an admin limited to no storefront.
         PutSku | PutStorefront => rule(&[Admin], &[]),
         // Storefront settings: staff who handle orders (a limited user sees
@@ -127,7 +132,9 @@ fn want(id: RouteId, c: Caller) -> Want {
         | ReviewAfterSalesCase
         | CompleteAfterSalesCase
         | AddOrderNote
-        | AcknowledgeAttention => rule(&[Admin, Support], &[Limited, Other, Wh1, Wh2]),
+        | AcknowledgeAttention
+        | RetryRefund
+        | RecordRefundOffline => rule(&[Admin, Support], &[Limited, Other, Wh1, Wh2]),
         StaffPackages => rule(&[Admin, Wh1], &[]),
         StaffAfterSales | StaffAttention | StaffOrders => rule(&[Admin, Support, Limited], &[]),
         StaffSummary => rule(&[Admin, Support, Limited, Wh1, Wh2], &[]),
@@ -150,6 +157,8 @@ struct Fixture {
     received: String,
     /// A late event waiting for staff.
     item: String,
+    /// A refund the gateway closed (failed).
+    refund: String,
 }
 
 async fn place(s: &Stack, user: &str, skus: &[&str]) -> Value {
@@ -193,6 +202,17 @@ async fn fixture(s: &Stack) -> Fixture {
     let late_id = late["id"].as_str().unwrap();
     assert_eq!(s.cancel_order("rita", late_id).await.0, 200);
     s.drain(1).await;
+    s.sim.set_refund_mode(supplier_sim::RefundMode::Fail);
+    s.drain_refunds(1).await;
+    s.sim.set_refund_mode(supplier_sim::RefundMode::Succeed);
+    let refund = format!("{late_id}-R01");
+    let cancelled = s.order("rita", late_id).await;
+    assert_eq!(
+        cancelled["refunds"][0]["id"],
+        refund.as_str(),
+        "{cancelled}"
+    );
+    assert_eq!(cancelled["refunds"][0]["status"], "failed", "{cancelled}");
     let received = package_with_sku(&received_order, "MUG");
     assert_eq!(s.ship(&received, "SF", "SF-A").await.0, 200);
     assert_eq!(s.confirm_receipt("rita", &received).await.0, 200);
@@ -211,6 +231,20 @@ async fn fixture(s: &Stack) -> Fixture {
             .0,
         200
     );
+    let (_, late_now) =
+        s.t.call(
+            Func::Orders,
+            dress(
+                Event::new("GET", "/orders/{id}", &format!("/orders/{late_id}"))
+                    .path_param("id", late_id),
+                Admin,
+            ),
+        )
+        .await;
+    let item = late_now["attention"]
+        .as_array()
+        .and_then(|items| items.iter().find(|a| a["kind"] == "late_event"))
+        .map(|a| a["id"].as_str().unwrap().to_owned());
     let unpaid = place(s, "rita", &["MUG"]).await;
     let to_pay = place(s, "rita", &["MUG"]).await;
     Fixture {
@@ -225,7 +259,8 @@ async fn fixture(s: &Stack) -> Fixture {
         case: case["id"].as_str().unwrap().to_owned(),
         received_order: received_order["id"].as_str().unwrap().to_owned(),
         received,
-        item: format!("{late_id}-A01"),
+        item: item.expect("the late event's attention item"),
+        refund,
     }
 }
 
@@ -296,7 +331,20 @@ fn probe(id: RouteId, f: &Fixture) -> Event {
         AcknowledgeAttention => {
             at("item_id", &f.item).json(&json!({"note": "settled with the supplier"}))
         }
+        NotifyRefund => signed(plain(), PAYMENT_SECRET, refund_word(f)),
+        NotifyRefundInStorefront => {
+            signed(at("storefront", "default"), PAYMENT_SECRET, refund_word(f))
+        }
+        RetryRefund => at("refund_id", &f.refund),
+        RecordRefundOffline => {
+            at("refund_id", &f.refund).json(&json!({"note": "paid by bank transfer"}))
+        }
     }
+}
+
+/// The gateway's word on the fixture's refund (it is settled: nothing changes).
+fn refund_word(f: &Fixture) -> Value {
+    json!({"refund_id": f.refund, "status": "succeeded"})
 }
 
 async fn send(s: &Stack, function: &str, req: lambda_http::Request) -> (u16, Value) {
@@ -309,6 +357,7 @@ async fn send(s: &Stack, function: &str, req: lambda_http::Request) -> (u16, Val
         "status-sync" => decode(status_sync::handle(&s.status_sync, req).await),
         "after-sales" => decode(after_sales::handle(&s.after_sales, req).await),
         "backoffice" => decode(backoffice::handle(&s.backoffice, req).await),
+        "refund" => decode(refund::handle_http(&s.refund, req).await),
         other => panic!("no handler for {other}"),
     }
 }

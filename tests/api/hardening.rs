@@ -402,6 +402,7 @@ async fn a_message_published_once_is_not_sent_again_by_later_steps() {
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at: now,
         storefront: Default::default(),
+        channel: Default::default(),
     };
     let paid = domain::payment::pay::apply_payment(store, &Down, cfg, &notice, now)
         .await
@@ -550,6 +551,7 @@ async fn messages_gained_meanwhile_keep_their_grace_after_a_late_clear() {
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at,
         storefront: Default::default(),
+        channel: Default::default(),
     };
     let paid = domain::payment::pay::apply_payment(store, &Down, cfg, &notice, paid_at)
         .await

@@ -22,6 +22,7 @@ mod orders;
 mod payments;
 mod placement;
 mod race;
+mod refunds;
 mod repurchase;
 mod roles;
 mod status_sync;

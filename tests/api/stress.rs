@@ -1108,6 +1108,7 @@ async fn pay_with<S: Ledger + domain::ports::Catalog, P: Publisher>(
         amount_cents: domain::money::Cents(order["total_cents"].as_u64().unwrap()),
         paid_at: now,
         storefront: Default::default(),
+        channel: Default::default(),
     };
     domain::payment::pay::apply_payment(store, publisher, &s.t.app.config, &n, now)
         .await

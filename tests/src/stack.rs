@@ -56,6 +56,7 @@ pub struct Stack {
     pub forward: forward::Forward,
     pub status_sync: status_sync::StatusSync,
     pub after_sales: after_sales::AfterSales,
+    pub refund: refund::Refund,
 }
 
 fn sqs_endpoint() -> String {
@@ -147,7 +148,13 @@ impl Stack {
             });
         let publisher =
             SqsPublisher::new(sqs.clone(), &queues["ForwardQueue"], &queues["RefundQueue"]);
-        let sim = Simulator::start(JD_SECRET).await;
+        let sim = Simulator::start_with(supplier_sim::SimOptions {
+            jd_app_secret: JD_SECRET.to_owned(),
+            payment_secret: PAYMENT_SECRET.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("supplier-sim on 127.0.0.1");
         let suppliers = suppliers::SupplierRouter::new(suppliers::SupplierConfig::local(
             &sim.base_url(),
             JD_SECRET,
@@ -181,6 +188,21 @@ impl Stack {
                 app: t.app.clone(),
                 publisher: publisher.clone(),
                 budget: expire::DEFAULT_BUDGET,
+            },
+            refund: refund::Refund {
+                app: t.app.clone(),
+                publisher: publisher.clone(),
+                providers: refund::Providers {
+                    store: t.app.store.clone(),
+                    secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
+                    gateway: Some(
+                        suppliers::gateway::GatewayClient::new(
+                            &sim.gateway_url(),
+                            std::time::Duration::from_millis(1500),
+                        )
+                        .expect("gateway client"),
+                    ),
+                },
             },
             forward: forward::Forward {
                 app: t.app.clone(),
@@ -318,6 +340,124 @@ impl Stack {
             received: messages.len(),
             failed,
         }
+    }
+
+    /// Receives up to 10 refund-queue messages (waiting up to `wait_secs`
+    /// for the first) and hands them to `refund` as one SQS event, as the
+    /// event source mapping does: successes deleted, failures left to come
+    /// back (after 1 s here).
+    pub async fn deliver_refunds(&self, wait_secs: i32) -> Delivery {
+        let url = &self.queues["RefundQueue"];
+        let messages = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_secs)
+            .visibility_timeout(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return Delivery::default();
+        }
+        let event: SqsEvent = serde_json::from_value(lambda_event(
+            &messages,
+            "arn:aws:sqs:us-east-1:000000000000:refund",
+        ))
+        .expect("an SQS event");
+        let response = refund::handle_batch(&self.refund, event).await;
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        for m in &messages {
+            if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        Delivery {
+            received: messages.len(),
+            failed,
+        }
+    }
+
+    /// Delivers refund messages until the queue stays empty for `quiet_secs`.
+    pub async fn drain_refunds(&self, quiet_secs: i32) -> usize {
+        let mut handled = 0;
+        loop {
+            let d = self.deliver_refunds(quiet_secs).await;
+            if d.received == 0 {
+                return handled;
+            }
+            handled += d.received;
+        }
+    }
+
+    /// `POST /payments/refund-notify[/{storefront}]` with a raw body and signature.
+    pub async fn refund_notify_raw(
+        &self,
+        storefront: Option<&str>,
+        body: &str,
+        signature: Option<&str>,
+    ) -> (u16, Value) {
+        let mut e = match storefront {
+            Some(sf) => Event::new(
+                "POST",
+                "/payments/refund-notify/{storefront}",
+                &format!("/payments/refund-notify/{sf}"),
+            )
+            .path_param("storefront", sf),
+            None => Event::new("POST", "/payments/refund-notify", "/payments/refund-notify"),
+        }
+        .raw_body(body);
+        if let Some(s) = signature {
+            e = e.header("x-signature", s);
+        }
+        crate::decode(refund::handle_http(&self.refund, e.build()).await)
+    }
+
+    /// Hands the simulator's pending refund notifications to the API, as
+    /// the gateway posts them; their answers, in order.
+    pub async fn refund_notifications(&self) -> Vec<(u16, Value)> {
+        let mut out = Vec::new();
+        for n in self.sim.take_refund_notifications() {
+            out.push(
+                self.refund_notify_raw(Some(&n.storefront), &n.body, Some(&n.signature))
+                    .await,
+            );
+        }
+        out
+    }
+
+    /// A staff refund action (`retry` or `record-offline`) by `user` with `role`.
+    pub async fn refund_action(
+        &self,
+        action: &str,
+        refund_id: &str,
+        user: &str,
+        role: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let route = format!("/refunds/{{refund_id}}/{action}");
+        let mut e = Event::new("POST", &route, &format!("/refunds/{refund_id}/{action}"))
+            .path_param("refund_id", refund_id)
+            .user(user)
+            .header("x-user-role", role);
+        if let Some(b) = body {
+            e = e.json(&b);
+        }
+        crate::decode(refund::handle_http(&self.refund, e.build()).await)
     }
 
     /// Delivers until the queue stays empty for `quiet_secs`.

@@ -39,6 +39,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub mod gateway;
+pub use gateway::{GatewayMode, GatewayRefund, Notification, RefundMode};
+
 pub const DEFAULT_JD_APP_SECRET: &str = "dev-jd-secret";
 pub const DEFAULT_JD_FORWARD_METHOD: &str = "jingdong.kepler.order.submit";
 pub const DEFAULT_JD_INTERCEPT_METHOD: &str = "jingdong.kepler.order.cancel";
@@ -132,6 +135,12 @@ pub struct SimOptions {
     pub jd_intercept_method: String,
     /// Print one line per supplier request on stderr.
     pub log_requests: bool,
+    /// The `default` storefront's payment gateway secret (others:
+    /// `dev-payment-secret-<id>`).
+    pub payment_secret: String,
+    /// Where refund notifications are posted (the API's base URL); None:
+    /// kept for [`Simulator::take_refund_notifications`].
+    pub notify_url: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -142,6 +151,8 @@ impl Default for SimOptions {
             jd_forward_method: DEFAULT_JD_FORWARD_METHOD.to_owned(),
             jd_intercept_method: DEFAULT_JD_INTERCEPT_METHOD.to_owned(),
             log_requests: false,
+            payment_secret: "dev-payment-secret".to_owned(),
+            notify_url: None,
         }
     }
 }
@@ -153,6 +164,7 @@ struct State {
     /// (channel, target, package) -> reference issued.
     refs: HashMap<(Channel, String, String), String>,
     next_jd: u64,
+    gateway: gateway::GatewayState,
 }
 
 struct Inner {
@@ -304,6 +316,104 @@ impl Simulator {
         self.state().mode
     }
 
+    /// The payment gateway's refunds, by refund id.
+    pub fn gateway_refunds(&self) -> BTreeMap<String, GatewayRefund> {
+        self.state().gateway.refunds.clone()
+    }
+
+    pub fn set_refund_mode(&self, mode: RefundMode) {
+        self.state().gateway.mode.refund = mode;
+    }
+
+    /// The next `n` gateway calls answer 503 and make nothing.
+    pub fn gateway_unavailable_next(&self, n: u32) {
+        self.state().gateway.mode.unavailable_next = n;
+    }
+
+    /// How long the `time_out` mode holds its answer.
+    pub fn gateway_time_out_ms(&self, ms: u64) {
+        self.state().gateway.mode.time_out_ms = ms;
+    }
+
+    /// Refund notifications not delivered yet (no `notify_url`), oldest first.
+    pub fn take_refund_notifications(&self) -> Vec<Notification> {
+        std::mem::take(&mut self.state().gateway.pending)
+    }
+
+    /// `{base}/gateway`: `PAYMENT_GATEWAY_URL`.
+    pub fn gateway_url(&self) -> String {
+        format!("{}/gateway", self.base_url())
+    }
+
+    async fn gateway_route(
+        &self,
+        create: bool,
+        refund_id: Option<&str>,
+        call: &SupplierCall,
+        storefront: Option<String>,
+        signature: Option<String>,
+    ) -> Response<Full<Bytes>> {
+        let secret = &self.inner.options.payment_secret;
+        let signed: &[u8] = match refund_id {
+            Some(id) => id.as_bytes(),
+            None => &call.body,
+        };
+        let answer = match gateway::GatewayState::verify(
+            secret,
+            storefront.as_deref(),
+            signed,
+            signature.as_deref(),
+        ) {
+            Err(a) => a,
+            Ok(sf) if create => match serde_json::from_slice::<gateway::CreateIn>(&call.body) {
+                Ok(input) => self.state().gateway.create(secret, &sf, input),
+                Err(e) => gateway::Answer::Error(400, format!("bad refund body: {e}")),
+            },
+            Ok(_) => self.state().gateway.query(refund_id.unwrap_or_default()),
+        };
+        if self.inner.options.log_requests {
+            eprintln!(
+                "supplier-sim: gateway {} {}",
+                if create { "refund" } else { "query" },
+                refund_id.unwrap_or("(body)")
+            );
+        }
+        self.deliver_notifications();
+        let shape = |r: &GatewayRefund| json!({"refund_id": r.refund_id, "status": r.status, "gateway_refund_id": r.gateway_refund_id});
+        match answer {
+            gateway::Answer::Ok(r) => json_response(StatusCode::OK, &shape(&r)),
+            gateway::Answer::Error(code, msg) => json_response(
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                &json!({"error": msg}),
+            ),
+            gateway::Answer::Late(r, ms) => {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                json_response(StatusCode::OK, &shape(&r))
+            }
+        }
+    }
+
+    /// Posts pending notifications to `notify_url`, a little later (as a
+    /// provider does), each once; failures are logged and dropped.
+    fn deliver_notifications(&self) {
+        let Some(base) = self.inner.options.notify_url.clone() else {
+            return;
+        };
+        let pending = self.take_refund_notifications();
+        if pending.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            for n in pending {
+                match post_json(&base, &n.path, &n.body, &n.signature).await {
+                    Ok(status) => eprintln!("supplier-sim: notified {} -> {status}", n.path),
+                    Err(e) => eprintln!("supplier-sim: notifying {} failed: {e}", n.path),
+                }
+            }
+        });
+    }
+
     /// Forgets requests and issued references; back to the default mode.
     pub fn reset(&self) {
         *self.state() = State::default();
@@ -360,6 +470,45 @@ impl Simulator {
                 self.rest_intercept(Channel::Dropship, s, p, incoming)
             }
             ["jd", "routerjson"] if post => self.jd(incoming),
+            ["gateway", "refunds"] if post => {
+                self.gateway_route(
+                    true,
+                    None,
+                    &incoming,
+                    header("x-storefront"),
+                    header("x-signature"),
+                )
+                .await
+            }
+            ["gateway", "refunds", id] if get => {
+                self.gateway_route(
+                    false,
+                    Some(id),
+                    &incoming,
+                    header("x-storefront"),
+                    header("x-signature"),
+                )
+                .await
+            }
+            ["_sim", "gateway"] if get => {
+                let st = self.state();
+                json_response(
+                    StatusCode::OK,
+                    &json!({"mode": st.gateway.mode, "refunds": st.gateway.refunds}),
+                )
+            }
+            ["_sim", "gateway"] if post => {
+                match serde_json::from_slice::<GatewayMode>(&incoming.body) {
+                    Ok(m) => {
+                        self.state().gateway.mode = m;
+                        json_response(StatusCode::OK, &m)
+                    }
+                    Err(e) => json_response(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": format!("expected {{\"refund\", \"unavailable_next\", \"time_out_ms\"}}: {e}")}),
+                    ),
+                }
+            }
             ["_sim", "received"]
             | ["_sim", "mode"]
             | ["_sim", "reset"]
@@ -367,7 +516,10 @@ impl Simulator {
             | ["warehouses", _, "packages", _, "intercept"]
             | ["suppliers", _, "orders"]
             | ["suppliers", _, "orders", _, "intercept"]
-            | ["jd", "routerjson"] => json_response(
+            | ["jd", "routerjson"]
+            | ["gateway", "refunds"]
+            | ["gateway", "refunds", _]
+            | ["_sim", "gateway"] => json_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &json!({"error": "method not allowed"}),
             ),
@@ -745,6 +897,38 @@ impl SupplierCall {
             outcome: None,
         }
     }
+}
+
+/// POSTs a JSON body with `X-Signature` to `base` + `path` over plain HTTP/1.1;
+/// the answer's status code.
+async fn post_json(base: &str, path: &str, body: &str, signature: &str) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base
+        .strip_prefix("http://")
+        .ok_or("notify_url must be http://")?
+        .trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| e.to_string())?;
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nX-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .map_err(|_| "no answer in 30 s".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer: {:.80}", text))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

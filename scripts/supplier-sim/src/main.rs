@@ -3,7 +3,9 @@
 //! The first stdout line is `listening on http://127.0.0.1:<port>`. The JD
 //! secret comes from `JD_APP_SECRET` (default `dev-jd-secret`), the JD method
 //! names from `JD_FORWARD_METHOD` / `JD_INTERCEPT_METHOD` (the same variables
-//! the `suppliers` clients read). Runs until killed.
+//! the `suppliers` clients read). It plays the payment gateway's refunds too
+//! (`/gateway`, see `gateway.rs`), posting refund notifications to
+//! `SIM_NOTIFY_URL`. Runs until killed.
 
 use std::io::Write;
 use supplier_sim::{SimOptions, Simulator};
@@ -13,8 +15,11 @@ const USAGE: &str = "usage: supplier-sim [--port <port>]   (0 = a free port, the
 Serves on 127.0.0.1 the routes the `suppliers` clients call:
   WAREHOUSE_API_URL = DROPSHIP_API_URL = http://127.0.0.1:<port>
   JD_API_URL = http://127.0.0.1:<port>/jd/routerjson
-Control: GET /_sim/received, GET|POST /_sim/mode, POST /_sim/reset
+Also the payment gateway's refunds: PAYMENT_GATEWAY_URL = http://127.0.0.1:<port>/gateway
+Control: GET /_sim/received, GET|POST /_sim/mode, GET|POST /_sim/gateway, POST /_sim/reset
 Environment: JD_APP_SECRET (default dev-jd-secret), JD_FORWARD_METHOD, JD_INTERCEPT_METHOD,
+  PAYMENT_WEBHOOK_SECRET (the default storefront's gateway secret, default dev-payment-secret),
+  SIM_NOTIFY_URL (the API's base URL: refund notifications are posted there),
   SUPPLIER_SIM_QUIET=1 to stop logging requests on stderr";
 
 fn parse_port(args: &[String]) -> Result<u16, String> {
@@ -68,6 +73,10 @@ async fn main() {
             supplier_sim::DEFAULT_JD_INTERCEPT_METHOD,
         ),
         log_requests: std::env::var("SUPPLIER_SIM_QUIET").is_err(),
+        payment_secret: env_or("PAYMENT_WEBHOOK_SECRET", "dev-payment-secret"),
+        notify_url: std::env::var("SIM_NOTIFY_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
     };
     let sim = match Simulator::start_with(options).await {
         Ok(sim) => sim,

@@ -300,6 +300,8 @@ fn meaning(code: &str) -> &'static str {
         "idempotency_key_reused" => "this `Idempotency-Key` was used with another request",
         "invalid_sku" => "a field of the SKU is out of range (the message says which)",
         "attention_item_not_found" => "no such open attention item (or another storefront's)",
+        "refund_not_found" => "no such refund (or another storefront's order)",
+        "refund_not_failed" => "the refund is not `failed` (pending, processing or succeeded)",
         "not_acknowledgeable" => "this attention item ends by its own route (`resolve`), not by acknowledging",
         "internal" => "an internal failure",
         "busy" => "too many changes at once",
@@ -487,6 +489,8 @@ pub fn tags() -> Value {
             (SPEC 2.2, 2.6, 2.9, 2.10)." },
         { "name": "payments", "description": "The payment provider's signed notification \
             (SPEC 2.3)." },
+        { "name": "refunds", "description": "Refunds through the payment's own channel: the \
+            provider's refund notifications, staff's retry and offline record (SPEC 2.12)." },
         { "name": "packages", "description": "Package status: supplier callbacks, staff \
             shipping, receipt (SPEC 2.5)." },
         { "name": "after-sales", "description": "Refunds, returns and exchanges on received \
@@ -547,6 +551,50 @@ pub fn routes() -> Vec<Route> {
                 ],
             )
             .errors(422, &["payment_id_reused"])
+    };
+    let refund_notify = |id: RouteId| {
+        Route::of(id, "refunds", "Refund notification (payment gateway)")
+            .describe(
+                "Signed by the payment gateway with the storefront's secret (`X-Signature`, \
+                 no JWT; SPEC 2.12): the refund sent under `refund_id` (the refund id, or \
+                 `<refund id>-<n>` after a retry of a closed one) is now `processing`, \
+                 `succeeded` or `failed` (taken as `closed`). Idempotent: a repeated or \
+                 stale notification (a refund already settled, an earlier number) changes \
+                 nothing and answers the refund as it stands. A failed refund goes on the \
+                 attention list.",
+            )
+            .body(
+                schema_ref::<domain::payment::refund::GatewayRefundNotice>(),
+                true,
+                Some(json!({
+                    "refund_id": "01KB2R5TQ7X3M9Y0ZB1C2D3E4F-R01", "status": "succeeded",
+                    "gateway_refund_id": "GW-000001",
+                })),
+            )
+            .ok(
+                200,
+                json_response(
+                    "The refund as it stands.",
+                    json!({
+                        "type": "object",
+                        "required": ["refund_id", "status", "order_id"],
+                        "properties": {
+                            "refund_id": { "type": "string" },
+                            "status": schema_ref::<domain::order::RefundStatus>(),
+                            "order_id": schema_ref::<OrderId>(),
+                        },
+                    }),
+                ),
+            )
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(404, &["refund_not_found"])
+    };
+    let refund_param = || {
+        path_param(
+            "refund_id",
+            json!({ "type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}-R[0-9]{2,4}$" }),
+            "A refund id, as the order's `refunds` list it.",
+        )
     };
     vec![
         // ---------------------------------------------------------------- catalog
@@ -903,6 +951,45 @@ pub fn routes() -> Vec<Route> {
                  The bare route is `default`. An unknown storefront is 404.",
             ))
             .errors(404, &["unknown_storefront"]),
+        // ---------------------------------------------------------------- refunds
+        refund_notify(RouteId::NotifyRefund),
+        refund_notify(RouteId::NotifyRefundInStorefront)
+            .param(path_param(
+                "storefront",
+                json!({ "type": "string", "pattern": "^[a-z0-9-]{1,32}$" }),
+                "The storefront whose merchant account made the refund (SPEC 2.13): the \
+                 notification is verified with its secret, and the order must be its. The \
+                 bare route is `default`. An unknown storefront is 404.",
+            ))
+            .errors(404, &["unknown_storefront"]),
+        Route::of(RouteId::RetryRefund, "refunds", "Retry a failed refund")
+            .describe(
+                "Support, admin (SPEC 2.12): sends a `failed` refund again. An `abnormal` \
+                 one is applied for again under its number (WeChat's apply-abnormal-refund); \
+                 a `closed` one goes under a new number (`<refund id>-<n>`: a closed refund \
+                 never paid). The refund is `pending` again, its attention item ended. \
+                 Another storefront's order is 404.",
+            )
+            .param(refund_param())
+            .ok(200, json_response("The order, the refund pending again.", order()))
+            .errors(404, &["refund_not_found"])
+            .errors(409, &["refund_not_failed"]),
+        Route::of(RouteId::RecordRefundOffline, "refunds", "Record a failed refund paid back offline")
+            .describe(
+                "Support, admin (SPEC 2.12): the money of a `failed` refund was paid back \
+                 outside the provider (a bank transfer...): the refund is `succeeded` with \
+                 `offline: true`, the note on the timeline, its attention item ended.",
+            )
+            .param(refund_param())
+            .body(
+                schema_ref::<domain::payment::refund::OfflineInput>(),
+                true,
+                Some(json!({ "note": "paid back by bank transfer, ref BT-2026-1125" })),
+            )
+            .ok(200, json_response("The order, the refund succeeded.", order()))
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(404, &["refund_not_found"])
+            .errors(409, &["refund_not_failed"]),
         // ---------------------------------------------------------------- packages
         Route::of(RouteId::SupplierPackageStatus, "packages", "Package status callback (supplier)",
         )

@@ -264,6 +264,8 @@ fn webhooks_are_signed_and_staff_routes_say_so() {
         BTreeSet::from([
             "/payments/notify",
             "/payments/notify/{storefront}",
+            "/payments/refund-notify",
+            "/payments/refund-notify/{storefront}",
             "/suppliers/{supplier}/package-status"
         ])
     );

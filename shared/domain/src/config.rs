@@ -25,6 +25,9 @@ pub struct Config {
     /// A supplier's package not shipped this long after hand-over is overdue
     /// (`SHIP_OVERDUE_HOURS`, SPEC 2.11).
     pub ship_overdue_hours: u32,
+    /// A refund the provider took is asked about when no notification came
+    /// this long after its last word (`REFUND_QUERY_SECS`, SPEC 2.12).
+    pub refund_query_secs: u64,
 }
 
 /// How an order's freight is spread over its packages (a shop setting).
@@ -108,6 +111,7 @@ impl Default for Config {
             intercept_retry_secs: 600,
             intercept_give_up_secs: 86_400,
             ship_overdue_hours: 48,
+            refund_query_secs: 300,
         }
     }
 }
@@ -210,6 +214,7 @@ impl Config {
                 u64::from(d.ship_overdue_hours),
                 24 * 365,
             )? as u32,
+            refund_query_secs: number(&get, "REFUND_QUERY_SECS", d.refund_query_secs, 30 * 86_400)?,
         })
     }
 }

@@ -20,7 +20,8 @@ pub enum Message {
     },
     /// Forward queue: ask the package's supplier to stop it.
     Intercept { package_id: PackageId },
-    /// Refund queue: for the payment integration to pay back.
+    /// Refund queue: send the refund to its payment's provider (the order
+    /// says how it stands; the rest is for reading the queue).
     Refund {
         order_id: OrderId,
         refund_id: String,
@@ -34,6 +35,14 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         payment_id: Option<String>,
     },
+    /// Refund queue: ask the provider where an unsettled refund stands (its
+    /// notification is late, or its send never got through).
+    RefundQuery {
+        order_id: OrderId,
+        refund_id: String,
+        #[serde(default)]
+        storefront: crate::storefront::StorefrontId,
+    },
 }
 
 impl Message {
@@ -41,7 +50,7 @@ impl Message {
     pub fn queue(&self) -> Queue {
         match self {
             Message::Forward { .. } | Message::Intercept { .. } => Queue::Forward,
-            Message::Refund { .. } => Queue::Refund,
+            Message::Refund { .. } | Message::RefundQuery { .. } => Queue::Refund,
         }
     }
 
@@ -63,6 +72,7 @@ impl Message {
             Message::Forward { package_id, .. } => format!("forward-{package_id}"),
             Message::Intercept { package_id } => format!("intercept-{package_id}"),
             Message::Refund { refund_id, .. } => format!("refund-{refund_id}"),
+            Message::RefundQuery { refund_id, .. } => format!("refund-query-{refund_id}"),
         }
     }
 }

@@ -9,8 +9,8 @@ use crate::ids::{Caller, CaseId, OrderId, PackageId, SkuId, UserId, WarehouseId}
 use crate::money::Cents;
 use crate::order::cases::CaseStatus;
 use crate::order::{
-    Address, AttentionItem, CaseSummary, Order, OrderStatus, PackageLine, PackageStatus, Refund,
-    TimelineEntry, Warning,
+    Address, AttentionItem, CaseSummary, Order, OrderStatus, PackageLine, PackageStatus,
+    PaymentChannel, Refund, RefundFailure, RefundStatus, TimelineEntry, Warning,
 };
 use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
@@ -28,11 +28,14 @@ pub struct Action {
     /// The attention item an `acknowledge` is for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item_id: Option<String>,
+    /// The failed refund a `retry_refund` or `record_refund_offline` is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
 }
 
 /// Every action code an order answer may list (the OpenAPI document's enum
 /// is this list).
-pub const ACTIONS: [&str; 12] = [
+pub const ACTIONS: [&str; 14] = [
     "pay",
     "cancel",
     "cancel_package",
@@ -45,6 +48,8 @@ pub const ACTIONS: [&str; 12] = [
     "review",
     "complete",
     "acknowledge",
+    "retry_refund",
+    "record_refund_offline",
 ];
 
 impl Action {
@@ -55,6 +60,7 @@ impl Action {
             package_id: None,
             case_id: None,
             item_id: None,
+            refund_id: None,
         }
     }
     fn package(action: &'static str, id: &PackageId) -> Self {
@@ -66,6 +72,12 @@ impl Action {
     fn case(action: &'static str, id: &CaseId) -> Self {
         Self {
             case_id: Some(id.clone()),
+            ..Self::order(action)
+        }
+    }
+    fn refund(action: &'static str, id: &str) -> Self {
+        Self {
+            refund_id: Some(id.to_owned()),
             ..Self::order(action)
         }
     }
@@ -105,13 +117,63 @@ pub struct OrderView<'a> {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub close_reason: Option<&'a str>,
     pub warnings: &'a [Warning],
-    pub refunds: &'a [Refund],
+    pub refunds: Vec<RefundView<'a>>,
     pub cases: &'a [CaseSummary],
     pub timeline: &'a [TimelineEntry],
     /// Open work for staff (SPEC 2.11); shown to staff only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attention: Option<&'a [AttentionItem]>,
     pub actions: Vec<Action>,
+}
+
+/// A refund and where it stands (SPEC 2.12).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefundView<'a> {
+    pub id: &'a str,
+    pub amount_cents: Cents,
+    pub reason: &'a str,
+    pub status: RefundStatus,
+    /// Why it failed, when it did: `abnormal` or `closed`.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub failure: Option<RefundFailure>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub package_id: Option<&'a PackageId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<&'a CaseId>,
+    /// The payment it returns.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub payment_id: Option<&'a str>,
+    /// The channel that payment came by, and the refund goes back by.
+    pub channel: PaymentChannel,
+    /// The number the provider knows it by (`out_refund_no`).
+    pub provider_no: String,
+    /// The provider's own refund id, once known.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub provider_refund_id: Option<&'a str>,
+    /// Paid back outside the provider, as staff recorded.
+    pub offline: bool,
+    pub at: Timestamp,
+}
+
+impl<'a> RefundView<'a> {
+    fn of(r: &'a Refund) -> Self {
+        Self {
+            id: &r.id,
+            amount_cents: r.amount_cents,
+            reason: &r.reason,
+            status: r.status,
+            failure: r.failure,
+            package_id: r.package_id.as_ref(),
+            case_id: r.case_id.as_ref(),
+            payment_id: r.payment_id.as_deref(),
+            channel: r.channel,
+            provider_no: r.provider_no(),
+            provider_refund_id: r.provider_refund_id.as_deref(),
+            offline: r.offline,
+            at: r.at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -190,7 +252,7 @@ impl<'a> OrderView<'a> {
         view.freight_cents = Cents::ZERO;
         view.total_cents = view.goods_cents;
         view.address = Some(&order.address);
-        view.refunds = &[];
+        view.refunds = Vec::new();
         view.cases = &[];
         view.timeline = &[];
         view.warnings = &[];
@@ -262,7 +324,7 @@ impl<'a> OrderView<'a> {
             paid_at: order.payment().map(|p| p.paid_at),
             close_reason: order.close_reason(),
             warnings: &order.warnings,
-            refunds: order.refunds(),
+            refunds: order.refunds().iter().map(RefundView::of).collect(),
             cases: order.cases(),
             timeline: order.timeline(),
             attention: None,
@@ -340,6 +402,12 @@ pub fn actions(order: &Order, caller: &Caller, cfg: &Config, now: Timestamp) -> 
         for a in order.attention() {
             if a.actions.iter().any(|x| x == "acknowledge") {
                 out.push(Action::item("acknowledge", &a.id));
+            }
+        }
+        for r in order.refunds() {
+            if r.status == RefundStatus::Failed {
+                out.push(Action::refund("retry_refund", &r.id));
+                out.push(Action::refund("record_refund_offline", &r.id));
             }
         }
         // Staff may always write a note.

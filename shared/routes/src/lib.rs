@@ -59,6 +59,10 @@ pub enum RouteId {
     StaffOrders,
     StaffSummary,
     AcknowledgeAttention,
+    NotifyRefund,
+    NotifyRefundInStorefront,
+    RetryRefund,
+    RecordRefundOffline,
 }
 
 /// One route.
@@ -250,6 +254,34 @@ pub const ROUTES: &[Route] = &[
         "backoffice",
         Staff,
     ),
+    r(
+        NotifyRefund,
+        "POST",
+        "/payments/refund-notify",
+        "refund",
+        PaymentWebhook,
+    ),
+    r(
+        NotifyRefundInStorefront,
+        "POST",
+        "/payments/refund-notify/{storefront}",
+        "refund",
+        PaymentWebhook,
+    ),
+    r(
+        RetryRefund,
+        "POST",
+        "/refunds/{refund_id}/retry",
+        "refund",
+        Staff,
+    ),
+    r(
+        RecordRefundOffline,
+        "POST",
+        "/refunds/{refund_id}/record-offline",
+        "refund",
+        Staff,
+    ),
 ];
 
 /// The route `id` names.
@@ -358,6 +390,13 @@ mod tests {
             ),
             ("pay", "POST", "/payments/notify", R(NotifyPayment)),
             ("pay", "POST", "/payments/notify/", R(NotifyPayment)),
+            (
+                "refund",
+                "POST",
+                "/payments/refund-notify/app",
+                R(NotifyRefundInStorefront),
+            ),
+            ("refund", "POST", "/refunds/R-1/retry", R(RetryRefund)),
             (
                 "after-sales",
                 "POST",

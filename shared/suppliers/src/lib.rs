@@ -1,4 +1,6 @@
-//! Supplier clients: the adapters behind [`domain::ports::Supplier`] (SPEC 2.4, 2.6).
+//! Supplier clients: the adapters behind [`domain::ports::Supplier`] (SPEC 2.4, 2.6);
+//! and beside them, in the same style, the payment providers' refund APIs
+//! ([`gateway`]; SPEC 2.12).
 //!
 //! [`SupplierRouter`] dispatches on the package's [`Source`](domain::catalog::Source):
 //!
@@ -42,6 +44,7 @@
 //! [`SupplierRouter`] at cold start and share it: it holds the connection pool.
 
 mod config;
+pub mod gateway;
 pub mod jd;
 mod rest;
 mod router;

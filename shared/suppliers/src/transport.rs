@@ -63,10 +63,16 @@ impl Answer {
 
 impl Transport {
     pub fn new(config: &SupplierConfig) -> Result<Self, ConfigError> {
+        Self::with(config.any_https(), config.timeout)
+    }
+
+    /// A client for plain http only, or also https (`tls`), with a deadline
+    /// of `timeout` on each exchange.
+    pub fn with(tls: bool, timeout: Duration) -> Result<Self, ConfigError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = hyper_rustls::HttpsConnectorBuilder::new();
         // System roots are read only when an endpoint needs them (local runs are plain http).
-        let builder = if config.any_https() {
+        let builder = if tls {
             builder
                 .with_provider_and_native_roots(provider)
                 .map_err(|e| ConfigError::Tls(e.to_string()))?
@@ -82,16 +88,13 @@ impl Transport {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.timeout));
+        http.set_connect_timeout(Some(timeout));
         let connector = builder.https_or_http().enable_http1().wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             // Lambda freezes between invocations; do not trust connections idle for long.
             .pool_idle_timeout(Duration::from_secs(20))
             .build(connector);
-        Ok(Self {
-            client,
-            timeout: config.timeout,
-        })
+        Ok(Self { client, timeout })
     }
 
     /// POSTs `body`; `what` names the call in error messages.
@@ -103,11 +106,38 @@ impl Transport {
         headers: &[(HeaderName, HeaderValue)],
         body: Bytes,
     ) -> Result<Answer, SupplierError> {
+        self.send(what, Method::POST, uri, Some(content_type), headers, body)
+            .await
+    }
+
+    /// GETs `uri`.
+    pub async fn get(
+        &self,
+        what: &str,
+        uri: &Uri,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<Answer, SupplierError> {
+        self.send(what, Method::GET, uri, None, headers, Bytes::new())
+            .await
+    }
+
+    /// One exchange within the deadline.
+    pub async fn send(
+        &self,
+        what: &str,
+        method: Method,
+        uri: &Uri,
+        content_type: Option<&'static str>,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Bytes,
+    ) -> Result<Answer, SupplierError> {
         let mut req = Request::builder()
-            .method(Method::POST)
+            .method(method)
             .uri(uri.clone())
-            .header(CONTENT_TYPE, content_type)
             .header(http::header::ACCEPT, "application/json");
+        if let Some(ct) = content_type {
+            req = req.header(CONTENT_TYPE, ct);
+        }
         for (name, value) in headers {
             req = req.header(name, value);
         }

@@ -442,6 +442,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
                     },
                     paid_at: now,
                     storefront: o.storefront.clone(),
+                    channel: domain::payment::refund::PaymentChannel::Gateway,
                 };
                 self.pay(&notice).await?;
             }
@@ -455,6 +456,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
                     amount_cents: o.total_cents,
                     paid_at: now,
                     storefront: o.storefront.clone(),
+                    channel: domain::payment::refund::PaymentChannel::Gateway,
                 };
                 self.pay(&notice).await?;
             }
@@ -742,6 +744,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
                         amount_cents: o.total_cents,
                         paid_at: now,
                         storefront: o.storefront.clone(),
+                        channel: domain::payment::refund::PaymentChannel::Gateway,
                     };
                     self.pay(&notice).await?;
                 }

@@ -76,7 +76,7 @@ pub async fn handle<S: Ledger, P: Publisher, X: Supplier>(
         Message::Intercept { package_id } => {
             intercept(store, publisher, supplier, package_id, now).await
         }
-        Message::Refund { .. } => Err(FulfilError::BadMessage(
+        Message::Refund { .. } | Message::RefundQuery { .. } => Err(FulfilError::BadMessage(
             "refunds do not go to the forward queue".into(),
         )),
     }
@@ -302,7 +302,7 @@ pub async fn give_up<S: Ledger, P: Publisher>(
     let (package_id, intercept) = match message {
         Message::Forward { package_id, .. } => (package_id, false),
         Message::Intercept { package_id } => (package_id, true),
-        Message::Refund { .. } => return Ok(false),
+        Message::Refund { .. } | Message::RefundQuery { .. } => return Ok(false),
     };
     let outcome = transition(
         store,

@@ -17,6 +17,8 @@ pub enum AttentionKind {
     ForwardFailed,
     /// A supplier event that could no longer apply (SPEC 2.5).
     LateEvent,
+    /// A refund the provider closed or could not pay (SPEC 2.12).
+    RefundFailed,
 }
 
 impl AttentionKind {
@@ -25,6 +27,7 @@ impl AttentionKind {
             AttentionKind::InterceptUnanswered => "intercept_unanswered",
             AttentionKind::ForwardFailed => "forward_failed",
             AttentionKind::LateEvent => "late_event",
+            AttentionKind::RefundFailed => "refund_failed",
         }
     }
     /// What staff may do to end it.
@@ -32,6 +35,7 @@ impl AttentionKind {
         match self {
             AttentionKind::InterceptUnanswered | AttentionKind::ForwardFailed => &["resolve"],
             AttentionKind::LateEvent => &["acknowledge"],
+            AttentionKind::RefundFailed => &["retry_refund", "record_refund_offline"],
         }
     }
     /// Still open while its package is in this state (`None`: only staff end it).
@@ -39,7 +43,7 @@ impl AttentionKind {
         match self {
             AttentionKind::InterceptUnanswered => Some(PackageStatus::InterceptRequested),
             AttentionKind::ForwardFailed => Some(PackageStatus::Pending),
-            AttentionKind::LateEvent => None,
+            AttentionKind::LateEvent | AttentionKind::RefundFailed => None,
         }
     }
 }
@@ -52,8 +56,12 @@ pub struct AttentionItem {
     pub kind: AttentionKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_id: Option<PackageId>,
+    /// The refund a `refund_failed` item is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
     pub since: Timestamp,
-    /// What staff may do: `resolve` (the package route) or `acknowledge`.
+    /// What staff may do: `resolve` (the package route), `acknowledge`, or
+    /// `retry_refund` / `record_refund_offline` (the refund routes).
     pub actions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
@@ -90,6 +98,7 @@ impl Order {
             id: id.clone(),
             kind,
             package_id: package.cloned(),
+            refund_id: None,
             since: now,
             actions: kind.actions().iter().map(|a| (*a).to_owned()).collect(),
             cause: Some(cause.clone()),

@@ -43,7 +43,7 @@ impl Order {
         self.timeline.last_mut().expect("just pushed")
     }
 
-    fn send(&mut self, message: Message, now: Timestamp) {
+    pub(super) fn send(&mut self, message: Message, now: Timestamp) {
         // The age of the oldest unpublished message (an empty outbox has none).
         if self.outbox.is_empty() || self.outbox_since.is_none() {
             self.outbox_since = Some(now);
@@ -79,14 +79,14 @@ impl Order {
         package: Option<&PackageId>,
         case: Option<&CaseId>,
     ) -> Cents {
-        let payment = self.payment.as_ref().map(|p| p.payment_id.clone());
-        self.refund_of(payment, at, amount, reason, package, case)
+        let payment = self.payment.clone();
+        self.refund_of(payment.as_ref(), at, amount, reason, package, case)
     }
 
     /// [`Order::refund`] against `payment`.
     fn refund_of(
         &mut self,
-        payment: Option<String>,
+        payment: Option<&PaymentInfo>,
         at: Timestamp,
         amount: Cents,
         reason: &str,
@@ -102,27 +102,26 @@ impl Order {
             return amount;
         }
         let id = format!("{}-R{:02}", self.id, self.refunds.len() + 1);
-        self.send(
-            Message::Refund {
-                order_id: self.id.clone(),
-                refund_id: id.clone(),
-                amount_cents: amount,
-                reason: reason.to_owned(),
-                storefront: self.storefront.clone(),
-                payment_id: payment.clone(),
-            },
-            at,
-        );
         self.refunds.push(Refund {
             id: id.clone(),
             amount_cents: amount,
             reason: reason.to_owned(),
             status: RefundStatus::Pending,
+            failure: None,
             package_id: package.cloned(),
             case_id: case.cloned(),
-            payment_id: payment,
+            payment_id: payment.map(|p| p.payment_id.clone()),
+            channel: payment.map(|p| p.channel).unwrap_or_default(),
+            payment_cents: payment.map_or(Cents::ZERO, |p| p.amount_cents),
+            attempt: 0,
+            provider_refund_id: None,
+            resend: Resend::Create,
+            query_at: Some(at.plus_secs(super::refunds::FIRST_QUERY_SECS)),
+            offline: false,
             at,
         });
+        let message = self.refund_message(self.refunds.len() - 1);
+        self.send(message, at);
         let entry = self.log(at, "refund_recorded", "system");
         entry.package_id = package.cloned();
         entry.case_id = case.cloned();
@@ -132,16 +131,10 @@ impl Order {
 
     /// Money arrived that will not pay this order (closed, or paid twice):
     /// counted as received, and refunded at once.
-    pub fn refund_payment(
-        &mut self,
-        payment_id: &str,
-        amount: Cents,
-        reason: &str,
-        now: Timestamp,
-    ) {
-        self.received_cents = self.received_cents + amount;
+    pub fn refund_payment(&mut self, payment: &PaymentInfo, reason: &str, now: Timestamp) {
+        self.received_cents = self.received_cents + payment.amount_cents;
         self.log(now, "payment_refunded", "payment").cause = Some(reason.to_owned());
-        self.refund_of(Some(payment_id.to_owned()), now, amount, reason, None, None);
+        self.refund_of(Some(payment), now, payment.amount_cents, reason, None, None);
     }
 
     /// Paid: every package is queued for forwarding at `forward_at`.

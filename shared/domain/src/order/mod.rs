@@ -9,6 +9,7 @@ pub use cases::CaseSummary;
 pub mod change;
 pub mod machine;
 pub mod read;
+pub mod refunds;
 pub mod sweep;
 
 use crate::catalog::{Source, StockPolicy};
@@ -235,22 +236,20 @@ impl Package {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum RefundStatus {
-    Pending,
-    Succeeded,
-}
+pub use crate::payment::refund::{PaymentChannel, RefundFailure, RefundStatus, Resend};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     pub id: String,
     pub amount_cents: Cents,
     pub reason: String,
+    /// `pending` (recorded) -> `processing` (the provider took it) ->
+    /// `succeeded` | `failed` (SPEC 2.12). Changed only through
+    /// [`crate::order::Order`]'s refund transitions.
     pub status: RefundStatus,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Why it failed: `abnormal` or `closed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<RefundFailure>,
     pub package_id: Option<PackageId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<CaseId>,
@@ -258,9 +257,46 @@ pub struct Refund {
     /// a payment refunded as it came (a second payment, a late one). None
     /// only on refunds recorded before payments were named.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub payment_id: Option<String>,
+    /// The channel of that payment: the refund goes back through it.
+    #[serde(default)]
+    pub channel: PaymentChannel,
+    /// What that payment was (the provider's `amount.total`).
+    #[serde(default)]
+    pub payment_cents: Cents,
+    /// How many numbers it has had at the provider: a closed refund sent
+    /// again goes under a new one ([`Refund::provider_no`]).
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub attempt: u32,
+    /// The provider's own id for it, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_refund_id: Option<String>,
+    /// What the next send asks of the provider.
+    #[serde(default, skip_serializing_if = "Resend::is_create")]
+    pub resend: Resend,
+    /// When the sweep asks the provider where it stands, while unsettled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_at: Option<Timestamp>,
+    /// Paid back outside the provider, as staff recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
     pub at: Timestamp,
+}
+
+fn is_first(n: &u32) -> bool {
+    *n <= 1
+}
+
+impl Refund {
+    /// The number the provider knows it by (`out_refund_no`, the gateway's
+    /// `refund_id`): the refund id, then `<id>-<n>` for its n-th number.
+    pub fn provider_no(&self) -> String {
+        if self.attempt <= 1 {
+            self.id.clone()
+        } else {
+            format!("{}-{}", self.id, self.attempt)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +350,9 @@ pub struct PaymentInfo {
     pub payment_id: String,
     pub amount_cents: Cents,
     pub paid_at: Timestamp,
+    /// How it came (payments from before channels: `gateway`).
+    #[serde(default)]
+    pub channel: PaymentChannel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -595,7 +634,8 @@ impl Order {
 
     /// The next time the sweep has something to do for this order: its payment
     /// deadline, messages left unpublished for [`OUTBOX_GRACE_SECS`], a
-    /// package's automatic receipt, or an intercept to ask again. One slot per order, whatever is due.
+    /// package's automatic receipt, an intercept to ask again, or a refund to
+    /// ask its provider about. One slot per order, whatever is due.
     pub fn due_at(&self) -> Option<Timestamp> {
         let deadline =
             (self.status == OrderStatus::PendingPayment).then_some(self.payment_deadline);
@@ -615,7 +655,8 @@ impl Order {
             .filter(|p| p.status == PackageStatus::InterceptRequested)
             .filter_map(|p| p.intercept_due_at)
             .min();
-        [deadline, outbox, receipt, intercept]
+        let refund = self.refunds.iter().filter_map(|r| r.query_at).min();
+        [deadline, outbox, receipt, intercept, refund]
             .into_iter()
             .flatten()
             .min()

@@ -27,6 +27,8 @@ pub struct SweepSummary {
     pub intercepts_asked: u32,
     /// Intercepts past `INTERCEPT_GIVE_UP_SECS`, handed to staff.
     pub intercepts_to_staff: u32,
+    /// Unsettled refunds whose provider is asked where they stand (SPEC 2.12).
+    pub refunds_queried: u32,
     /// Due orders with nothing left to do (someone else got there first).
     pub skipped: u32,
     /// Orders that failed; they stay due and are tried again next run.
@@ -37,7 +39,12 @@ pub struct SweepSummary {
 
 impl Tended {
     fn did_something(&self) -> bool {
-        self.expired || self.confirmed + self.intercepts_asked + self.intercepts_to_staff > 0
+        self.expired
+            || self.confirmed
+                + self.intercepts_asked
+                + self.intercepts_to_staff
+                + self.refunds_queried
+                > 0
     }
 }
 
@@ -47,6 +54,7 @@ struct Tended {
     confirmed: u32,
     intercepts_asked: u32,
     intercepts_to_staff: u32,
+    refunds_queried: u32,
     /// Nothing else was due, but messages of an earlier write are unpublished.
     leftover: Option<crate::order::Order>,
     /// Nothing was due: only its due slot was written again.
@@ -72,6 +80,7 @@ pub async fn sweep<S: Ledger, P: Publisher>(
                 summary.republished += u32::from(republished);
                 summary.intercepts_asked += t.intercepts_asked;
                 summary.intercepts_to_staff += t.intercepts_to_staff;
+                summary.refunds_queried += t.refunds_queried;
                 if !t.did_something() && !republished {
                     summary.skipped += 1;
                 }
@@ -136,6 +145,7 @@ async fn tend<S: Ledger, P: Publisher>(
                 }
             }
         }
+        t.refunds_queried = next.ask_refund_queries(now, now.plus_secs(cfg.refund_query_secs));
         if !t.did_something() {
             let stale = order
                 .outbox_since()

@@ -36,6 +36,8 @@ pub struct PaymentNotice {
     /// The storefront whose credentials signed it (from the route, never
     /// the body: SPEC 2.13); it must be the order's.
     pub storefront: StorefrontId,
+    /// Which route it came by.
+    pub channel: crate::payment::refund::PaymentChannel,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +178,7 @@ impl PaymentNotice {
             amount_cents: Cents(raw.amount_cents as u64),
             paid_at,
             storefront: StorefrontId::default_id(),
+            channel: crate::payment::refund::PaymentChannel::Gateway,
         })
     }
 }
@@ -368,6 +371,12 @@ async fn pay_once<S: Ledger, P: Publisher>(
         }
         let mut next = order.next();
         let pending = order.status() == OrderStatus::PendingPayment;
+        let info = PaymentInfo {
+            payment_id: n.payment_id.clone(),
+            amount_cents: n.amount_cents,
+            paid_at: n.paid_at,
+            channel: n.channel,
+        };
         let mut short: Vec<Shortage> = match &cur.refusal {
             Some(CommitError::PaymentRecorded) => return Ok(Decision::Done(Applied::Recorded)),
             // Stock ran out between the read and the write: a SKU not read
@@ -392,13 +401,8 @@ async fn pay_once<S: Ledger, P: Publisher>(
         };
         let (code, applied) = match order.status() {
             OrderStatus::PendingPayment => {
-                let info = PaymentInfo {
-                    payment_id: n.payment_id.clone(),
-                    amount_cents: n.amount_cents,
-                    paid_at: n.paid_at,
-                };
                 if short.is_empty() {
-                    next.pay(info, forward_at, now)?;
+                    next.pay(info.clone(), forward_at, now)?;
                     short = plan_payment(&mut next, view)?;
                     if short.is_empty() && next.largest_transaction() > MAX_ATOMIC_WRITES {
                         // More shards than one transaction holds: short too.
@@ -410,7 +414,7 @@ async fn pay_once<S: Ledger, P: Publisher>(
                 } else {
                     // Paid, but `deduct_on_pay` stock ran out: close, refund everything.
                     next = order.next();
-                    next.refund_payment(&n.payment_id, n.amount_cents, "out_of_stock", now);
+                    next.refund_payment(&info, "out_of_stock", now);
                     next.end(
                         OrderStatus::Closed,
                         "out_of_stock",
@@ -422,11 +426,11 @@ async fn pay_once<S: Ledger, P: Publisher>(
                 }
             }
             OrderStatus::Cancelled | OrderStatus::Closed => {
-                next.refund_payment(&n.payment_id, n.amount_cents, "paid_after_close", now);
+                next.refund_payment(&info, "paid_after_close", now);
                 ("order_closed", Applied::Refunded("order_closed"))
             }
             _ => {
-                next.refund_payment(&n.payment_id, n.amount_cents, "duplicate_payment", now);
+                next.refund_payment(&info, "duplicate_payment", now);
                 ("already_paid", Applied::Refunded("already_paid"))
             }
         };
