@@ -1935,6 +1935,7 @@ enum H {
     Sync,
     AfterSales,
     Backoffice,
+    Refund,
 }
 
 /// The handlers, in one deployment mode.
@@ -1945,6 +1946,7 @@ struct Handlers<'a> {
     sync: &'a status_sync::StatusSync,
     after_sales: &'a after_sales::AfterSales,
     backoffice: &'a backoffice::Backoffice,
+    refund: &'a refund::Refund,
 }
 
 impl<'a> Handlers<'a> {
@@ -1956,6 +1958,7 @@ impl<'a> Handlers<'a> {
             sync: &s.status_sync,
             after_sales: &s.after_sales,
             backoffice: &s.backoffice,
+            refund: &s.refund,
         }
     }
     async fn call(&self, h: H, req: Request) -> Response<Body> {
@@ -1968,6 +1971,7 @@ impl<'a> Handlers<'a> {
             H::Sync => status_sync::handle(self.sync, req).await,
             H::AfterSales => after_sales::handle(self.after_sales, req).await,
             H::Backoffice => backoffice::handle(self.backoffice, req).await,
+            H::Refund => refund::handle_http(self.refund, req).await,
         }
     }
 }
@@ -1980,6 +1984,7 @@ struct Deployed {
     sync: status_sync::StatusSync,
     after_sales: after_sales::AfterSales,
     backoffice: backoffice::Backoffice,
+    refund: refund::Refund,
 }
 
 impl Deployed {
@@ -2009,6 +2014,10 @@ impl Deployed {
                 app: app.clone(),
                 publisher: s.cancel.publisher.clone(),
             },
+            refund: refund::Refund {
+                app: app.clone(),
+                ..s.refund.clone()
+            },
             app,
         }
     }
@@ -2020,6 +2029,7 @@ impl Deployed {
             sync: &self.sync,
             after_sales: &self.after_sales,
             backoffice: &self.backoffice,
+            refund: &self.refund,
         }
     }
 }
@@ -2099,6 +2109,7 @@ enum Shape {
     Review,
     Return,
     Resolve,
+    RefundNotice,
 }
 
 struct Route {
@@ -2109,7 +2120,7 @@ struct Route {
     shape: Shape,
 }
 
-const ROUTES: [Route; 30] = [
+const ROUTES: [Route; 34] = [
     Route {
         h: H::Catalog,
         method: "GET",
@@ -2227,6 +2238,34 @@ const ROUTES: [Route; 30] = [
         method: "POST",
         route: "/staff/attention/{item_id}/acknowledge",
         param: Some("item_id"),
+        shape: Shape::Acknowledge,
+    },
+    Route {
+        h: H::Refund,
+        method: "POST",
+        route: "/payments/refund-notify",
+        param: None,
+        shape: Shape::RefundNotice,
+    },
+    Route {
+        h: H::Refund,
+        method: "POST",
+        route: "/payments/refund-notify/{storefront}",
+        param: Some("storefront"),
+        shape: Shape::RefundNotice,
+    },
+    Route {
+        h: H::Refund,
+        method: "POST",
+        route: "/refunds/{refund_id}/retry",
+        param: Some("refund_id"),
+        shape: Shape::None,
+    },
+    Route {
+        h: H::Refund,
+        method: "POST",
+        route: "/refunds/{refund_id}/record-offline",
+        param: Some("refund_id"),
         shape: Shape::Acknowledge,
     },
     Route {
@@ -2470,6 +2509,10 @@ fn template(shape: Shape, rng: &mut Rng, fx: &Fixture) -> Value {
         Shape::Notice => {
             json!({"order_id": rng.pick(&[&fx.unpaid, &fx.paid, &fx.other]), "payment_id": format!("fuzz-{}", rng.below(50)),
                                 "amount_cents": *rng.pick(&[1300u64, 1, 0]), "paid_at": integration_tests::now()})
+        }
+        Shape::RefundNotice => {
+            json!({"refund_id": rng.pick(&[format!("{}-R01", fx.paid), format!("{}-R01-2", fx.waiting), "R-nope".to_owned()]),
+                   "status": rng.pick(&["succeeded", "processing", "failed", "paid"])})
         }
         Shape::Callback => {
             json!({"package_id": rng.pick(&[&fx.drop, &fx.jd, &fx.own, &fx.other_package]),
@@ -2732,6 +2775,7 @@ fn param_value(rng: &mut Rng, fx: &Fixture, name: &str) -> String {
         ],
         "case_id" => vec![fx.case.clone(), format!("{}-C02", fx.paid)],
         "item_id" => vec![format!("{}-A01", fx.paid), format!("{}-A01", fx.waiting)],
+        "refund_id" => vec![format!("{}-R01", fx.paid), format!("{}-R01", fx.waiting)],
         _ => vec![
             "S-1".into(),
             "S-2".into(),
@@ -2906,7 +2950,7 @@ fn generate(rng: &mut Rng, fx: &Fixture) -> Generated {
         shape => Some(body(rng, fx, shape)),
     };
     let secret = match route.h {
-        H::Pay => Some(PAYMENT_SECRET),
+        H::Pay | H::Refund if route.route.starts_with("/payments") => Some(PAYMENT_SECRET),
         H::Sync if route.route.starts_with("/suppliers") => Some(SUPPLIER_SECRET),
         _ => None,
     };

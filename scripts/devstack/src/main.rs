@@ -26,7 +26,7 @@ const USAGE: &str = "usage:
       table and queues of template.yaml (TABLE_NAME; queues named TABLE_NAME-<LogicalId>),
       demo catalog with --seed, queue URLs as `export` lines to PATH
   devstack wire [--api URL] [--expire-every SECS]
-      forward queue -> forward function, expire every SECS, through cargo lambda
+      forward queue -> forward, refund queue -> refund, expire every SECS, through cargo lambda
       watch's invoke API (URL default http://127.0.0.1:$API_PORT, port 9000;
       SECS default $EXPIRE_EVERY_SECS or 60; reads FORWARD_QUEUE_URL)
   devstack sign [--secret S]
@@ -132,9 +132,13 @@ async fn wire(mut args: Args) -> Result<(), Error> {
     let forward_queue_url = env("FORWARD_QUEUE_URL").ok_or(
         "FORWARD_QUEUE_URL is not set (source the file `devstack provision --env-out` wrote)",
     )?;
+    let refund_queue_url = env("REFUND_QUEUE_URL").ok_or(
+        "REFUND_QUEUE_URL is not set (source the file `devstack provision --env-out` wrote)",
+    )?;
     wire::run(wire::Options {
         api,
         forward_queue_url,
+        refund_queue_url,
         expire_every: Duration::from_secs(every),
     })
     .await

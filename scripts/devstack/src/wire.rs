@@ -1,7 +1,7 @@
 //! `devstack wire`: what AWS does between the functions, played against the
 //! local stack through `cargo lambda watch`'s invoke API.
 //!
-//! - The SQS event source mapping of `forward` (template.yaml: BatchSize 10,
+//! - The SQS event source mappings of `forward` and `refund` (template.yaml: BatchSize 10,
 //!   ReportBatchItemFailures): long-polls the forward queue, hands each batch
 //!   to `forward` as Lambda's SQS event, then deletes the messages the
 //!   function did not report as failed. If the invocation fails, or its
@@ -36,6 +36,7 @@ const EXPIRE_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct Options {
     pub api: String,
     pub forward_queue_url: String,
+    pub refund_queue_url: String,
     pub expire_every: Duration,
 }
 
@@ -49,47 +50,68 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     let invoker = Invoker::new(&opts.api)?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let url = opts.forward_queue_url;
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .attribute_names(QueueAttributeName::VisibilityTimeout)
-        .send()
-        .await
-        .map_err(|e| format!("forward queue {url}: {}", DisplayErrorContext(e)))?
-        .attributes
-        .unwrap_or_default();
-    let arn = attrs
-        .get(&QueueAttributeName::QueueArn)
-        .cloned()
-        .ok_or_else(|| format!("forward queue {url}: no QueueArn"))?;
-    let visibility: u64 = attrs
-        .get(&QueueAttributeName::VisibilityTimeout)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let forward = Source::read(&sqs, "forward", &opts.forward_queue_url).await?;
+    let refund = Source::read(&sqs, "refund", &opts.refund_queue_url).await?;
     log!(
-        "wire: {arn} (visibility timeout {visibility}s) -> forward; expire every {}s; invoke API {}",
+        "wire: {} -> forward, {} -> refund; expire every {}s; invoke API {}",
+        forward.arn,
+        refund.arn,
         opts.expire_every.as_secs(),
         invoker.url("<function>")
     );
-    // The invocation may take as long as the messages stay invisible; after
-    // that SQS hands them out again anyway.
-    let forward_timeout = Duration::from_secs(visibility.max(5));
     tokio::join!(
-        forward_loop(&sqs, &invoker, &url, &arn, forward_timeout),
+        consume_loop(&sqs, &invoker, &forward),
+        consume_loop(&sqs, &invoker, &refund),
         expire_loop(&invoker, opts.expire_every),
     );
     Ok(())
 }
 
-async fn forward_loop(
-    sqs: &aws_sdk_sqs::Client,
-    invoker: &Invoker,
-    url: &str,
-    arn: &str,
+/// A queue and the function its event source mapping invokes.
+struct Source {
+    function: &'static str,
+    url: String,
+    arn: String,
+    /// The invocation may take as long as the messages stay invisible;
+    /// after that SQS hands them out again anyway.
     timeout: Duration,
-) {
+}
+
+impl Source {
+    async fn read(
+        sqs: &aws_sdk_sqs::Client,
+        function: &'static str,
+        url: &str,
+    ) -> Result<Source, Error> {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .attribute_names(QueueAttributeName::VisibilityTimeout)
+            .send()
+            .await
+            .map_err(|e| format!("{function} queue {url}: {}", DisplayErrorContext(e)))?
+            .attributes
+            .unwrap_or_default();
+        let arn = attrs
+            .get(&QueueAttributeName::QueueArn)
+            .cloned()
+            .ok_or_else(|| format!("{function} queue {url}: no QueueArn"))?;
+        let visibility: u64 = attrs
+            .get(&QueueAttributeName::VisibilityTimeout)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30);
+        Ok(Source {
+            function,
+            url: url.to_owned(),
+            arn,
+            timeout: Duration::from_secs(visibility.max(5)),
+        })
+    }
+}
+
+async fn consume_loop(sqs: &aws_sdk_sqs::Client, invoker: &Invoker, source: &Source) {
+    let (function, url) = (source.function, source.url.as_str());
     loop {
         // No visibility timeout given: the queue's own applies, as for an
         // event source mapping.
@@ -104,7 +126,10 @@ async fn forward_loop(
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {
-                log!("forward: ReceiveMessage failed: {}", DisplayErrorContext(e));
+                log!(
+                    "{function}: ReceiveMessage failed: {}",
+                    DisplayErrorContext(e)
+                );
                 tokio::time::sleep(RECEIVE_BACKOFF).await;
                 continue;
             }
@@ -112,7 +137,7 @@ async fn forward_loop(
         if messages.is_empty() {
             continue;
         }
-        deliver(sqs, invoker, url, arn, timeout, &messages).await;
+        deliver(sqs, invoker, source, &messages).await;
     }
 }
 
@@ -120,19 +145,18 @@ async fn forward_loop(
 async fn deliver(
     sqs: &aws_sdk_sqs::Client,
     invoker: &Invoker,
-    url: &str,
-    arn: &str,
-    timeout: Duration,
+    source: &Source,
     messages: &[Message],
 ) {
+    let (function, url) = (source.function, source.url.as_str());
     let started = Instant::now();
     let n = messages.len();
-    let event = lambda_event(messages, arn);
-    let failed = match invoker.invoke("forward", &event, timeout).await {
+    let event = lambda_event(messages, &source.arn);
+    let failed = match invoker.invoke(function, &event, source.timeout).await {
         Ok(answer) => match batch_failures(&answer, messages) {
             Ok(failed) => failed,
             Err(why) => {
-                log!("forward: {n} received, none deleted (whole batch retried): {why}");
+                log!("{function}: {n} received, none deleted (whole batch retried): {why}");
                 return;
             }
         },
@@ -141,7 +165,7 @@ async fn deliver(
                 InvokeError::Transport(_) => "invocation failed",
                 InvokeError::Function { .. } => "function failed",
             };
-            log!("forward: {n} received, none deleted (whole batch retried): {what}: {e}");
+            log!("{function}: {n} received, none deleted (whole batch retried): {what}: {e}");
             return;
         }
     };
@@ -151,7 +175,7 @@ async fn deliver(
         .collect();
     let not_deleted = delete(sqs, url, &done).await;
     let mut line = format!(
-        "forward: {n} received, {} deleted, {} failed",
+        "{function}: {n} received, {} deleted, {} failed",
         done.len() - not_deleted.len(),
         failed.len()
     );
@@ -169,7 +193,7 @@ async fn deliver(
     log!("{line} in {} ms", started.elapsed().as_millis());
 }
 
-/// The message ids `forward` reported as failed. As Lambda does, an answer
+/// The message ids the function reported as failed. As Lambda does, an answer
 /// that is not a partial batch response, or that names an empty or unknown
 /// id, fails the whole batch (`Err`).
 fn batch_failures(answer: &Value, messages: &[Message]) -> Result<HashSet<String>, String> {
