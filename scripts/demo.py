@@ -397,6 +397,10 @@ def pay(order):
     ok("paid %s yuan as %s: order %s" % (yuan(order["total_cents"]), payload["payment_id"], bold(o["status"])))
 
 
+# How long the refunds may take to come back from the gateway simulator.
+REFUND_TIMEOUT = 60
+
+
 def wait_forwarded(order_id, user):
     step("c. wait out the intercept window until every package is forwarded")
     deadline = time.monotonic() + FORWARD_TIMEOUT
@@ -562,9 +566,28 @@ def summary(order_id, user, ids, case_id, prices):
           [[p["id"], source_label(p["source"]), p["status"], p["goods_cents"], yuan(p["goods_cents"]),
             p["freight_cents"], yuan(p["freight_cents"])] for p in o["packages"]], right=(3, 4, 5, 6))
     out()
-    table(["refund", "amount", "yuan", "status", "reason"],
-          [[r["id"], r["amount_cents"], yuan(r["amount_cents"]), r["status"], r["reason"]]
+    # Each refund goes back through the payment's channel (SPEC 2.12): the
+    # refund function sends it to the gateway (the simulator) and records
+    # its answer; none stays pending once the gateway has answered.
+    deadline = time.monotonic() + REFUND_TIMEOUT
+    while any(r["status"] in ("pending", "processing") for r in o["refunds"]):
+        if time.monotonic() > deadline:
+            fail("refunds not settled within %ds (is devstack wire feeding the refund queue?): %s"
+                 % (REFUND_TIMEOUT, [(r["id"], r["status"]) for r in o["refunds"]]), ex)
+        time.sleep(0.5)
+        ex = get_order(order_id, user)
+        o = ex.json
+    table(["refund", "amount", "yuan", "status", "payment", "gateway id", "reason"],
+          [[r["id"], r["amount_cents"], yuan(r["amount_cents"]), r["status"], r["payment_id"],
+            r.get("provider_refund_id") or "-", r["reason"]]
            for r in o["refunds"]], right=(1, 2))
+    bad = [(r["id"], r["status"]) for r in o["refunds"] if r["status"] != "succeeded"]
+    check(not bad, "refunds did not succeed at the gateway: %s" % bad, ex)
+    paid_with = o["timeline"][[t["event"] for t in o["timeline"]].index("paid")]["cause"]
+    wrong = [r["id"] for r in o["refunds"] if r["payment_id"] != paid_with]
+    check(not wrong, "refunds %s do not return the payment %s" % (wrong, paid_with), ex)
+    ok("every refund went back through the gateway against payment %s: %s"
+       % (paid_with, bold("succeeded")))
 
     # Expected from the catalog and the settings alone: the rejected JD
     # package's goods and its freight share, and one returned unit (the self
