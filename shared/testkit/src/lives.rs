@@ -123,6 +123,17 @@ pub enum Cmd {
         case: u8,
         as_refund: bool,
     },
+    /// The refund queue delivers what it holds (sends, queries), the
+    /// gateway in `mode`; `notify`: then it notifies what it settled.
+    Refunds {
+        mode: u8,
+        notify: bool,
+    },
+    /// Staff retry a failed refund of the order, or record it paid offline.
+    StaffRefund {
+        order: u8,
+        retry: bool,
+    },
 }
 
 pub fn cmd() -> impl Strategy<Value = Cmd> {
@@ -146,6 +157,8 @@ pub fn cmd() -> impl Strategy<Value = Cmd> {
         1 => (0..4u8, 0..4u8).prop_map(|(sku, shards)| Cmd::Reshard { sku, shards }),
         3 => any::<u8>().prop_map(|order| Cmd::Fulfil { order }),
         2 => (any::<u8>(), prop::bool::weighted(0.2)).prop_map(|(case, as_refund)| Cmd::Settle { case, as_refund }),
+        3 => (0..4u8, any::<bool>()).prop_map(|(mode, notify)| Cmd::Refunds { mode, notify }),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(order, retry)| Cmd::StaffRefund { order, retry }),
     ]
 }
 
@@ -266,6 +279,9 @@ pub struct Life<S> {
     initial: BTreeMap<SkuId, u64>,
     seen: BTreeMap<OrderId, (OrderStatus, Vec<PackageStatus>)>,
     pending: Vec<Message>,
+    /// Refund-queue messages not yet handled.
+    refund_pending: Vec<Message>,
+    pub gateway: crate::memory::MemoryGateway,
     /// What the steps did, for a report.
     pub counts: BTreeMap<&'static str, u64>,
 }
@@ -314,6 +330,8 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
             initial,
             seen: BTreeMap::new(),
             pending: Vec::new(),
+            refund_pending: Vec::new(),
+            gateway: Default::default(),
             counts: BTreeMap::new(),
         }
     }
@@ -516,8 +534,8 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
                 self.pending.extend(self.queues.take());
                 let messages = std::mem::take(&mut self.pending);
                 for m in messages {
-                    if matches!(m, Message::Refund { .. }) {
-                        self.count("refund messages");
+                    if m.queue() == domain::messages::Queue::Refund {
+                        self.refund_pending.push(m);
                         continue;
                     }
                     let r = domain::fulfilment::fulfil::handle(
@@ -784,6 +802,96 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
                     }
                 }
             }
+            Cmd::Refunds { mode, notify } => {
+                use crate::memory::GatewayMode;
+                use domain::payment::refund::{self, RefundError};
+                let mode = [
+                    GatewayMode::Succeed,
+                    GatewayMode::Process,
+                    GatewayMode::Fail,
+                    GatewayMode::Down,
+                ][usize::from(*mode) % 4];
+                self.gateway.set(mode);
+                let (refunds, other): (Vec<_>, Vec<_>) = self
+                    .queues
+                    .take()
+                    .into_iter()
+                    .partition(|m| m.queue() == domain::messages::Queue::Refund);
+                self.pending.extend(other);
+                self.refund_pending.extend(refunds);
+                // Some deliveries twice: a refund is sent once however often.
+                let mut messages = std::mem::take(&mut self.refund_pending);
+                if let Some(first) = messages.first().cloned() {
+                    messages.push(first);
+                }
+                let query_secs = self.cfg.refund_query_secs;
+                for m in messages {
+                    let r = refund::execute(
+                        &self.store,
+                        &self.queues,
+                        &self.gateway,
+                        query_secs,
+                        &m,
+                        now,
+                    )
+                    .await;
+                    match r {
+                        Ok(refund::Executed::Recorded(_)) => self.count("refunds recorded"),
+                        Ok(refund::Executed::Skipped) => self.count("refund messages skipped"),
+                        Err(RefundError::Provider(_)) => self.refund_pending.push(m),
+                        Err(e) => return Err(format!("refund {m:?}: {e}")),
+                    }
+                }
+                self.gateway.set(GatewayMode::Succeed);
+                if *notify {
+                    for (no, g) in self.gateway.settle() {
+                        let word = domain::payment::refund::ProviderRefund {
+                            state: g.state,
+                            provider_refund_id: None,
+                        };
+                        refund::notified(
+                            &self.store,
+                            &self.queues,
+                            &g.storefront,
+                            &no,
+                            &word,
+                            query_secs,
+                            now,
+                        )
+                        .await
+                        .map_err(|e| format!("refund notification {no}: {e}"))?;
+                        self.count("refunds notified");
+                    }
+                }
+            }
+            Cmd::StaffRefund { order, retry } => {
+                use domain::payment::refund::{self, StaffRefundAction};
+                let Some(o) = self.order(*order).await else {
+                    return Ok(());
+                };
+                let Some(r) = o
+                    .refunds()
+                    .iter()
+                    .find(|r| r.status == domain::order::RefundStatus::Failed)
+                else {
+                    return Ok(());
+                };
+                let action = if *retry {
+                    StaffRefundAction::Retry
+                } else {
+                    StaffRefundAction::RecordOffline {
+                        note: "paid by bank transfer".into(),
+                    }
+                };
+                refund::staff_action(&self.store, &self.queues, &staff(), &r.id, &action, now)
+                    .await
+                    .map_err(|e| format!("staff refund {}: {e}", r.id))?;
+                self.count(if *retry {
+                    "refunds retried"
+                } else {
+                    "refunds paid offline"
+                });
+            }
             Cmd::Settle { case, as_refund } => {
                 let steps = [0, 2, if *as_refund { 4 } else { 3 }];
                 for step in steps {
@@ -1046,6 +1154,67 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
     }
 
     /// Every invariant, on the store as it is now.
+    /// SPEC 2.12 at the provider: what it paid (or is paying) against one
+    /// payment never exceeds that payment; one refund moves money under one
+    /// number at most; an order's refund says what its provider says.
+    fn check_gateway(&self, orders: &[Order]) -> Result<(), String> {
+        use domain::payment::refund::{ProviderState, RefundNo};
+        let made = self.gateway.refunds();
+        let mut paid: BTreeMap<String, u64> = BTreeMap::new();
+        let mut moving: BTreeMap<String, u32> = BTreeMap::new();
+        for (no, g) in &made {
+            if matches!(
+                g.state,
+                ProviderState::Processing | ProviderState::Succeeded
+            ) {
+                *paid.entry(g.payment_id.clone()).or_default() += g.amount.0;
+                let id = RefundNo::parse(no).map_or(no.clone(), |n| n.refund_id);
+                *moving.entry(id).or_default() += 1;
+            }
+        }
+        if let Some((id, n)) = moving.iter().find(|(_, n)| **n > 1) {
+            return Err(format!("refund {id} moves money under {n} numbers"));
+        }
+        let mut payments: BTreeMap<String, u64> = BTreeMap::new();
+        for o in orders {
+            if let Some(p) = o.payment() {
+                payments.insert(p.payment_id.clone(), p.amount_cents.0);
+            }
+            for r in o.refunds() {
+                if let Some(pid) = &r.payment_id {
+                    payments.entry(pid.clone()).or_insert(r.payment_cents.0);
+                }
+                let at_gateway = made.get(&r.provider_no()).map(|g| g.state);
+                let agrees = match r.status {
+                    domain::order::RefundStatus::Succeeded => {
+                        r.offline || at_gateway == Some(ProviderState::Succeeded)
+                    }
+                    domain::order::RefundStatus::Failed => {
+                        matches!(at_gateway, Some(ProviderState::Failed(_)))
+                    }
+                    domain::order::RefundStatus::Processing => at_gateway.is_some(),
+                    domain::order::RefundStatus::Pending => true,
+                };
+                if !agrees {
+                    return Err(format!(
+                        "refund {} is {:?} on its order, {at_gateway:?} at the gateway",
+                        r.provider_no(),
+                        r.status
+                    ));
+                }
+            }
+        }
+        for (pid, cents) in &paid {
+            let of = payments.get(pid).copied().unwrap_or(0);
+            if *cents > of {
+                return Err(format!(
+                    "payment {pid} of {of} had {cents} refunded at the gateway"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub async fn check(&mut self) -> Result<(), String> {
         let mut orders = Vec::new();
         for id in &self.orders {
@@ -1158,6 +1327,7 @@ impl<S: Catalog + Ledger + LimitCounters + domain::ports::Storefronts + WorkQueu
             }
         }
         self.check_queues(&orders).await?;
+        self.check_gateway(&orders)?;
         for u in 0..3 {
             let user = self.user(u);
             for i in 0..4 {

@@ -649,3 +649,119 @@ impl WorkQueues for MemoryStore {
         })
     }
 }
+
+/// How the in-memory payment gateway answers refunds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GatewayMode {
+    #[default]
+    Succeed,
+    /// Takes it (`processing`); [`MemoryGateway::settle`] settles it later.
+    Process,
+    /// Closes it unpaid.
+    Fail,
+    /// Unavailable: nothing is made.
+    Down,
+}
+
+/// A refund the gateway made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRefund {
+    pub storefront: domain::storefront::StorefrontId,
+    pub payment_id: String,
+    pub amount: domain::money::Cents,
+    pub state: domain::payment::refund::ProviderState,
+    /// Create requests under this number.
+    pub creates: u32,
+}
+
+/// A payment gateway in memory: one refund per number, however often asked.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryGateway {
+    mode: Arc<Mutex<GatewayMode>>,
+    refunds: Arc<Mutex<BTreeMap<String, GatewayRefund>>>,
+}
+
+impl MemoryGateway {
+    pub fn set(&self, mode: GatewayMode) {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
+    }
+    fn mode(&self) -> GatewayMode {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Every refund made, by number.
+    pub fn refunds(&self) -> BTreeMap<String, GatewayRefund> {
+        self.refunds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+    /// Settles every refund still processing as succeeded; their numbers.
+    pub fn settle(&self) -> Vec<(String, GatewayRefund)> {
+        let mut map = self.refunds.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (no, r) in map.iter_mut() {
+            if r.state == domain::payment::refund::ProviderState::Processing {
+                r.state = domain::payment::refund::ProviderState::Succeeded;
+                out.push((no.clone(), r.clone()));
+            }
+        }
+        out
+    }
+    fn word(r: &GatewayRefund) -> domain::payment::refund::ProviderRefund {
+        domain::payment::refund::ProviderRefund {
+            state: r.state,
+            provider_refund_id: Some(format!("MG-{}", r.creates)),
+        }
+    }
+}
+
+impl domain::payment::refund::RefundProvider for MemoryGateway {
+    async fn create(
+        &self,
+        r: &domain::payment::refund::RefundRequest,
+    ) -> Result<domain::payment::refund::ProviderRefund, domain::payment::refund::ProviderError>
+    {
+        use domain::payment::refund::{ProviderError, ProviderState, RefundFailure};
+        let mode = self.mode();
+        if mode == GatewayMode::Down {
+            return Err(ProviderError::Temporary("down".into()));
+        }
+        let mut map = self.refunds.lock().unwrap_or_else(|e| e.into_inner());
+        let made = map
+            .entry(r.provider_no.clone())
+            .or_insert_with(|| GatewayRefund {
+                storefront: r.storefront.clone(),
+                payment_id: r.payment_id.clone(),
+                amount: r.amount_cents,
+                state: match mode {
+                    GatewayMode::Process => ProviderState::Processing,
+                    GatewayMode::Fail => ProviderState::Failed(RefundFailure::Closed),
+                    _ => ProviderState::Succeeded,
+                },
+                creates: 0,
+            });
+        made.creates += 1;
+        Ok(Self::word(made))
+    }
+    async fn query(
+        &self,
+        r: &domain::payment::refund::RefundRequest,
+    ) -> Result<domain::payment::refund::ProviderRefund, domain::payment::refund::ProviderError>
+    {
+        use domain::payment::refund::ProviderError;
+        if self.mode() == GatewayMode::Down {
+            return Err(ProviderError::Temporary("down".into()));
+        }
+        let map = self.refunds.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&r.provider_no)
+            .map(Self::word)
+            .ok_or(ProviderError::NotFound)
+    }
+    async fn apply_abnormal(
+        &self,
+        r: &domain::payment::refund::RefundRequest,
+    ) -> Result<domain::payment::refund::ProviderRefund, domain::payment::refund::ProviderError>
+    {
+        self.create(r).await
+    }
+}
