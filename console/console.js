@@ -362,10 +362,20 @@ async function attention() {
           orderLink(e.order_id),
           when(e.since),
           e.cause || "",
-          h("div", {}, (e.actions || []).map((a) => (a === "resolve" ? resolveForm(e.package_id) : acknowledgeForm(e.subject)))),
+          h("div", {}, attentionActions(e)),
         ]),
       ),
   );
+}
+
+// How an attention item ends: its package's resolve, an acknowledgement, or
+// (a failed refund) the refund's retry / offline record on the order page.
+function attentionActions(e) {
+  const actions = e.actions || [];
+  if (actions.includes("retry_refund")) {
+    return [link(`#/order/${e.order_id}`, "Retry the refund or record it paid offline")];
+  }
+  return actions.map((a) => (a === "resolve" ? resolveForm(e.package_id) : acknowledgeForm(e.subject)));
 }
 
 function resolveForm(packageId) {
@@ -484,6 +494,10 @@ function actionForm(order, a) {
       return form(`Complete case ${a.case_id}`, [field("note", "note")], (v) => post(`/after-sales/${a.case_id}/complete`, () => ({ note: v.note })));
     case "acknowledge":
       return acknowledgeForm(a.item_id);
+    case "retry_refund":
+      return form(`Retry refund ${a.refund_id}`, [], () => post(`/refunds/${a.refund_id}/retry`, () => ({})));
+    case "record_refund_offline":
+      return form(`Record refund ${a.refund_id} paid offline`, [field("note", "how it was paid")], (v) => post(`/refunds/${a.refund_id}/record-offline`, () => ({ note: v.note })));
     case "note":
       return form("Note on the timeline", [field("text", "note", { size: 40 })], (v) => post(`/orders/${order.id}/notes`, () => ({ text: v.text })));
     default:

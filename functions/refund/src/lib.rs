@@ -8,7 +8,6 @@ use adapters::secrets::PaymentSecrets;
 use adapters::sqs::SqsPublisher;
 use adapters::App;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use base64::Engine as _;
 use domain::messages::Message;
 use domain::payment::refund::{
     self, Executed, GatewayRefundNotice, OfflineInput, PaymentChannel, ProviderError,
@@ -248,7 +247,9 @@ impl http::RequestScoped for Refund {
 /// (API Gateway's HTTP API, payload 2.0). One function serves both (SPEC 3).
 pub enum Invocation {
     Batch(SqsEvent),
-    Http(Box<Request>),
+    /// Handed to `lambda_http::Adapter`, which answers in the shape the
+    /// event's origin expects, as `lambda_http::run` does.
+    Http(Box<lambda_http::request::LambdaRequest>),
 }
 
 impl Invocation {
@@ -265,34 +266,11 @@ impl Invocation {
                 .map(Invocation::Batch)
                 .map_err(|e| format!("an SQS event that does not parse: {e}"));
         }
-        let req: lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        // lambda_http's own reading of an HTTP event, as `lambda_http::run` does.
+        let req: lambda_http::request::LambdaRequest =
             serde_json::from_value(event).map_err(|e| format!("neither SQS nor HTTP: {e}"))?;
-        let req = lambda_http::request::LambdaRequest::ApiGatewayV2(req);
-        Ok(Invocation::Http(Box::new(Request::from(req))))
+        Ok(Invocation::Http(Box::new(req)))
     }
-}
-
-/// An HTTP answer as API Gateway's HTTP API takes it from a function.
-pub fn http_answer(resp: Response<Body>) -> Value {
-    let (parts, body) = resp.into_parts();
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &parts.headers {
-        if let Ok(v) = value.to_str() {
-            headers.insert(name.as_str().to_owned(), Value::String(v.to_owned()));
-        }
-    }
-    let (body, base64) = match body {
-        Body::Empty => (String::new(), false),
-        Body::Text(t) => (t, false),
-        Body::Binary(b) => (base64::engine::general_purpose::STANDARD.encode(b), true),
-        _ => (String::new(), false),
-    };
-    json!({
-        "statusCode": parts.status.as_u16(),
-        "headers": headers,
-        "body": body,
-        "isBase64Encoded": base64,
-    })
 }
 
 #[cfg(test)]
@@ -307,6 +285,7 @@ mod tests {
             .expect("the sample event");
         match Invocation::parse(http) {
             Ok(Invocation::Http(req)) => {
+                let req = Request::from(*req);
                 assert_eq!(req.method(), "POST");
                 assert!(req.uri().path().ends_with("/retry"));
             }

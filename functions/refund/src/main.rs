@@ -2,7 +2,7 @@
 //! queue's batches and the refund routes (one function, SPEC 3).
 
 use adapters::secrets::Secrets;
-use lambda_http::RequestExt;
+use lambda_http::{Request, Service};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use refund::Invocation;
 use serde_json::Value;
@@ -48,10 +48,13 @@ async fn main() -> Result<(), Error> {
                     Ok::<_, Error>(serde_json::to_value(answer)?)
                 }
                 Invocation::Http(req) => {
-                    let req = req.with_lambda_context(event.context);
-                    let span = adapters::http::request_span(&req);
-                    let resp = refund::handle_http(f, req).instrument(span).await;
-                    Ok(refund::http_answer(resp))
+                    let mut http = lambda_http::Adapter::from(service_fn(|req: Request| {
+                        let span = adapters::http::request_span(&req);
+                        async move { Ok::<_, Error>(refund::handle_http(f, req).await) }
+                            .instrument(span)
+                    }));
+                    let answer = http.call(LambdaEvent::new(*req, event.context)).await?;
+                    Ok(serde_json::to_value(answer)?)
                 }
             }
         }
