@@ -380,6 +380,7 @@ mod tests {
     fn answer(status: u16, body: &str) -> Answer {
         Answer {
             status: StatusCode::from_u16(status).unwrap(),
+            headers: Default::default(),
             body: Bytes::from(body.to_owned()),
         }
     }

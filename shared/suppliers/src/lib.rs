@@ -1,6 +1,6 @@
 //! Supplier clients: the adapters behind [`domain::ports::Supplier`] (SPEC 2.4, 2.6);
 //! and beside them, in the same style, the payment providers' refund APIs
-//! ([`gateway`]; SPEC 2.12).
+//! ([`gateway`], [`wechatpay`]; SPEC 2.12).
 //!
 //! [`SupplierRouter`] dispatches on the package's [`Source`](domain::catalog::Source):
 //!
@@ -49,6 +49,7 @@ pub mod jd;
 mod rest;
 mod router;
 mod transport;
+pub mod wechatpay;
 
 pub use config::{ConfigError, JdConfig, SupplierConfig};
 pub use router::SupplierRouter;

@@ -24,6 +24,7 @@ pub(crate) struct Transport {
 
 pub(crate) struct Answer {
     pub status: StatusCode,
+    pub headers: http::HeaderMap,
     pub body: Bytes,
 }
 
@@ -131,6 +132,22 @@ impl Transport {
         headers: &[(HeaderName, HeaderValue)],
         body: Bytes,
     ) -> Result<Answer, SupplierError> {
+        self.send_limited(what, method, uri, content_type, headers, body, MAX_ANSWER_BYTES)
+            .await
+    }
+
+    /// As [`send`](Self::send), reading at most `max` bytes of the answer.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_limited(
+        &self,
+        what: &str,
+        method: Method,
+        uri: &Uri,
+        content_type: Option<&'static str>,
+        headers: &[(HeaderName, HeaderValue)],
+        body: Bytes,
+        max: usize,
+    ) -> Result<Answer, SupplierError> {
         let mut req = Request::builder()
             .method(method)
             .uri(uri.clone())
@@ -150,7 +167,8 @@ impl Transport {
                     SupplierError::Unavailable(format!("{what}: {}", error_chain(&e)))
                 })?;
             let status = resp.status();
-            let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+            let (parts, body) = resp.into_parts();
+            let body = Limited::new(body, max)
                 .collect()
                 .await
                 .map_err(|e| {
@@ -160,7 +178,11 @@ impl Transport {
                     ))
                 })?
                 .to_bytes();
-            Ok(Answer { status, body })
+            Ok(Answer {
+                status,
+                headers: parts.headers,
+                body,
+            })
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
@@ -228,6 +250,7 @@ mod tests {
     fn status_classes() {
         let a = |code: u16| Answer {
             status: StatusCode::from_u16(code).unwrap(),
+            headers: Default::default(),
             body: Bytes::from_static(b"{\"error\":\"x\"}"),
         };
         assert!(a(200).check_status("t").is_ok());
@@ -250,11 +273,13 @@ mod tests {
     fn snippet_is_short_and_safe() {
         let a = Answer {
             status: StatusCode::OK,
+            headers: Default::default(),
             body: Bytes::from("é".repeat(1000)),
         };
         assert!(a.snippet().chars().count() <= 303);
         let b = Answer {
             status: StatusCode::OK,
+            headers: Default::default(),
             body: Bytes::from_static(&[0xff, 0xfe, b'x']),
         };
         assert!(b.snippet().ends_with('x'));

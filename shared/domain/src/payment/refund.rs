@@ -131,6 +131,9 @@ pub struct RefundRequest {
     /// What that payment was.
     pub payment_cents: Cents,
     pub reason: String,
+    /// The provider's own id of the refund, once it said (WeChat's
+    /// apply-abnormal-refund names the refund by it).
+    pub provider_refund_id: Option<String>,
 }
 
 impl RefundRequest {
@@ -143,6 +146,7 @@ impl RefundRequest {
             amount_cents: r.amount_cents,
             payment_cents: r.payment_cents.max(r.amount_cents),
             reason: r.reason.clone(),
+            provider_refund_id: r.provider_refund_id.clone(),
         })
     }
 }
