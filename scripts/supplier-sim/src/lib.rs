@@ -41,6 +41,10 @@ use tokio::task::JoinHandle;
 
 pub mod gateway;
 pub use gateway::{GatewayMode, GatewayRefund, Notification, RefundMode};
+pub mod wechatpay;
+pub use wechatpay::{
+    BillEdit, MerchantCredentials, WechatMode, WechatNotification, WechatRefund, WechatRefundMode,
+};
 
 pub const DEFAULT_JD_APP_SECRET: &str = "dev-jd-secret";
 pub const DEFAULT_JD_FORWARD_METHOD: &str = "jingdong.kepler.order.submit";
@@ -165,6 +169,7 @@ struct State {
     refs: HashMap<(Channel, String, String), String>,
     next_jd: u64,
     gateway: gateway::GatewayState,
+    wechat: wechatpay::WechatState,
 }
 
 struct Inner {
@@ -172,6 +177,8 @@ struct Inner {
     options: SimOptions,
     state: Mutex<State>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// WeChat Pay's keys and the merchant's, generated at start.
+    wechat_keys: wechatpay::Keys,
     /// While true, every request waits before it is answered.
     hold: tokio::sync::watch::Sender<bool>,
 }
@@ -211,6 +218,7 @@ impl Simulator {
                 options,
                 state: Mutex::new(State::default()),
                 task: Mutex::new(None),
+                wechat_keys: wechatpay::Keys::generate(),
                 hold: tokio::sync::watch::Sender::new(false),
             }),
         };
@@ -414,6 +422,186 @@ impl Simulator {
         });
     }
 
+    /// `{base}/wechatpay`: `WECHATPAY_API_URL`.
+    pub fn wechat_url(&self) -> String {
+        format!("{}/wechatpay", self.base_url())
+    }
+
+    /// The merchant credentials the functions use (`WECHATPAY_*`).
+    pub fn wechat_credentials(&self) -> MerchantCredentials {
+        self.inner.wechat_keys.credentials.clone()
+    }
+
+    pub fn set_wechat_refund_mode(&self, mode: WechatRefundMode) {
+        self.state().wechat.mode.refund = mode;
+    }
+
+    /// The next `n` WeChat Pay calls answer 500 SYSTEM_ERROR.
+    pub fn wechat_unavailable_next(&self, n: u32) {
+        self.state().wechat.mode.unavailable_next = n;
+    }
+
+    pub fn wechat_time_out_ms(&self, ms: u64) {
+        self.state().wechat.mode.time_out_ms = ms;
+    }
+
+    /// WeChat Pay refunds by `out_refund_no`.
+    pub fn wechat_refunds(&self) -> BTreeMap<String, WechatRefund> {
+        self.state().wechat.refunds.clone()
+    }
+
+    /// Prepays by `out_trade_no`.
+    pub fn wechat_prepays(&self) -> BTreeMap<String, wechatpay::Prepay> {
+        self.state().wechat.prepays.clone()
+    }
+
+    /// The buyer pays the prepay of `out_trade_no` (`amount_cents`: what
+    /// they paid, the prepay's amount by default).
+    pub fn wechat_pay(
+        &self,
+        out_trade_no: &str,
+        amount_cents: Option<u64>,
+    ) -> Result<wechatpay::Transaction, String> {
+        let t = {
+            let mut st = self.state();
+            st.wechat
+                .pay(&self.inner.wechat_keys, out_trade_no, amount_cents)?
+        };
+        self.deliver_wechat();
+        Ok(t)
+    }
+
+    /// Injects a difference into the bills it serves.
+    pub fn edit_wechat_bill(&self, edit: BillEdit) {
+        self.state().wechat.edits.push(edit);
+    }
+
+    /// WeChat Pay notifications not delivered yet (no `notify_url` option).
+    pub fn take_wechat_notifications(&self) -> Vec<WechatNotification> {
+        std::mem::take(&mut self.state().wechat.pending)
+    }
+
+    /// Posts pending WeChat notifications to their `notify_url` when the
+    /// simulator delivers notifications (its `notify_url` option is set).
+    fn deliver_wechat(&self) {
+        if self.inner.options.notify_url.is_none() {
+            return;
+        }
+        let pending = self.take_wechat_notifications();
+        if pending.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            for n in pending {
+                let Some((base, path)) = split_url(&n.url) else {
+                    eprintln!("supplier-sim: cannot notify {}", n.url);
+                    continue;
+                };
+                match post_raw(&base, &path, &n.headers, &n.body).await {
+                    Ok(status) => eprintln!("supplier-sim: notified {path} -> {status}"),
+                    Err(e) => eprintln!("supplier-sim: notifying {path} failed: {e}"),
+                }
+            }
+        });
+    }
+
+    /// One WeChat Pay API v3 request, verified like WeChat does.
+    async fn wechat_route(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        segs: &[&str],
+        query: &str,
+        authorization: Option<String>,
+        body: &[u8],
+    ) -> Response<Full<Bytes>> {
+        let keys = &self.inner.wechat_keys;
+        if self.inner.options.log_requests {
+            eprintln!("supplier-sim: wechatpay {method} {path_and_query}");
+        }
+        if let Err(e) = keys.verify_request(
+            method.as_str(),
+            path_and_query,
+            body,
+            authorization.as_deref(),
+        ) {
+            return self.wechat_reply(wechatpay::Reply {
+                status: 401,
+                body: json!({"code": "SIGN_ERROR", "message": e}),
+                delay_ms: 0,
+            });
+        }
+        let json_body = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+        let param = |name: &str| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let post = *method == Method::POST;
+        let reply = {
+            let mut st = self.state();
+            let w = &mut st.wechat;
+            match segs {
+                ["pay", "transactions", "jsapi"] if post => w.prepay(&json_body()),
+                ["refund", "domestic", "refunds"] if post => w.create_refund(keys, &json_body()),
+                ["refund", "domestic", "refunds", no] if !post => w.query_refund(no),
+                ["refund", "domestic", "refunds", id, "apply-abnormal-refund"] if post => {
+                    w.apply_abnormal(keys, id, &json_body())
+                }
+                ["bill", "tradebill"] if !post => {
+                    w.trade_bill(&self.base_url(), &param("bill_date"))
+                }
+                ["billdownload", "file"] if !post => {
+                    return match w.bills.get(&param("token")) {
+                        Some(file) => {
+                            let mut resp = Response::new(Full::new(Bytes::from(file.clone())));
+                            resp.headers_mut().insert(
+                                CONTENT_TYPE,
+                                hyper::header::HeaderValue::from_static("text/csv"),
+                            );
+                            resp
+                        }
+                        None => json_response(
+                            StatusCode::NOT_FOUND,
+                            &json!({"code": "RESOURCE_NOT_EXISTS", "message": "no such bill"}),
+                        ),
+                    };
+                }
+                _ => wechatpay::Reply {
+                    status: 404,
+                    body: json!({"code": "RESOURCE_NOT_EXISTS", "message": "no such route"}),
+                    delay_ms: 0,
+                },
+            }
+        };
+        self.deliver_wechat();
+        if reply.delay_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(reply.delay_ms)).await;
+        }
+        self.wechat_reply(reply)
+    }
+
+    /// A JSON answer signed with the platform key.
+    fn wechat_reply(&self, reply: wechatpay::Reply) -> Response<Full<Bytes>> {
+        let body = reply.body.to_string();
+        let mut resp = json_response(
+            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            &reply.body,
+        );
+        *resp.body_mut() = Full::new(Bytes::from(body.clone()));
+        for (k, v) in self.inner.wechat_keys.signed_headers(&body, false) {
+            if let (Ok(k), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                hyper::header::HeaderValue::from_str(&v),
+            ) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+        resp
+    }
+
     /// Forgets requests and issued references; back to the default mode.
     pub fn reset(&self) {
         *self.state() = State::default();
@@ -490,6 +678,77 @@ impl Simulator {
                 )
                 .await
             }
+            ["wechatpay", "v3", rest @ ..] => {
+                let pq = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default();
+                let query = parts.uri.query().unwrap_or("").to_owned();
+                self.wechat_route(
+                    &parts.method,
+                    &pq,
+                    rest,
+                    &query,
+                    header("authorization"),
+                    &incoming.body,
+                )
+                .await
+            }
+            ["_sim", "wechatpay", "credentials"] if get => {
+                json_response(StatusCode::OK, &self.wechat_credentials())
+            }
+            ["_sim", "wechatpay"] if get => {
+                let st = self.state();
+                json_response(
+                    StatusCode::OK,
+                    &json!({"mode": st.wechat.mode, "prepays": st.wechat.prepays,
+                        "transactions": st.wechat.transactions, "refunds": st.wechat.refunds,
+                        "bill_edits": st.wechat.edits}),
+                )
+            }
+            ["_sim", "wechatpay"] if post => {
+                match serde_json::from_slice::<WechatMode>(&incoming.body) {
+                    Ok(m) => {
+                        self.state().wechat.mode = m;
+                        json_response(StatusCode::OK, &m)
+                    }
+                    Err(e) => json_response(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": format!("expected {{\"refund\", \"unavailable_next\", \"time_out_ms\"}}: {e}")}),
+                    ),
+                }
+            }
+            ["_sim", "wechatpay", "pay"] if post => {
+                #[derive(Deserialize)]
+                struct PayIn {
+                    out_trade_no: String,
+                    #[serde(default)]
+                    amount_cents: Option<u64>,
+                }
+                match serde_json::from_slice::<PayIn>(&incoming.body) {
+                    Ok(p) => match self.wechat_pay(&p.out_trade_no, p.amount_cents) {
+                        Ok(t) => json_response(StatusCode::OK, &t),
+                        Err(e) => json_response(StatusCode::NOT_FOUND, &json!({"error": e})),
+                    },
+                    Err(e) => json_response(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": format!("expected {{\"out_trade_no\", \"amount_cents\"?}}: {e}")}),
+                    ),
+                }
+            }
+            ["_sim", "wechatpay", "bill"] if post => {
+                match serde_json::from_slice::<BillEdit>(&incoming.body) {
+                    Ok(edit) => {
+                        self.edit_wechat_bill(edit.clone());
+                        json_response(StatusCode::OK, &edit)
+                    }
+                    Err(e) => json_response(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": format!("a bill edit (kind extra_payment, drop_payment or change_refund): {e}")}),
+                    ),
+                }
+            }
             ["_sim", "gateway"] if get => {
                 let st = self.state();
                 json_response(
@@ -519,7 +778,8 @@ impl Simulator {
             | ["jd", "routerjson"]
             | ["gateway", "refunds"]
             | ["gateway", "refunds", _]
-            | ["_sim", "gateway"] => json_response(
+            | ["_sim", "gateway"]
+            | ["_sim", "wechatpay", ..] => json_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &json!({"error": "method not allowed"}),
             ),
@@ -902,6 +1162,30 @@ impl SupplierCall {
 /// POSTs a JSON body with `X-Signature` to `base` + `path` over plain HTTP/1.1;
 /// the answer's status code.
 async fn post_json(base: &str, path: &str, body: &str, signature: &str) -> Result<u16, String> {
+    post_raw(
+        base,
+        path,
+        &[("X-Signature".into(), signature.into())],
+        body,
+    )
+    .await
+}
+
+/// `http://host:port/path?query` as (`http://host:port`, `/path?query`).
+fn split_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let at = rest.find('/').unwrap_or(rest.len());
+    let path = if at == rest.len() { "/" } else { &rest[at..] };
+    Some((format!("http://{}", &rest[..at]), path.to_owned()))
+}
+
+/// POSTs a JSON `body` with `headers` to `base` + `path`; the answer's status.
+async fn post_raw(
+    base: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> Result<u16, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = base
         .strip_prefix("http://")
@@ -911,7 +1195,11 @@ async fn post_json(base: &str, path: &str, body: &str, signature: &str) -> Resul
         .await
         .map_err(|e| e.to_string())?;
     let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nX-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect::<String>(),
         body.len()
     );
     stream

@@ -132,8 +132,16 @@ impl Transport {
         headers: &[(HeaderName, HeaderValue)],
         body: Bytes,
     ) -> Result<Answer, SupplierError> {
-        self.send_limited(what, method, uri, content_type, headers, body, MAX_ANSWER_BYTES)
-            .await
+        self.send_limited(
+            what,
+            method,
+            uri,
+            content_type,
+            headers,
+            body,
+            MAX_ANSWER_BYTES,
+        )
+        .await
     }
 
     /// As [`send`](Self::send), reading at most `max` bytes of the answer.

@@ -56,7 +56,11 @@ pub fn parse(file: &[u8]) -> Result<Vec<BillRow>, BillError> {
         .collect();
     let col = |name: &str| header.iter().position(|h| *h == name);
     let need = |name: &str| col(name).ok_or_else(|| BillError(format!("no column {name}")));
-    let (tid, otn, state) = (need(TRANSACTION_ID)?, need(OUT_TRADE_NO)?, need(TRADE_STATE)?);
+    let (tid, otn, state) = (
+        need(TRANSACTION_ID)?,
+        need(OUT_TRADE_NO)?,
+        need(TRADE_STATE)?,
+    );
     let amount = col(ORDER_AMOUNT)
         .or(col(SETTLED_AMOUNT))
         .ok_or_else(|| BillError(format!("no column {ORDER_AMOUNT}")))?;
@@ -179,7 +183,10 @@ mod tests {
         assert_eq!(parse_yuan("-1.00"), None);
         assert_eq!(parse_yuan(""), None);
         assert_eq!(format_yuan(Cents(1230)), "12.30");
-        assert_eq!(parse_yuan(&format_yuan(Cents(99_999_999_999))), Some(Cents(99_999_999_999)));
+        assert_eq!(
+            parse_yuan(&format_yuan(Cents(99_999_999_999))),
+            Some(Cents(99_999_999_999))
+        );
     }
 
     #[test]

@@ -269,7 +269,7 @@ pub fn certificate_spki(der: &[u8]) -> Option<&[u8]> {
 type Element<'a> = (&'a [u8], &'a [u8]);
 
 /// One TLV at the start of `input`: ((the whole element, its contents), the rest).
-fn der_split(input: &[u8]) -> Option<((&[u8], &[u8]), &[u8])> {
+fn der_split(input: &[u8]) -> Option<(Element<'_>, &[u8])> {
     let len_byte = *input.get(1)?;
     let (len, header) = if len_byte < 0x80 {
         (len_byte as usize, 2)
@@ -368,7 +368,11 @@ mod tests {
             Err(CryptoError::BadSignature)
         );
         assert!(matches!(
-            keys.verify(&headers("OTHER", OPENSSL_SIG, "1765000000"), br#"{"a":1}"#, now),
+            keys.verify(
+                &headers("OTHER", OPENSSL_SIG, "1765000000"),
+                br#"{"a":1}"#,
+                now
+            ),
             Err(CryptoError::UnknownSerial(_))
         ));
         // Six minutes either side.

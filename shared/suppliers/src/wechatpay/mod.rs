@@ -113,9 +113,9 @@ impl Credentials {
         let time_stamp = unix_now().to_string();
         let nonce_str = crypto::nonce_str();
         let package = format!("prepay_id={prepay_id}");
-        let pay_sign = self.key.sign(
-            format!("{}\n{time_stamp}\n{nonce_str}\n{package}\n", self.appid).as_bytes(),
-        );
+        let pay_sign = self
+            .key
+            .sign(format!("{}\n{time_stamp}\n{nonce_str}\n{package}\n", self.appid).as_bytes());
         PayParams {
             app_id: self.appid.clone(),
             time_stamp,
@@ -348,7 +348,9 @@ impl WechatPayClient {
         };
         SignedHeaders::from_headers(header)
             .and_then(|h| c.verifying.verify(&h, &a.body, unix_now()))
-            .map_err(|e| ProviderError::Temporary(format!("{what}: the answer is not WeChat Pay's: {e}")))
+            .map_err(|e| {
+                ProviderError::Temporary(format!("{what}: the answer is not WeChat Pay's: {e}"))
+            })
     }
 
     /// A verified non-2xx answer as an error.
@@ -360,7 +362,12 @@ impl WechatPayClient {
             code: String::new(),
             message: a.snippet(),
         });
-        let msg = format!("{what}: HTTP {} {}: {}", a.status.as_u16(), err.code, err.message);
+        let msg = format!(
+            "{what}: HTTP {} {}: {}",
+            a.status.as_u16(),
+            err.code,
+            err.message
+        );
         if TEMPORARY_CODES.contains(&err.code.as_str()) {
             ProviderError::Temporary(msg)
         } else if a.status == StatusCode::NOT_FOUND || err.code == "RESOURCE_NOT_EXISTS" {
@@ -405,7 +412,14 @@ impl WechatPayClient {
         });
         let what = "wechatpay jsapi prepay";
         let a = self
-            .call(c, what, Method::POST, "/v3/pay/transactions/jsapi", Some(body), 1 << 16)
+            .call(
+                c,
+                what,
+                Method::POST,
+                "/v3/pay/transactions/jsapi",
+                Some(body),
+                1 << 16,
+            )
             .await?;
         #[derive(Deserialize)]
         struct Prepay {
@@ -415,7 +429,12 @@ impl WechatPayClient {
         Ok(c.pay_params(&p.prepay_id))
     }
 
-    fn refund_word(&self, c: &Credentials, what: &str, a: &Answer) -> Result<ProviderRefund, ProviderError> {
+    fn refund_word(
+        &self,
+        c: &Credentials,
+        what: &str,
+        a: &Answer,
+    ) -> Result<ProviderRefund, ProviderError> {
         let r: RefundAnswer = self.json(c, what, a)?;
         let state = refund_state(&r.status).ok_or_else(|| {
             ProviderError::Temporary(format!("{what}: unknown status {:?}", r.status))
@@ -448,7 +467,14 @@ impl WechatPayClient {
         .map_err(|e| ProviderError::Refused(e.to_string()))?;
         let what = "wechatpay refund";
         let a = self
-            .call(c, what, Method::POST, "/v3/refund/domestic/refunds", Some(body), 1 << 16)
+            .call(
+                c,
+                what,
+                Method::POST,
+                "/v3/refund/domestic/refunds",
+                Some(body),
+                1 << 16,
+            )
             .await?;
         match self.refund_word(c, what, &a) {
             // A 404 to a create names no refund: the payment is unknown.
@@ -468,7 +494,9 @@ impl WechatPayClient {
     ) -> Result<ProviderRefund, ProviderError> {
         let path = format!("/v3/refund/domestic/refunds/{}", segment(&r.provider_no)?);
         let what = "wechatpay refund query";
-        let a = self.call(c, what, Method::GET, &path, None, 1 << 16).await?;
+        let a = self
+            .call(c, what, Method::GET, &path, None, 1 << 16)
+            .await?;
         self.refund_word(c, what, &a)
     }
 
@@ -487,7 +515,9 @@ impl WechatPayClient {
                 .query_refund(c, r)
                 .await?
                 .provider_refund_id
-                .ok_or_else(|| ProviderError::Temporary("the refund has no WeChat id yet".into()))?,
+                .ok_or_else(|| {
+                    ProviderError::Temporary("the refund has no WeChat id yet".into())
+                })?,
         };
         let path = format!(
             "/v3/refund/domestic/refunds/{}/apply-abnormal-refund",
@@ -495,7 +525,9 @@ impl WechatPayClient {
         );
         let body = json!({"out_refund_no": r.provider_no, "type": "MERCHANT_BANK_CARD"});
         let what = "wechatpay apply-abnormal-refund";
-        let a = self.call(c, what, Method::POST, &path, Some(body), 1 << 16).await?;
+        let a = self
+            .call(c, what, Method::POST, &path, Some(body), 1 << 16)
+            .await?;
         self.refund_word(c, what, &a)
     }
 
@@ -509,11 +541,15 @@ impl WechatPayClient {
         date: &str,
     ) -> Result<Option<Vec<u8>>, ProviderError> {
         if !valid_date(date) {
-            return Err(ProviderError::Refused(format!("{date:?} is not YYYY-MM-DD")));
+            return Err(ProviderError::Refused(format!(
+                "{date:?} is not YYYY-MM-DD"
+            )));
         }
         let what = "wechatpay trade bill";
         let path = format!("/v3/bill/tradebill?bill_date={date}&bill_type=ALL");
-        let a = self.call(c, what, Method::GET, &path, None, 1 << 16).await?;
+        let a = self
+            .call(c, what, Method::GET, &path, None, 1 << 16)
+            .await?;
         if !a.status.is_success() {
             if self.verified(c, what, &a).is_ok()
                 && serde_json::from_slice::<ErrorAnswer>(&a.body)
@@ -532,12 +568,20 @@ impl WechatPayClient {
         }
         let what = "wechatpay bill download";
         let file = self
-            .call(c, what, Method::GET, &bill.download_url, None, MAX_BILL_BYTES)
+            .call(
+                c,
+                what,
+                Method::GET,
+                &bill.download_url,
+                None,
+                MAX_BILL_BYTES,
+            )
             .await?;
         if !file.status.is_success() {
             return Err(self.refusal(c, what, &file));
         }
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &file.body);
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &file.body);
         let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         if !hex.eq_ignore_ascii_case(&bill.hash_value) {
             return Err(ProviderError::Temporary(format!(
@@ -562,13 +606,14 @@ fn valid_date(d: &str) -> bool {
 /// A path segment: refund numbers and ids are letters, digits, `-` and `_`.
 fn segment(s: &str) -> Result<&str, ProviderError> {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
     {
         Ok(s)
     } else {
-        Err(ProviderError::Refused(format!("{s:?} cannot be used in a URL")))
+        Err(ProviderError::Refused(format!(
+            "{s:?} cannot be used in a URL"
+        )))
     }
 }
 
