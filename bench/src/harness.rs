@@ -107,6 +107,7 @@ pub struct Stack {
     pub forward: forward::Forward,
     pub status_sync: status_sync::StatusSync,
     pub backoffice: backoffice::Backoffice,
+    pub refund: refund::Refund,
 }
 
 impl Stack {
@@ -145,6 +146,7 @@ impl Stack {
         );
         let sim = Simulator::start_with(supplier_sim::SimOptions {
             jd_app_secret: JD_SECRET.to_owned(),
+            payment_secret: PAYMENT_SECRET.to_owned(),
             ..supplier_sim::SimOptions::default()
         })
         .await?;
@@ -158,6 +160,7 @@ impl Stack {
                 app: app.clone(),
                 publisher: publisher.clone(),
                 secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
+                wechatpay: wechatpay(&sim)?,
             },
             cancel: cancel::Cancel {
                 app: app.clone(),
@@ -183,6 +186,22 @@ impl Stack {
                 app: app.clone(),
                 publisher: publisher.clone(),
             },
+            refund: refund::Refund {
+                app: app.clone(),
+                publisher: publisher.clone(),
+                providers: refund::Providers {
+                    store: app.store.clone(),
+                    secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
+                    gateway: Some(
+                        suppliers::gateway::GatewayClient::new(
+                            &sim.gateway_url(),
+                            std::time::Duration::from_millis(5000),
+                        )
+                        .map_err(|e| format!("gateway client: {e}"))?,
+                    ),
+                    wechatpay: wechatpay(&sim)?,
+                },
+            },
             counter,
             table,
             app,
@@ -200,8 +219,7 @@ impl Stack {
         app.config = config;
         pay::Pay {
             app,
-            publisher: self.publisher.clone(),
-            secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
+            ..self.pay.clone()
         }
     }
 
@@ -405,4 +423,16 @@ pub fn id_of(order: &Value) -> Res<String> {
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| format!("no id in {order}").into())
+}
+
+/// WeChat Pay at the simulator (the bench pays through the gateway route).
+fn wechatpay(sim: &supplier_sim::Simulator) -> Res<suppliers::wechatpay::WechatPay> {
+    Ok(suppliers::wechatpay::WechatPay {
+        client: suppliers::wechatpay::WechatPayClient::new(
+            &sim.wechat_url(),
+            std::time::Duration::from_millis(1500),
+        )
+        .map_err(|e| format!("WeChat Pay client: {e}"))?,
+        public_base_url: None,
+    })
 }

@@ -162,6 +162,38 @@ pub async fn run(ep: &Endpoints) -> Res<Out> {
         answer: format!("{status} {}", v["status"].as_str().unwrap_or("?")),
     });
 
+    // send that refund: its message received from the emulator and handed
+    // to `refund` (the gateway simulator answers `succeeded`)
+    let refund_id = format!("{}-R01", harness::id_of(&o)?);
+    let message = receive_with(&s, "RefundQueue", &refund_id).await?;
+    let event: SqsEvent = serde_json::from_value(adapters::local_queues::lambda_event(
+        std::slice::from_ref(&message),
+        "arn:aws:sqs:us-east-1:000000000000:refund",
+    ))?;
+    let asked = |s: &Stack| {
+        s.sim
+            .gateway_refunds()
+            .values()
+            .map(|r| r.requests as usize)
+            .sum::<usize>()
+    };
+    let before = asked(&s);
+    let (resp, calls, _) = count(&s, refund::handle_batch(&s.refund, event)).await;
+    if !resp.batch_item_failures.is_empty() {
+        return Err("refund: the message failed".into());
+    }
+    let settled = s
+        .sim
+        .gateway_refunds()
+        .get(&refund_id)
+        .map(|r| r.status.clone());
+    m.push(Measured {
+        op: "send one refund (gateway)",
+        calls,
+        supplier_calls: asked(&s) - before,
+        answer: settled.unwrap_or_else(|| "not made".into()),
+    });
+
     // expire one order: its own table, payment window of 1 s, one order due
     {
         let config = Config {
@@ -195,30 +227,8 @@ pub async fn run(ep: &Endpoints) -> Res<Out> {
     });
     s.paid(&now_pay, &o).await?;
     let package = harness::package_of(&o, "dropship")?;
-    let url = &s.queues["ForwardQueue"];
-    let mut message = None;
-    for _ in 0..10 {
-        let out = s
-            .raw_sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .visibility_timeout(30)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-        message = out
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .find(|msg| msg.body().is_some_and(|b| b.contains(&package)));
-        if message.is_some() {
-            break;
-        }
-    }
-    let message = message.ok_or("forward: the package's message never arrived")?;
+    let message = receive_with(&s, "ForwardQueue", &package).await?;
+
     let event: SqsEvent = serde_json::from_value(adapters::local_queues::lambda_event(
         std::slice::from_ref(&message),
         "arn:aws:sqs:us-east-1:000000000000:forward",
@@ -414,4 +424,31 @@ pub async fn run(ep: &Endpoints) -> Res<Out> {
         sections: vec![sec],
         missed,
     })
+}
+
+/// The message on `queue` whose body mentions `needle` (waiting up to 10 s).
+async fn receive_with(s: &Stack, queue: &str, needle: &str) -> Res<aws_sdk_sqs::types::Message> {
+    let url = &s.queues[queue];
+    for _ in 0..10 {
+        let out = s
+            .raw_sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(30)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+        if let Some(m) = out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .find(|msg| msg.body().is_some_and(|b| b.contains(needle)))
+        {
+            return Ok(m);
+        }
+    }
+    Err(format!("{queue}: no message about {needle} arrived").into())
 }

@@ -98,7 +98,11 @@ fn want(id: RouteId, c: Caller) -> Want {
         | NotifyPaymentInStorefront
         | SupplierPackageStatus
         | NotifyRefund
-        | NotifyRefundInStorefront => Want::Allowed,
+        | NotifyRefundInStorefront
+        | NotifyWechatPayment
+        | NotifyWechatPaymentInStorefront
+        | NotifyWechatRefund
+        | NotifyWechatRefundInStorefront => Want::Allowed,
         // Catalog and storefront writes: an admin limited to no storefront.
         PutSku | PutStorefront => rule(&[Admin], &[]),
         // Storefront settings: staff who handle orders (a limited user sees
@@ -115,7 +119,7 @@ fn want(id: RouteId, c: Caller) -> Want {
         }
         // The owner's own steps; staff who see the object have no part in
         // them (403), staff of another storefront do not see it (404).
-        OpenAfterSalesCase | ShipAfterSalesReturn | WithdrawAfterSalesCase => {
+        OpenAfterSalesCase | ShipAfterSalesReturn | WithdrawAfterSalesCase | StartWechatPayment => {
             if matches!(c, Admin | Support) {
                 rule(&[], &[])
             } else {
@@ -159,6 +163,11 @@ struct Fixture {
     item: String,
     /// A refund the gateway closed (failed).
     refund: String,
+    /// Unpaid, for WeChat Pay; its payment's notification, and a refund
+    /// notification about a refund it does not have.
+    wx: String,
+    wx_paid: supplier_sim::WechatNotification,
+    wx_refund: supplier_sim::WechatNotification,
 }
 
 async fn place(s: &Stack, user: &str, skus: &[&str]) -> Value {
@@ -247,7 +256,37 @@ async fn fixture(s: &Stack) -> Fixture {
         .map(|a| a["id"].as_str().unwrap().to_owned());
     let unpaid = place(s, "rita", &["MUG"]).await;
     let to_pay = place(s, "rita", &["MUG"]).await;
+    let wx = place(s, "rita", &["MUG"]).await;
+    let wx_id = wx["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.start_wechat("rita", &wx_id, "oRita").await.0, 200);
+    let t = s.sim.wechat_pay(&wx_id, None).unwrap();
+    let wx_paid = s.sim.take_wechat_notifications().remove(0);
+    let client = integration_tests::stack::wechatpay(&s.sim).client;
+    let creds = adapters::secrets::parse_wechatpay(
+        &serde_json::to_string(&s.sim.wechat_credentials()).unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    let stray = domain::payment::refund::RefundRequest {
+        storefront: domain::storefront::StorefrontId::default_id(),
+        channel: domain::payment::refund::PaymentChannel::Wechatpay,
+        provider_no: format!("{wx_id}-R09"),
+        payment_id: t.transaction_id,
+        amount_cents: domain::money::Cents(1),
+        payment_cents: domain::money::Cents(1500),
+        reason: "authz".into(),
+        provider_refund_id: None,
+    };
+    let url = format!(
+        "{}/payments/wechatpay/refund-notify/default",
+        integration_tests::stack::PUBLIC_BASE_URL
+    );
+    client.create_refund(&creds, &stray, &url).await.unwrap();
+    let wx_refund = s.sim.take_wechat_notifications().remove(0);
     Fixture {
+        wx: wx_id,
+        wx_paid,
+        wx_refund,
         mug: package_with_sku(&order, "MUG"),
         lamp: package_with_sku(&order, "LAMP"),
         order: order["id"].as_str().unwrap().to_owned(),
@@ -281,6 +320,11 @@ fn probe(id: RouteId, f: &Fixture) -> Event {
         let text = body.to_string();
         let sig = domain::payment::signature::sign(secret.as_bytes(), text.as_bytes());
         e.raw_body(&text).header("x-signature", &sig)
+    };
+    let wechat = |e: Event, n: &supplier_sim::WechatNotification| {
+        n.headers
+            .iter()
+            .fold(e.raw_body(&n.body), |e, (k, v)| e.header(k, v))
     };
     let payment = json!({"order_id": f.to_pay.0, "payment_id": "pay-authz-y",
                          "amount_cents": f.to_pay.1, "paid_at": integration_tests::now()});
@@ -335,6 +379,11 @@ fn probe(id: RouteId, f: &Fixture) -> Event {
         NotifyRefundInStorefront => {
             signed(at("storefront", "default"), PAYMENT_SECRET, refund_word(f))
         }
+        StartWechatPayment => at("id", &f.wx).json(&json!({"openid": "oRita"})),
+        NotifyWechatPayment => wechat(plain(), &f.wx_paid),
+        NotifyWechatPaymentInStorefront => wechat(at("storefront", "default"), &f.wx_paid),
+        NotifyWechatRefund => wechat(plain(), &f.wx_refund),
+        NotifyWechatRefundInStorefront => wechat(at("storefront", "default"), &f.wx_refund),
         RetryRefund => at("refund_id", &f.refund),
         RecordRefundOffline => {
             at("refund_id", &f.refund).json(&json!({"note": "paid by bank transfer"}))

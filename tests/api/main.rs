@@ -28,3 +28,4 @@ mod roles;
 mod status_sync;
 mod storefronts;
 mod stress;
+mod wechatpay;

@@ -272,6 +272,11 @@ async fn handle(app: &App, func: Func, req: Request) -> Response<Body> {
 /// Status and JSON body of an answer; asserts the JSON and error shapes.
 pub fn decode(resp: Response<Body>) -> (u16, Value) {
     let status = resp.status().as_u16();
+    // 204 (WeChat Pay's "received"): no body at all.
+    if status == 204 {
+        assert!(resp.body().is_empty(), "a 204 has no body");
+        return (status, Value::Null);
+    }
     let ct = resp
         .headers()
         .get("content-type")

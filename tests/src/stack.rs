@@ -121,6 +121,30 @@ pub async fn proof_bucket(prefix: &str) -> adapters::proofs::S3Proofs {
     proofs
 }
 
+/// Where the handlers tell WeChat Pay to notify (the tests deliver the
+/// simulator's notifications themselves).
+pub const PUBLIC_BASE_URL: &str = "http://stack.test";
+
+/// The local payment secrets: the gateway's, and the simulator's WeChat
+/// Pay merchant credentials for every storefront naming none.
+pub fn local_secrets(sim: &Simulator) -> adapters::secrets::PaymentSecrets {
+    adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET).with_wechatpay(Some(
+        serde_json::to_string(&sim.wechat_credentials()).expect("credentials as JSON"),
+    ))
+}
+
+/// WeChat Pay at the simulator.
+pub fn wechatpay(sim: &Simulator) -> suppliers::wechatpay::WechatPay {
+    suppliers::wechatpay::WechatPay {
+        client: suppliers::wechatpay::WechatPayClient::new(
+            &sim.wechat_url(),
+            std::time::Duration::from_millis(1500),
+        )
+        .expect("WeChat Pay client"),
+        public_base_url: Some(PUBLIC_BASE_URL.to_owned()),
+    }
+}
+
 /// What one delivery of a batch did.
 #[derive(Debug, Default)]
 pub struct Delivery {
@@ -164,7 +188,8 @@ impl Stack {
             pay: pay::Pay {
                 app: t.app.clone(),
                 publisher: publisher.clone(),
-                secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
+                secrets: local_secrets(&sim),
+                wechatpay: wechatpay(&sim),
             },
             cancel: cancel::Cancel {
                 app: t.app.clone(),
@@ -194,7 +219,8 @@ impl Stack {
                 publisher: publisher.clone(),
                 providers: refund::Providers {
                     store: t.app.store.clone(),
-                    secrets: adapters::secrets::PaymentSecrets::local(PAYMENT_SECRET),
+                    secrets: local_secrets(&sim),
+                    wechatpay: wechatpay(&sim),
                     gateway: Some(
                         suppliers::gateway::GatewayClient::new(
                             &sim.gateway_url(),
@@ -438,6 +464,81 @@ impl Stack {
             );
         }
         out
+    }
+
+    /// Posts a WeChat Pay notification to the route its `url` names (the
+    /// payment's or the refund's, with its storefront), as WeChat does.
+    pub async fn wechat_notify(&self, n: &supplier_sim::WechatNotification) -> (u16, Value) {
+        let path = n
+            .url
+            .strip_prefix(PUBLIC_BASE_URL)
+            .unwrap_or_else(|| panic!("a notification to {}", n.url));
+        let (route, refund) = match path.rsplit_once('/') {
+            Some(("/payments/wechatpay/notify", _)) => {
+                ("/payments/wechatpay/notify/{storefront}", false)
+            }
+            Some(("/payments/wechatpay/refund-notify", _)) => {
+                ("/payments/wechatpay/refund-notify/{storefront}", true)
+            }
+            _ => panic!("no WeChat Pay route at {path}"),
+        };
+        let sf = path.rsplit('/').next().unwrap_or_default();
+        let mut e = Event::new("POST", route, path)
+            .path_param("storefront", sf)
+            .raw_body(&n.body);
+        for (k, v) in &n.headers {
+            e = e.header(k, v);
+        }
+        let resp = if refund {
+            refund::handle_http(&self.refund, e.build()).await
+        } else {
+            pay::handle(&self.pay, e.build()).await
+        };
+        crate::decode(resp)
+    }
+
+    /// Hands the simulator's pending WeChat Pay notifications to the API;
+    /// their answers, in order.
+    pub async fn wechat_notifications(&self) -> Vec<(u16, Value)> {
+        let mut out = Vec::new();
+        for n in self.sim.take_wechat_notifications() {
+            out.push(self.wechat_notify(&n).await);
+        }
+        out
+    }
+
+    /// `POST /orders/{id}/pay/wechatpay` by `user`.
+    pub async fn start_wechat(&self, user: &str, order_id: &str, openid: &str) -> (u16, Value) {
+        let e = Event::new(
+            "POST",
+            "/orders/{id}/pay/wechatpay",
+            &format!("/orders/{order_id}/pay/wechatpay"),
+        )
+        .path_param("id", order_id)
+        .user(user)
+        .json(&json!({ "openid": openid }));
+        crate::decode(pay::handle(&self.pay, e.build()).await)
+    }
+
+    /// The buyer pays `order` through WeChat Pay: prepay, the simulator's
+    /// payment (`amount`: the order's total by default), its notification
+    /// delivered. The notification's answer and the transaction id.
+    pub async fn pay_wechat(
+        &self,
+        user: &str,
+        order: &Value,
+        amount: Option<u64>,
+    ) -> (u16, String) {
+        let id = order["id"].as_str().expect("an order id");
+        let (status, v) = self.start_wechat(user, id, "oBuyer_1").await;
+        assert_eq!(status, 200, "{v}");
+        let t = self
+            .sim
+            .wechat_pay(id, amount)
+            .expect("the simulator's payment");
+        let answers = self.wechat_notifications().await;
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        (answers[0].0, t.transaction_id)
     }
 
     /// A staff refund action (`retry` or `record-offline`) by `user` with `role`.

@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
         .required("PAYMENT_WEBHOOK_SECRET")?;
     let local = app.auth == adapters::app::AuthMode::DevHeaders;
     let pay = pay::Pay {
-        secrets: adapters::secrets::PaymentSecrets::new(&sdk, Some(default), local),
+        secrets: adapters::secrets::PaymentSecrets::new(&sdk, Some(default), local)
+            .with_wechatpay(adapters::secrets::wechatpay_default(&sdk).await?),
+        wechatpay: suppliers::wechatpay::WechatPay::from_env()?,
         publisher: adapters::app::publisher_from_env(&sdk)?,
         app,
     };

@@ -19,7 +19,9 @@ use domain::view::OrderView;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use suppliers::gateway::GatewayClient;
+use suppliers::wechatpay::{self as wechat, Credentials, RefundResource, WechatPay};
 
 #[derive(Clone)]
 pub struct Refund {
@@ -36,6 +38,7 @@ pub struct Providers {
     pub secrets: PaymentSecrets,
     /// `PAYMENT_GATEWAY_URL`; None: the gateway channel is not configured.
     pub gateway: Option<GatewayClient>,
+    pub wechatpay: WechatPay,
 }
 
 impl Providers {
@@ -57,11 +60,22 @@ impl Providers {
         Ok((client, secret))
     }
 
-    fn unsupported(r: &RefundRequest) -> ProviderError {
-        ProviderError::Temporary(format!(
-            "the {} channel is not configured here",
-            r.channel.as_str()
-        ))
+    /// The storefront's WeChat Pay credentials. None of them is
+    /// temporary: the refund waits (and is asked about) until they are set.
+    async fn wechatpay(&self, r: &RefundRequest) -> Result<Arc<Credentials>, ProviderError> {
+        let sf = storefront::find(&self.store, &r.storefront)
+            .await
+            .map_err(|e| ProviderError::Temporary(format!("storefront {}: {e}", r.storefront)))?;
+        self.secrets
+            .wechatpay(&sf)
+            .await
+            .map_err(|e| ProviderError::Temporary(e.to_string()))?
+            .ok_or_else(|| {
+                ProviderError::Temporary(format!(
+                    "storefront {} has no WeChat Pay credentials",
+                    sf.id
+                ))
+            })
     }
 }
 
@@ -72,7 +86,16 @@ impl RefundProvider for Providers {
                 let (client, secret) = self.gateway(r).await?;
                 client.create(r, &secret).await
             }
-            PaymentChannel::Wechatpay => Err(Self::unsupported(r)),
+            PaymentChannel::Wechatpay => {
+                let creds = self.wechatpay(r).await?;
+                let url = self
+                    .wechatpay
+                    .notify_url("refund-notify", &r.storefront)
+                    .ok_or_else(|| {
+                        ProviderError::Temporary("PUBLIC_BASE_URL is not configured".into())
+                    })?;
+                self.wechatpay.client.create_refund(&creds, r, &url).await
+            }
         }
     }
     async fn query(&self, r: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
@@ -81,7 +104,10 @@ impl RefundProvider for Providers {
                 let (client, secret) = self.gateway(r).await?;
                 client.query(r, &secret).await
             }
-            PaymentChannel::Wechatpay => Err(Self::unsupported(r)),
+            PaymentChannel::Wechatpay => {
+                let creds = self.wechatpay(r).await?;
+                self.wechatpay.client.query_refund(&creds, r).await
+            }
         }
     }
     async fn apply_abnormal(&self, r: &RefundRequest) -> Result<ProviderRefund, ProviderError> {
@@ -89,7 +115,10 @@ impl RefundProvider for Providers {
             // The gateway has no abnormal refunds (its `failed` is closed):
             // a retry creates under the refund's number, which answers it.
             PaymentChannel::Gateway => self.create(r).await,
-            PaymentChannel::Wechatpay => Err(Self::unsupported(r)),
+            PaymentChannel::Wechatpay => {
+                let creds = self.wechatpay(r).await?;
+                self.wechatpay.client.apply_abnormal(&creds, r).await
+            }
         }
     }
 }
@@ -178,6 +207,12 @@ pub async fn handle_http(f: &Refund, req: Request) -> Response<Body> {
     let f = &http::for_request(f, &req);
     let result = match http::route(&req, "refund") {
         Ok(RouteId::NotifyRefund | RouteId::NotifyRefundInStorefront) => notify(f, &req).await,
+        Ok(RouteId::NotifyWechatRefund | RouteId::NotifyWechatRefundInStorefront) => {
+            return match notify_wechat(f, &req).await {
+                Ok(()) => http::no_content(),
+                Err(e) => e.into_response(),
+            };
+        }
         Ok(RouteId::RetryRefund) => staff(f, &req, false).await,
         Ok(RouteId::RecordRefundOffline) => staff(f, &req, true).await,
         Ok(_) => Err(ApiError::no_route()),
@@ -216,6 +251,66 @@ async fn notify(f: &Refund, req: &Request) -> Result<Value, ApiError> {
         .ok_or(ApiError::from(RefundError::NotFound))?;
     tracing::info!(order = %order.id, refund = %r.id, status = r.status.as_str(), "refund notification");
     Ok(json!({ "refund_id": no, "status": r.status, "order_id": order.id }))
+}
+
+/// `POST /payments/wechatpay/refund-notify[/{storefront}]`: verified and
+/// decrypted with the storefront's WeChat Pay credentials (else 401,
+/// nothing changes); 204 once processed, a stale or unknown refund included.
+async fn notify_wechat(f: &Refund, req: &Request) -> Result<(), ApiError> {
+    let id = match http::path_param(req, "storefront") {
+        Some(raw) => StorefrontId::parse(&raw)?,
+        None => StorefrontId::default_id(),
+    };
+    let sf = storefront::find(&f.app.store, &id).await?;
+    tracing::Span::current().record("storefront", sf.id.as_str());
+    let creds = f.providers.secrets.wechatpay(&sf).await?.ok_or_else(|| {
+        http::wechatpay_unverified(format!(
+            "storefront {} has no WeChat Pay credentials",
+            sf.id
+        ))
+    })?;
+    let headers = http::wechatpay_headers(req)?;
+    let (event, plain) = creds
+        .open_notification(&headers, http::body(req)?)
+        .map_err(http::wechatpay_unverified)?;
+    let r: RefundResource = serde_json::from_slice(&plain)
+        .map_err(|e| http::wechatpay_unverified(format!("{event}: not a refund: {e}")))?;
+    if r.mchid != creds.mchid {
+        return Err(http::wechatpay_unverified(format!(
+            "for merchant {}, not this storefront's",
+            r.mchid
+        )));
+    }
+    let Some(state) = wechat::refund_state(&r.refund_status) else {
+        tracing::warn!(refund = %r.out_refund_no, status = %r.refund_status, "unknown WeChat refund status");
+        return Ok(());
+    };
+    let word = ProviderRefund {
+        state,
+        provider_refund_id: Some(r.refund_id.clone()),
+    };
+    match refund::notified(
+        &f.app.store,
+        &f.publisher,
+        &sf.id,
+        &r.out_refund_no,
+        &word,
+        f.app.config.refund_query_secs,
+        Timestamp::now(),
+    )
+    .await
+    {
+        Ok(order) => {
+            tracing::info!(order = %order.id, refund = %r.out_refund_no, status = %r.refund_status, "WeChat refund notification");
+            Ok(())
+        }
+        // Not processed: WeChat sends it again.
+        Err(e @ RefundError::Store(_)) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(refund = %r.out_refund_no, outcome = %e, "WeChat refund notification for no refund of ours");
+            Ok(())
+        }
+    }
 }
 
 async fn staff(f: &Refund, req: &Request, offline: bool) -> Result<Value, ApiError> {

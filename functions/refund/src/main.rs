@@ -32,8 +32,10 @@ async fn main() -> Result<(), Error> {
     let f = refund::Refund {
         providers: refund::Providers {
             store: app.store.clone(),
-            secrets: adapters::secrets::PaymentSecrets::new(&sdk, Some(default), local),
+            secrets: adapters::secrets::PaymentSecrets::new(&sdk, Some(default), local)
+                .with_wechatpay(adapters::secrets::wechatpay_default(&sdk).await?),
             gateway,
+            wechatpay: suppliers::wechatpay::WechatPay::from_env()?,
         },
         publisher: adapters::app::publisher_from_env(&sdk)?,
         app,

@@ -43,7 +43,8 @@ pub mod gateway;
 pub use gateway::{GatewayMode, GatewayRefund, Notification, RefundMode};
 pub mod wechatpay;
 pub use wechatpay::{
-    BillEdit, MerchantCredentials, WechatMode, WechatNotification, WechatRefund, WechatRefundMode,
+    BillEdit, Forgery, MerchantCredentials, WechatMode, WechatNotification, WechatRefund,
+    WechatRefundMode,
 };
 
 pub const DEFAULT_JD_APP_SECRET: &str = "dev-jd-secret";
@@ -430,6 +431,11 @@ impl Simulator {
     /// The merchant credentials the functions use (`WECHATPAY_*`).
     pub fn wechat_credentials(&self) -> MerchantCredentials {
         self.inner.wechat_keys.credentials.clone()
+    }
+
+    /// Spoils the WeChat notifications made from now on (or stops: `None`).
+    pub fn forge_wechat(&self, forgery: wechatpay::Forgery) {
+        self.inner.wechat_keys.set_forgery(forgery);
     }
 
     pub fn set_wechat_refund_mode(&self, mode: WechatRefundMode) {

@@ -157,7 +157,23 @@ pub struct WechatNotification {
     pub body: String,
 }
 
+/// How the next notifications are spoiled (for the tests of refusals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Forgery {
+    #[default]
+    None,
+    /// The signature does not match the body.
+    Signature,
+    /// Signed 6 minutes ago.
+    Stale,
+    /// Signed correctly, the resource sealed with another key.
+    Undecryptable,
+}
+
 pub(crate) struct Keys {
+    /// [`Forgery`] as a number (shared by every request).
+    forgery: std::sync::atomic::AtomicU8,
     platform: RsaKeyPair,
     platform_id: String,
     merchant_public: Vec<u8>,
@@ -183,6 +199,7 @@ impl Keys {
                     .to_string(),
         };
         Self {
+            forgery: Default::default(),
             platform,
             platform_id,
             merchant_public: merchant_public.as_ref().to_vec(),
@@ -190,9 +207,27 @@ impl Keys {
         }
     }
 
+    pub fn set_forgery(&self, f: Forgery) {
+        self.forgery
+            .store(f as u8, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn forgery(&self) -> Forgery {
+        match self.forgery.load(std::sync::atomic::Ordering::SeqCst) {
+            1 => Forgery::Signature,
+            2 => Forgery::Stale,
+            3 => Forgery::Undecryptable,
+            _ => Forgery::None,
+        }
+    }
+
     /// `Wechatpay-*` headers over `body` (signature corrupted when `forge`).
     pub fn signed_headers(&self, body: &str, forge: bool) -> Vec<(String, String)> {
-        let ts = now_unix().to_string();
+        self.signed_at(body, forge, now_unix())
+    }
+
+    fn signed_at(&self, body: &str, forge: bool, at: i64) -> Vec<(String, String)> {
+        let ts = at.to_string();
         let nonce = random_alnum(32);
         let mut sig = vec![0; self.platform.public_modulus_len()];
         self.platform
@@ -267,9 +302,12 @@ impl Keys {
         forge: bool,
     ) -> WechatNotification {
         let nonce = random_alnum(12);
-        let key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, self.credentials.api_v3_key.as_bytes()).expect("key"),
-        );
+        let forgery = self.forgery();
+        let mut api_key = self.credentials.api_v3_key.as_bytes().to_vec();
+        if forgery == Forgery::Undecryptable {
+            api_key.reverse();
+        }
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &api_key).expect("key"));
         let mut data = resource.to_string().into_bytes();
         key.seal_in_place_append_tag(
             Nonce::try_assume_unique_for_key(nonce.as_bytes()).expect("12 bytes"),
@@ -284,9 +322,10 @@ impl Keys {
                 "ciphertext": B64.encode(data), "associated_data": original_type, "nonce": nonce},
         })
         .to_string();
+        let at = now_unix() - if forgery == Forgery::Stale { 360 } else { 0 };
         WechatNotification {
             url: url.to_owned(),
-            headers: self.signed_headers(&body, forge),
+            headers: self.signed_at(&body, forge || forgery == Forgery::Signature, at),
             body,
         }
     }

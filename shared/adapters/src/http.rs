@@ -374,6 +374,32 @@ pub fn verified_body(
     Ok(bytes)
 }
 
+/// 204: what WeChat Pay takes as "received, do not send again".
+pub fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+/// 401 `invalid_signature`: a WeChat Pay notification that does not
+/// verify or decrypt (the reason is logged, never answered).
+pub fn wechatpay_unverified(why: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(reason = %why, "WeChat Pay notification refused");
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_signature",
+        "the notification does not verify with this storefront's WeChat Pay keys",
+    )
+}
+
+/// The `Wechatpay-*` headers of a notification (401 when one is missing).
+pub fn wechatpay_headers(
+    req: &Request,
+) -> Result<suppliers::wechatpay::crypto::SignedHeaders, ApiError> {
+    suppliers::wechatpay::crypto::SignedHeaders::from_headers(|name| header_value(req, name))
+        .map_err(wechatpay_unverified)
+}
+
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.path_parameters_ref()
         .and_then(|p| p.first(name))

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 /// Settings whose value is a JSON object: the whole secret string, not a
 /// key inside it.
-const WHOLE: &[&str] = &["SUPPLIER_WEBHOOK_SECRETS"];
+const WHOLE: &[&str] = &["SUPPLIER_WEBHOOK_SECRETS", "WECHATPAY_CREDENTIALS"];
 
 /// The values of the secrets a function asked for, by name.
 #[derive(Clone, Default)]
@@ -125,6 +125,45 @@ pub struct PaymentSecrets {
     local: bool,
     client: Option<aws_sdk_secretsmanager::Client>,
     read: std::sync::Arc<std::sync::Mutex<HashMap<String, (std::time::Instant, String)>>>,
+    /// The `default` storefront's WeChat Pay credentials (a JSON object of
+    /// the `WECHATPAY_*` names), when configured.
+    wechatpay_default: Option<String>,
+    /// Credentials parsed, by the text they came from.
+    parsed: std::sync::Arc<std::sync::Mutex<HashMap<String, Arc<Credentials>>>>,
+}
+
+use std::sync::Arc;
+use suppliers::wechatpay::{Credentials, CREDENTIAL_NAMES};
+
+/// The `default` storefront's WeChat Pay credentials as one JSON object:
+/// the secret `WECHATPAY_CREDENTIALS_ARN` names (deployed), else the
+/// `WECHATPAY_*` variables (the local stack). None when not configured.
+pub async fn wechatpay_default(
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<String>, StartupError> {
+    let secrets = Secrets::load(sdk, &["WECHATPAY_CREDENTIALS"]).await?;
+    if let Some(text) = secrets.get("WECHATPAY_CREDENTIALS") {
+        return Ok(Some(text.to_owned()));
+    }
+    let mut map = serde_json::Map::new();
+    for name in CREDENTIAL_NAMES {
+        if let Some(v) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
+            map.insert(name.to_owned(), serde_json::Value::String(v));
+        }
+    }
+    Ok((!map.is_empty()).then(|| serde_json::Value::Object(map).to_string()))
+}
+
+/// Credentials from the JSON object `text` (None: it names no merchant).
+pub fn parse_wechatpay(text: &str) -> Result<Option<Credentials>, String> {
+    let map: HashMap<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|e| format!("the WeChat Pay credentials are not a JSON object: {e}"))?;
+    Credentials::from_values(|name| match map.get(name)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        // The verification keys may be stored as an object, not a string.
+        other @ serde_json::Value::Object(_) => Some(other.to_string()),
+        _ => None,
+    })
 }
 
 impl std::fmt::Debug for PaymentSecrets {
@@ -149,7 +188,16 @@ impl PaymentSecrets {
             local,
             client: Some(aws_sdk_secretsmanager::Client::new(sdk)),
             read: Default::default(),
+            wechatpay_default: None,
+            parsed: Default::default(),
         }
+    }
+
+    /// With the `default` storefront's WeChat Pay credentials (see
+    /// [`wechatpay_default`]); locally every storefront naming none uses them.
+    pub fn with_wechatpay(mut self, default: Option<String>) -> Self {
+        self.wechatpay_default = default;
+        self
     }
 
     /// No secret store: `default`'s secret, and the local ones.
@@ -159,6 +207,8 @@ impl PaymentSecrets {
             local: true,
             client: None,
             read: Default::default(),
+            wechatpay_default: None,
+            parsed: Default::default(),
         }
     }
 
@@ -176,51 +226,91 @@ impl PaymentSecrets {
                 None
             });
         };
-        if let Some((at, v)) = self
-            .read
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
-            if at.elapsed() < STOREFRONT_SECRET_FOR {
-                return Ok(Some(v.clone()));
-            }
-        }
-        let Some(client) = &self.client else {
+        let Some(text) = self.read_secret(name, &sf.id, "payment_webhook").await else {
             return Ok(None);
         };
-        // A secret that cannot be read verifies nothing: the notification is
-        // refused (401; the provider sends it again later) and the cause logged.
-        let out = match client.get_secret_value().secret_id(name).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                tracing::error!(
-                    storefront = %sf.id,
-                    secret = %name,
-                    error = %aws_sdk_secretsmanager::error::DisplayErrorContext(e),
-                    "the storefront's payment secret cannot be read"
-                );
-                return Ok(None);
-            }
-        };
-        let text = out.secret_string().unwrap_or_default();
         // A JSON object holds it under `PAYMENT_WEBHOOK_SECRET`; else it is the string.
-        let value = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(serde_json::Value::Object(map)) => map
                 .get("PAYMENT_WEBHOOK_SECRET")
                 .and_then(|v| v.as_str())
                 .map(str::to_owned),
-            _ => Some(text.to_owned()),
+            _ => Some(text),
         }
-        .filter(|v| !v.is_empty());
-        if let Some(v) = &value {
-            self.read
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(name.clone(), (std::time::Instant::now(), v.clone()));
-        }
-        Ok(value)
+        .filter(|v| !v.is_empty()))
     }
+
+    /// The WeChat Pay credentials of `sf`: the secret its settings name
+    /// under `wechatpay` (a JSON object of the `WECHATPAY_*` names), else
+    /// for `default` (and locally any storefront) the configured default.
+    /// None: `sf` takes no WeChat Pay (or its credentials do not parse,
+    /// which is logged).
+    pub async fn wechatpay(
+        &self,
+        sf: &domain::storefront::Storefront,
+    ) -> Result<Option<Arc<Credentials>>, domain::error::StoreError> {
+        let text = match sf.secret_names.get("wechatpay") {
+            Some(name) => self.read_secret(name, &sf.id, "wechatpay").await,
+            None if sf.id.is_default() || self.local => self.wechatpay_default.clone(),
+            None => None,
+        };
+        let Some(text) = text else { return Ok(None) };
+        if let Some(c) = lock(&self.parsed).get(&text) {
+            return Ok(Some(c.clone()));
+        }
+        match parse_wechatpay(&text) {
+            Ok(Some(c)) => {
+                let c = Arc::new(c);
+                lock(&self.parsed).insert(text, c.clone());
+                Ok(Some(c))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::error!(storefront = %sf.id, error = %e, "the storefront's WeChat Pay credentials do not parse");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The string of the secret `name` (cached for 5 minutes); None when it
+    /// cannot be read (logged: what it verifies is refused, the provider
+    /// sends it again later).
+    async fn read_secret(
+        &self,
+        name: &str,
+        sf: &domain::storefront::StorefrontId,
+        purpose: &str,
+    ) -> Option<String> {
+        if let Some((at, v)) = lock(&self.read).get(name) {
+            if at.elapsed() < STOREFRONT_SECRET_FOR {
+                return Some(v.clone());
+            }
+        }
+        let client = self.client.as_ref()?;
+        let out = match client.get_secret_value().secret_id(name).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::error!(
+                    storefront = %sf,
+                    secret = %name,
+                    purpose,
+                    error = %aws_sdk_secretsmanager::error::DisplayErrorContext(e),
+                    "the storefront's secret cannot be read"
+                );
+                return None;
+            }
+        };
+        let text = out.secret_string().unwrap_or_default().to_owned();
+        if text.is_empty() {
+            return None;
+        }
+        lock(&self.read).insert(name.to_owned(), (std::time::Instant::now(), text.clone()));
+        Some(text)
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -102,6 +102,8 @@ pub struct AttentionList {
     domain::storefront::Storefront,
     domain::storefront::StorefrontInput,
     domain::backoffice::notes::NoteInput,
+    domain::payment::start::StartInput,
+    domain::payment::start::PayParams,
     domain::after_sales::uploads::UploadRequest,
     domain::after_sales::uploads::Upload,
     domain::backoffice::acknowledge::AcknowledgeInput,
@@ -183,6 +185,16 @@ fn security_schemes() -> Value {
         "JwtBearer": jwt,
         "PaymentSignature": signed("PAYMENT_WEBHOOK_SECRET"),
         "SupplierSignature": signed("the path's supplier's own secret from SUPPLIER_WEBHOOK_SECRETS (a supplier without one: 401)"),
+        "WechatpaySignature": SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "Wechatpay-Signature".to_owned(),
+            "WeChat Pay API v3: base64 RSASSA-PKCS1-v1_5 SHA-256 over \
+             `Wechatpay-Timestamp\\nWechatpay-Nonce\\nbody\\n` by WeChat Pay's key named in \
+             `Wechatpay-Serial` (a platform certificate serial or `PUB_KEY_ID_...`, \
+             configured per storefront). A bad signature, a timestamp more than 5 minutes \
+             away or a resource that does not decrypt is 401 `invalid_signature` and \
+             changes nothing."
+                .to_owned(),
+        ))),
     })
 }
 

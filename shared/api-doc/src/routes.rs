@@ -48,6 +48,8 @@ pub struct Route {
     errors: BTreeMap<u16, Vec<&'static str>>,
     /// Properties beside `error` in one status's error answer.
     error_extras: BTreeMap<u16, Value>,
+    /// A security scheme other than the access's own (WeChat Pay's headers).
+    signed_by: Option<&'static str>,
 }
 
 impl Route {
@@ -76,6 +78,7 @@ impl Route {
             ok: Vec::new(),
             errors: BTreeMap::new(),
             error_extras: BTreeMap::new(),
+            signed_by: None,
         };
         match access {
             Access::Public => {}
@@ -147,6 +150,12 @@ impl Route {
         self
     }
 
+    /// Verified by `scheme` rather than the access's own.
+    fn signed_by(mut self, scheme: &'static str) -> Self {
+        self.signed_by = Some(scheme);
+        self
+    }
+
     fn error_extras(mut self, status: u16, properties: Value) -> Self {
         self.error_extras.insert(status, properties);
         self
@@ -161,7 +170,7 @@ impl Route {
         op.insert("description".into(), json!(self.description));
         op.insert(
             "security".into(),
-            match scheme(self.access) {
+            match self.signed_by.or(scheme(self.access)) {
                 None => json!([]),
                 Some(s) => json!([{ s: [] }]),
             },
@@ -305,6 +314,12 @@ fn meaning(code: &str) -> &'static str {
         "not_acknowledgeable" => "this attention item ends by its own route (`resolve`), not by acknowledging",
         "internal" => "an internal failure",
         "busy" => "too many changes at once",
+        "not_payable" => "the order is not awaiting payment (paid, cancelled or closed)",
+        "payment_deadline_passed" => "the order's payment deadline has passed",
+        "payment_channel_not_configured" => {
+            "the order's storefront has no WeChat Pay credentials (or no `PUBLIC_BASE_URL` is set)"
+        }
+        "payment_refused" => "WeChat Pay refused the payment (the message gives its code)",
         other => panic!("no meaning written for error code {other}"),
     }
 }
@@ -551,6 +566,88 @@ pub fn routes() -> Vec<Route> {
                 ],
             )
             .errors(422, &["payment_id_reused"])
+    };
+    let wechat_body = || {
+        json!({
+            "type": "object",
+            "required": ["id", "event_type", "resource"],
+            "properties": {
+                "id": { "type": "string" },
+                "create_time": { "type": "string" },
+                "event_type": { "type": "string" },
+                "resource_type": { "type": "string" },
+                "summary": { "type": "string" },
+                "resource": {
+                    "type": "object",
+                    "required": ["algorithm", "ciphertext", "nonce"],
+                    "properties": {
+                        "algorithm": { "type": "string", "enum": ["AEAD_AES_256_GCM"] },
+                        "ciphertext": { "type": "string" },
+                        "associated_data": { "type": "string" },
+                        "original_type": { "type": "string" },
+                        "nonce": { "type": "string" },
+                    },
+                },
+            },
+        })
+    };
+    let wechat_headers = || {
+        ["Timestamp", "Nonce", "Serial"]
+            .into_iter()
+            .map(|h| {
+                json!({
+                    "name": format!("Wechatpay-{h}"), "in": "header", "required": true,
+                    "schema": { "type": "string" },
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let wechat_example = || {
+        json!({
+            "id": "EV-2018022511223320873", "create_time": "2026-12-05T10:00:00+08:00",
+            "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": { "original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": "…", "associated_data": "transaction", "nonce": "fdasflkja484w" },
+        })
+    };
+    let wechat_notify = |id: RouteId| {
+        Route::of(id, "payments", "Payment notification (WeChat Pay)")
+            .signed_by("WechatpaySignature")
+            .describe(
+                "WeChat Pay API v3's payment notification (SPEC 2.12), verified with the key \
+                 `Wechatpay-Serial` names (a platform certificate or a `PUB_KEY_ID_...`, \
+                 timestamps within 5 minutes) and its resource decrypted \
+                 (`AEAD_AES_256_GCM`, the API v3 key), both of the storefront's merchant \
+                 account; `mchid` and `appid` must be its. A `SUCCESS` transaction pays \
+                 the order (`out_trade_no`) by the rules of `POST /payments/notify`, its \
+                 `transaction_id` the payment id and `amount.total` the amount; a wrong \
+                 amount, a late or a second payment is recorded for refund. Once \
+                 processed the answer is 204 whatever the order's outcome (WeChat sends \
+                 anything else again for a day); only a notification that does not \
+                 verify or decrypt is 401, and changes nothing.",
+            )
+            .params(wechat_headers())
+            .body(wechat_body(), true, Some(wechat_example()))
+            .ok(
+                204,
+                json!({ "description": "Processed (whatever became of the order)." }),
+            )
+    };
+    let wechat_refund_notify = |id: RouteId| {
+        Route::of(id, "refunds", "Refund notification (WeChat Pay)")
+            .signed_by("WechatpaySignature")
+            .describe(
+                "WeChat Pay API v3's refund notification (SPEC 2.12), verified and \
+                 decrypted as the payment notification is. Its `refund_status` \
+                 (`SUCCESS`, `ABNORMAL`, `CLOSED`) moves the refund sent under \
+                 `out_refund_no` to `succeeded` or `failed` (`abnormal`, `closed`: on the \
+                 attention list); a repeated or stale one changes nothing. 204 once \
+                 processed; 401 when it does not verify or decrypt.",
+            )
+            .params(wechat_headers())
+            .body(wechat_body(), true, None)
+            .ok(204, json!({ "description": "Processed." }))
     };
     let refund_notify = |id: RouteId| {
         Route::of(id, "refunds", "Refund notification (payment gateway)")
@@ -951,6 +1048,44 @@ pub fn routes() -> Vec<Route> {
                  The bare route is `default`. An unknown storefront is 404.",
             ))
             .errors(404, &["unknown_storefront"]),
+        Route::of(RouteId::StartWechatPayment, "payments", "Start a WeChat Pay payment (JSAPI)")
+            .describe(
+                "The order's buyer (SPEC 2.12), while it awaits payment: asks WeChat Pay for a \
+                 JSAPI prepay with the order's storefront's merchant account (`out_trade_no` = \
+                 the order id, the order total, `time_expire` = the payment deadline) and \
+                 answers the signed parameters the mini-program passes to \
+                 `wx.requestPayment`. Safe to repeat (the same prepay). The order is paid \
+                 when WeChat's notification comes. Staff who see the order are 403 \
+                 `owner_only`; anyone else 404.",
+            )
+            .param(order_param())
+            .body(
+                schema_ref::<domain::payment::start::StartInput>(),
+                true,
+                Some(json!({ "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" })),
+            )
+            .ok(
+                200,
+                json_response(
+                    "What `wx.requestPayment` takes.",
+                    schema_ref::<domain::payment::start::PayParams>(),
+                ),
+            )
+            .errors(400, &["invalid_json", "invalid_request"])
+            .errors(403, &["owner_only"])
+            .errors(404, &["order_not_found"])
+            .errors(409, &["not_payable", "payment_deadline_passed"])
+            .errors(422, &["payment_channel_not_configured", "payment_refused"]),
+        wechat_notify(RouteId::NotifyWechatPayment),
+        wechat_notify(RouteId::NotifyWechatPaymentInStorefront)
+            .param(path_param(
+                "storefront",
+                json!({ "type": "string", "pattern": "^[a-z0-9-]{1,32}$" }),
+                "The storefront whose merchant account took the money (SPEC 2.13): the \
+                 notification is verified and decrypted with its WeChat Pay keys. The bare \
+                 route is `default`. An unknown storefront is 404.",
+            ))
+            .errors(404, &["unknown_storefront"]),
         // ---------------------------------------------------------------- refunds
         refund_notify(RouteId::NotifyRefund),
         refund_notify(RouteId::NotifyRefundInStorefront)
@@ -960,6 +1095,16 @@ pub fn routes() -> Vec<Route> {
                 "The storefront whose merchant account made the refund (SPEC 2.13): the \
                  notification is verified with its secret, and the order must be its. The \
                  bare route is `default`. An unknown storefront is 404.",
+            ))
+            .errors(404, &["unknown_storefront"]),
+        wechat_refund_notify(RouteId::NotifyWechatRefund),
+        wechat_refund_notify(RouteId::NotifyWechatRefundInStorefront)
+            .param(path_param(
+                "storefront",
+                json!({ "type": "string", "pattern": "^[a-z0-9-]{1,32}$" }),
+                "The storefront whose merchant account made the refund (SPEC 2.13): the \
+                 notification is verified with its WeChat Pay keys. The bare route is \
+                 `default`. An unknown storefront is 404.",
             ))
             .errors(404, &["unknown_storefront"]),
         Route::of(RouteId::RetryRefund, "refunds", "Retry a failed refund")

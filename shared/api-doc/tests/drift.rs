@@ -266,6 +266,10 @@ fn webhooks_are_signed_and_staff_routes_say_so() {
             "/payments/notify/{storefront}",
             "/payments/refund-notify",
             "/payments/refund-notify/{storefront}",
+            "/payments/wechatpay/notify",
+            "/payments/wechatpay/notify/{storefront}",
+            "/payments/wechatpay/refund-notify",
+            "/payments/wechatpay/refund-notify/{storefront}",
             "/suppliers/{supplier}/package-status"
         ])
     );

@@ -114,6 +114,13 @@ pub struct OrderView<'a> {
     pub payment_deadline: Timestamp,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub paid_at: Option<Timestamp>,
+    /// The payment that paid the order (the provider's id) and its channel
+    /// (`gateway`, `wechatpay`), once paid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^(gateway|wechatpay)$"))]
+    pub payment_channel: Option<&'static str>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub close_reason: Option<&'a str>,
     pub warnings: &'a [Warning],
@@ -322,6 +329,8 @@ impl<'a> OrderView<'a> {
             created_at: order.created_at,
             payment_deadline: order.payment_deadline,
             paid_at: order.payment().map(|p| p.paid_at),
+            payment_id: order.payment().map(|p| p.payment_id.as_str()),
+            payment_channel: order.payment().map(|p| p.channel.as_str()),
             close_reason: order.close_reason(),
             warnings: &order.warnings,
             refunds: order.refunds().iter().map(RefundView::of).collect(),

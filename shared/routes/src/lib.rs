@@ -63,6 +63,11 @@ pub enum RouteId {
     NotifyRefundInStorefront,
     RetryRefund,
     RecordRefundOffline,
+    StartWechatPayment,
+    NotifyWechatPayment,
+    NotifyWechatPaymentInStorefront,
+    NotifyWechatRefund,
+    NotifyWechatRefundInStorefront,
 }
 
 /// One route.
@@ -281,6 +286,41 @@ pub const ROUTES: &[Route] = &[
         "/refunds/{refund_id}/record-offline",
         "refund",
         Staff,
+    ),
+    r(
+        StartWechatPayment,
+        "POST",
+        "/orders/{id}/pay/wechatpay",
+        "pay",
+        User,
+    ),
+    r(
+        NotifyWechatPayment,
+        "POST",
+        "/payments/wechatpay/notify",
+        "pay",
+        PaymentWebhook,
+    ),
+    r(
+        NotifyWechatPaymentInStorefront,
+        "POST",
+        "/payments/wechatpay/notify/{storefront}",
+        "pay",
+        PaymentWebhook,
+    ),
+    r(
+        NotifyWechatRefund,
+        "POST",
+        "/payments/wechatpay/refund-notify",
+        "refund",
+        PaymentWebhook,
+    ),
+    r(
+        NotifyWechatRefundInStorefront,
+        "POST",
+        "/payments/wechatpay/refund-notify/{storefront}",
+        "refund",
+        PaymentWebhook,
     ),
 ];
 

@@ -13,6 +13,7 @@ use crate::messages::Publisher;
 use crate::money::Cents;
 use crate::order::IllegalTransition;
 use crate::order::{Order, OrderStatus, PaymentInfo, PaymentOutcome};
+use crate::payment::refund::PaymentChannel;
 use crate::ports::Catalog;
 use crate::ports::{CommitError, Ledger, PaymentRecord, Shortage};
 use crate::storefront::StorefrontId;
@@ -236,6 +237,16 @@ fn answer_again(order: Order, outcome: &str, shortages: &[Shortage]) -> Result<P
             shortages: shortages.to_vec(),
         }),
         "already_paid" => Err(PayError::AlreadyPaid { order: boxed() }),
+        "amount_mismatch" => Err(PayError::AmountMismatch {
+            expected: order.total_cents,
+            got: order
+                .refunds()
+                .iter()
+                .rev()
+                .find(|r| r.reason == "amount_mismatch")
+                .map(|r| r.amount_cents)
+                .unwrap_or_default(),
+        }),
         _ => Err(PayError::OrderClosed {
             order: boxed(),
             status: order.status().as_str(),
@@ -362,21 +373,42 @@ async fn pay_once<S: Ledger, P: Publisher>(
                 seen.clone(),
             )))));
         }
-        if n.amount_cents != order.total_cents {
-            return Err(PayError::AmountMismatch {
-                expected: order.total_cents,
-                got: n.amount_cents,
-            }
-            .into());
-        }
-        let mut next = order.next();
-        let pending = order.status() == OrderStatus::PendingPayment;
         let info = PaymentInfo {
             payment_id: n.payment_id.clone(),
             amount_cents: n.amount_cents,
             paid_at: n.paid_at,
             channel: n.channel,
         };
+        if n.amount_cents != order.total_cents {
+            // WeChat Pay took this money before telling us: a wrong amount
+            // goes back whole (the order stays as it was). A gateway's
+            // notification is refused instead, as before.
+            if n.channel != PaymentChannel::Wechatpay || n.amount_cents.0 == 0 {
+                return Err(PayError::AmountMismatch {
+                    expected: order.total_cents,
+                    got: n.amount_cents,
+                }
+                .into());
+            }
+            if let Some(CommitError::PaymentRecorded) = &cur.refusal {
+                return Ok(Decision::Done(Applied::Recorded));
+            }
+            let mut next = order.next();
+            next.refund_payment(&info, "amount_mismatch", now);
+            next.remember_payment(PaymentOutcome {
+                payment_id: n.payment_id.clone(),
+                outcome: "amount_mismatch".into(),
+                shortages: Vec::new(),
+            });
+            let write = Write {
+                order: next,
+                payment: Some(record(n, "amount_mismatch", &[], now)),
+                case: None,
+            };
+            return Ok(Decision::write(write, Applied::Refunded("amount_mismatch")));
+        }
+        let mut next = order.next();
+        let pending = order.status() == OrderStatus::PendingPayment;
         let mut short: Vec<Shortage> = match &cur.refusal {
             Some(CommitError::PaymentRecorded) => return Ok(Decision::Done(Applied::Recorded)),
             // Stock ran out between the read and the write: a SKU not read
@@ -523,6 +555,13 @@ pub async fn apply_payment<S: Ledger + Catalog, P: Publisher>(
             shortages,
         }),
         Applied::Refunded("already_paid") => Err(PayError::AlreadyPaid { order: order()? }),
+        Applied::Refunded("amount_mismatch") => {
+            let order = order()?;
+            Err(PayError::AmountMismatch {
+                expected: order.total_cents,
+                got: n.amount_cents,
+            })
+        }
         Applied::Refunded(_) => {
             let order = order()?;
             Err(PayError::OrderClosed {

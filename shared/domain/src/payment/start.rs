@@ -133,7 +133,7 @@ impl Problem for StartError {
             DeadlinePassed => "payment_deadline_passed",
             NotConfigured => "payment_channel_not_configured",
             Refused(_) => "payment_refused",
-            Unavailable(_) => "payment_provider_unavailable",
+            Unavailable(_) => "busy",
             Store(e) => e.code(),
         }
     }

@@ -209,6 +209,47 @@ fn unix_now() -> i64 {
     domain::time::Timestamp::now().unix()
 }
 
+/// WeChat Pay as the functions reach it: the API client and where
+/// notifications come back.
+#[derive(Clone)]
+pub struct WechatPay {
+    pub client: WechatPayClient,
+    /// `PUBLIC_BASE_URL`: where WeChat sends its notifications
+    /// (`{base}/payments/wechatpay/...`); None: nothing is sent to WeChat.
+    pub public_base_url: Option<String>,
+}
+
+impl WechatPay {
+    /// From `WECHATPAY_API_URL` (default [`DEFAULT_BASE_URL`]),
+    /// `PAYMENT_TIMEOUT_MS` (default 5000) and `PUBLIC_BASE_URL`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let timeout = match var("PAYMENT_TIMEOUT_MS") {
+            Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+                var: "PAYMENT_TIMEOUT_MS",
+                reason: format!("{v:?} is not a number"),
+            })?,
+            None => 5000,
+        };
+        Ok(Self {
+            client: WechatPayClient::new(
+                var("WECHATPAY_API_URL")
+                    .as_deref()
+                    .unwrap_or(DEFAULT_BASE_URL),
+                Duration::from_millis(timeout),
+            )?,
+            public_base_url: var("PUBLIC_BASE_URL").map(|b| b.trim().to_owned()),
+        })
+    }
+
+    /// `{PUBLIC_BASE_URL}/payments/wechatpay/{kind}/{storefront}`.
+    pub fn notify_url(&self, kind: &str, sf: &domain::storefront::StorefrontId) -> Option<String> {
+        self.public_base_url
+            .as_ref()
+            .map(|b| format!("{}/payments/wechatpay/{kind}/{sf}", b.trim_end_matches('/')))
+    }
+}
+
 /// The WeChat Pay API (`WECHATPAY_API_URL`, default the production host).
 #[derive(Clone)]
 pub struct WechatPayClient {
