@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-pub const FUNCTIONS: [&str; 11] = [
+pub const FUNCTIONS: [&str; 13] = [
     "catalog",
     "place",
     "orders",
@@ -29,6 +29,8 @@ pub const FUNCTIONS: [&str; 11] = [
     "after-sales",
     "backoffice",
     "pre-token",
+    "refund",
+    "reconcile",
 ];
 
 const FIRST_ANSWER_TARGET_MS: f64 = 20.0;
@@ -128,9 +130,21 @@ fn base_env(ep: &Endpoints, s: &Stack) -> Vec<(String, String)> {
         ("JD_APP_KEY", "dev-app-key".to_owned()),
         ("JD_APP_SECRET", JD_SECRET.to_owned()),
         ("JD_ACCESS_TOKEN", "dev-access-token".to_owned()),
+        ("PAYMENT_GATEWAY_URL", s.sim.gateway_url()),
+        ("WECHATPAY_API_URL", s.sim.wechat_url()),
+        ("PUBLIC_BASE_URL", "http://127.0.0.1:9".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    // The simulator's WeChat Pay merchant credentials, as scripts/dev gives them.
+    .chain(
+        serde_json::to_value(s.sim.wechat_credentials())
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned()))),
+    )
     .collect()
 }
 
@@ -267,6 +281,28 @@ async fn prepare(s: &Stack, function: &str, run: usize) -> Res<(Value, Expect)> 
                 Expect::Http(201),
             )
         }
+        "refund" => {
+            // A paid order cancelled: its refund's message, as SQS delivers it.
+            let o = s.placed(&user, &tea).await?;
+            s.paid(&s.pay, &o).await?;
+            let id = harness::id_of(&o)?;
+            let (status, v) = integration_tests::decode(
+                cancel::handle(&s.cancel, harness::cancel_event(&user, &id).build()).await,
+            );
+            if status != 200 {
+                return Err(format!("refund setup: cancel answered {status} {v}").into());
+            }
+            let m = s.receive_with("RefundQueue", &format!("{id}-R01")).await?;
+            (
+                adapters::local_queues::lambda_event(
+                    &[m],
+                    "arn:aws:sqs:us-east-1:000000000000:refund",
+                ),
+                Expect::Batch,
+            )
+        }
+        // A day with no trade at the simulator: the bill is asked for, nothing compared.
+        "reconcile" => (json!({"date": "2001-01-01"}), Expect::Sweep),
         other => return Err(format!("no event for {other}").into()),
     })
 }

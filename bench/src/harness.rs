@@ -436,3 +436,36 @@ fn wechatpay(sim: &supplier_sim::Simulator) -> Res<suppliers::wechatpay::WechatP
         public_base_url: None,
     })
 }
+
+impl Stack {
+    /// The message on `queue` whose body mentions `needle` (waiting up to 10 s).
+    pub async fn receive_with(
+        &self,
+        queue: &str,
+        needle: &str,
+    ) -> Res<aws_sdk_sqs::types::Message> {
+        let url = &self.queues[queue];
+        for _ in 0..10 {
+            let out = self
+                .raw_sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .visibility_timeout(30)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+            if let Some(m) = out
+                .messages
+                .unwrap_or_default()
+                .into_iter()
+                .find(|msg| msg.body().is_some_and(|b| b.contains(needle)))
+            {
+                return Ok(m);
+            }
+        }
+        Err(format!("{queue}: no message about {needle} arrived").into())
+    }
+}

@@ -165,7 +165,7 @@ pub async fn run(ep: &Endpoints) -> Res<Out> {
     // send that refund: its message received from the emulator and handed
     // to `refund` (the gateway simulator answers `succeeded`)
     let refund_id = format!("{}-R01", harness::id_of(&o)?);
-    let message = receive_with(&s, "RefundQueue", &refund_id).await?;
+    let message = s.receive_with("RefundQueue", &refund_id).await?;
     let event: SqsEvent = serde_json::from_value(adapters::local_queues::lambda_event(
         std::slice::from_ref(&message),
         "arn:aws:sqs:us-east-1:000000000000:refund",
@@ -227,7 +227,7 @@ pub async fn run(ep: &Endpoints) -> Res<Out> {
     });
     s.paid(&now_pay, &o).await?;
     let package = harness::package_of(&o, "dropship")?;
-    let message = receive_with(&s, "ForwardQueue", &package).await?;
+    let message = s.receive_with("ForwardQueue", &package).await?;
 
     let event: SqsEvent = serde_json::from_value(adapters::local_queues::lambda_event(
         std::slice::from_ref(&message),
@@ -424,31 +424,4 @@ pub async fn run(ep: &Endpoints) -> Res<Out> {
         sections: vec![sec],
         missed,
     })
-}
-
-/// The message on `queue` whose body mentions `needle` (waiting up to 10 s).
-async fn receive_with(s: &Stack, queue: &str, needle: &str) -> Res<aws_sdk_sqs::types::Message> {
-    let url = &s.queues[queue];
-    for _ in 0..10 {
-        let out = s
-            .raw_sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .visibility_timeout(30)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-        if let Some(m) = out
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .find(|msg| msg.body().is_some_and(|b| b.contains(needle)))
-        {
-            return Ok(m);
-        }
-    }
-    Err(format!("{queue}: no message about {needle} arrived").into())
 }

@@ -199,6 +199,15 @@ impl Ledger for Interfering {
     ) -> Result<Option<domain::ports::PaymentRecord>, domain::error::StoreError> {
         self.inner.payment(id).await
     }
+
+    async fn payments_on(
+        &self,
+        storefront: &domain::storefront::StorefrontId,
+        channel: domain::payment::refund::PaymentChannel,
+        date: &str,
+    ) -> Result<Vec<domain::ports::PaymentRecord>, domain::error::StoreError> {
+        self.inner.payments_on(storefront, channel, date).await
+    }
     async fn due_orders(
         &self,
         now: Timestamp,

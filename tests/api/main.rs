@@ -22,6 +22,7 @@ mod orders;
 mod payments;
 mod placement;
 mod race;
+mod reconcile;
 mod refunds;
 mod repurchase;
 mod roles;

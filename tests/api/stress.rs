@@ -1003,6 +1003,14 @@ impl Ledger for Faulty {
     async fn payment(&self, id: &str) -> Result<Option<domain::ports::PaymentRecord>, StoreError> {
         self.inner.payment(id).await
     }
+    async fn payments_on(
+        &self,
+        storefront: &domain::storefront::StorefrontId,
+        channel: domain::payment::refund::PaymentChannel,
+        date: &str,
+    ) -> Result<Vec<domain::ports::PaymentRecord>, domain::error::StoreError> {
+        self.inner.payments_on(storefront, channel, date).await
+    }
     async fn due_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<OrderId>, StoreError> {
         self.inner.due_orders(now, limit).await
     }

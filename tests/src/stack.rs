@@ -57,6 +57,7 @@ pub struct Stack {
     pub status_sync: status_sync::StatusSync,
     pub after_sales: after_sales::AfterSales,
     pub refund: refund::Refund,
+    pub reconcile: reconcile::Reconcile,
 }
 
 fn sqs_endpoint() -> String {
@@ -229,6 +230,12 @@ impl Stack {
                         .expect("gateway client"),
                     ),
                 },
+            },
+            reconcile: reconcile::Reconcile {
+                app: t.app.clone(),
+                publisher: publisher.clone(),
+                secrets: local_secrets(&sim),
+                wechatpay: wechatpay(&sim),
             },
             forward: forward::Forward {
                 app: t.app.clone(),

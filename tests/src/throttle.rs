@@ -78,7 +78,7 @@ struct Write {
 /// The attributes that key the table's global secondary indexes
 /// (template.yaml): an item carrying one is written to that index's
 /// partition too, whose write limit is the same.
-const INDEX_KEYS: [&str; 3] = ["user_pk", "due_pk", "status_pk"];
+const INDEX_KEYS: [&str; 4] = ["user_pk", "due_pk", "status_pk", "pday_pk"];
 
 impl WriteLimit {
     /// Each partition admits `wcu_per_s` WCU a second, `burst_wcu` at once.

@@ -230,6 +230,21 @@ pub struct PaymentRecord {
     #[serde(default)]
     pub shortages: Vec<Shortage>,
     pub at: Timestamp,
+    /// When the provider says it was paid (the day its bill counts it in).
+    #[serde(default)]
+    pub paid_at: Option<Timestamp>,
+    #[serde(default)]
+    pub channel: crate::payment::refund::PaymentChannel,
+    /// Whose merchant account took it (the notification's route).
+    #[serde(default)]
+    pub storefront: crate::storefront::StorefrontId,
+}
+
+impl PaymentRecord {
+    /// The day (Asia/Shanghai) the provider's bill counts this payment in.
+    pub fn bill_date(&self) -> String {
+        self.paid_at.unwrap_or(self.at).shanghai_date()
+    }
 }
 
 /// One atomic change of an order: the new order state (its `version` one above
@@ -296,6 +311,15 @@ pub trait Ledger: Orders {
         &self,
         payment_id: &str,
     ) -> impl Future<Output = Result<Option<PaymentRecord>, StoreError>> + Send;
+    /// The payments `storefront`'s account took through `channel` whose bill
+    /// day (Asia/Shanghai, [`PaymentRecord::bill_date`]) is `date`, every
+    /// outcome included.
+    fn payments_on(
+        &self,
+        storefront: &crate::storefront::StorefrontId,
+        channel: crate::payment::refund::PaymentChannel,
+        date: &str,
+    ) -> impl Future<Output = Result<Vec<PaymentRecord>, StoreError>> + Send;
     /// Orders with something due at or before `now` (see [`Order::due_at`]), oldest first.
     fn due_orders(
         &self,

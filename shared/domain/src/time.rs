@@ -64,6 +64,13 @@ impl Timestamp {
                 .saturating_add((secs as i64).saturating_mul(1000)),
         )
     }
+    /// The calendar day in Asia/Shanghai (UTC+8, no daylight saving):
+    /// `YYYY-MM-DD`, the day a WeChat Pay bill counts this instant in.
+    pub fn shanghai_date(&self) -> String {
+        let t = self.0 + time::Duration::hours(8);
+        format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+    }
+
     /// Fixed-width RFC 3339 (`2026-11-25T03:11:38.123Z`): sorts as text in time order.
     pub fn to_rfc3339(&self) -> String {
         let t = self.0;

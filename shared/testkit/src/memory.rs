@@ -464,6 +464,23 @@ impl Ledger for MemoryStore {
         Ok(self.lock().payments.get(payment_id).cloned())
     }
 
+    async fn payments_on(
+        &self,
+        storefront: &domain::storefront::StorefrontId,
+        channel: domain::payment::refund::PaymentChannel,
+        date: &str,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .payments
+            .values()
+            .filter(|p| {
+                p.storefront == *storefront && p.channel == channel && p.bill_date() == date
+            })
+            .cloned()
+            .collect())
+    }
+
     async fn due_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<OrderId>, StoreError> {
         let st = self.lock();
         let mut due: Vec<(Timestamp, OrderId)> = st

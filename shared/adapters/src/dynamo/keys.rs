@@ -10,7 +10,7 @@
 //! | case line lock    | `CASELOCK#<package id>#<sku>` | `CASELOCK` | attribute `case_id`                |
 //! | per-user limit    | `LIMIT#<user>#<sku>`   | `LIMIT`   |                                           |
 //! | idempotency       | `IDEM#<user>#<key>`    | `IDEM`    | TTL attribute `ttl`                       |
-//! | payment           | `PAYMENT#<payment id>` | `PAYMENT` |                                           |
+//! | payment           | `PAYMENT#<payment id>` | `PAYMENT` | payments_by_day: `PAYDAY#<storefront>#<channel>#<date>#<nn>` / `<payment id>` |
 //! | storefront        | `STOREFRONTS`          | `STOREFRONT#<id>` | all in one partition, read whole  |
 //! | order, by status  | (the order item)       |           | status: `STATUS#<storefront>#<status>#<nn>` / `<created at>#<order id>` |
 //! | queue entry       | `Q#<queue>#<storefront>#<nn>` | `<scope>#<since>#<subject>` | written and removed with its order's change |
@@ -32,6 +32,13 @@ pub const ENTITY: &str = "entity";
 pub const USER_ORDERS_INDEX: &str = "user_orders";
 pub const DUE_INDEX: &str = "due";
 pub const STATUS_INDEX: &str = "status";
+pub const PAYDAY_PK: &str = "pday_pk";
+pub const PAYDAY_SK: &str = "pday_sk";
+pub const PAYMENTS_BY_DAY_INDEX: &str = "payments_by_day";
+
+/// A day's payments of one account are spread over this many partitions
+/// (a flash sale's payments land on one day).
+pub const PAYDAY_SHARDS: u32 = 16;
 
 /// Due orders are spread over this many due-index partitions. Every order
 /// placed writes an entry (its payment deadline), 1 WCU on one partition of
@@ -170,6 +177,39 @@ pub fn storefront(id: &domain::storefront::StorefrontId) -> (String, String) {
 
 pub fn payment(payment_id: &str) -> (String, String) {
     (format!("PAYMENT#{payment_id}"), "PAYMENT".to_owned())
+}
+
+fn payday_prefix(
+    storefront: &domain::storefront::StorefrontId,
+    channel: domain::payment::refund::PaymentChannel,
+    date: &str,
+) -> String {
+    format!("PAYDAY#{storefront}#{}#{date}", channel.as_str())
+}
+
+/// The payments-by-day key of a payment record: its account, channel and
+/// bill day (Asia/Shanghai), then the payment id.
+pub fn payday(p: &domain::ports::PaymentRecord) -> (String, String) {
+    let shard = p.payment_id.bytes().map(u32::from).sum::<u32>() % PAYDAY_SHARDS;
+    (
+        format!(
+            "{}#{shard:02}",
+            payday_prefix(&p.storefront, p.channel, &p.bill_date())
+        ),
+        p.payment_id.clone(),
+    )
+}
+
+/// Every payments-by-day partition of one account, channel and day.
+pub fn payday_partitions(
+    storefront: &domain::storefront::StorefrontId,
+    channel: domain::payment::refund::PaymentChannel,
+    date: &str,
+) -> Vec<String> {
+    let prefix = payday_prefix(storefront, channel, date);
+    (0..PAYDAY_SHARDS)
+        .map(|s| format!("{prefix}#{s:02}"))
+        .collect()
 }
 
 pub fn case(id: &CaseId) -> (String, String) {

@@ -98,6 +98,9 @@ impl DynamoStore {
                 .map_err(|e| StoreError::Failed(format!("encode payment: {e}")))?;
             item.extend(key_map(keys::payment(&p.payment_id)));
             item.insert(keys::ENTITY.to_owned(), s("payment"));
+            let (day_pk, day_sk) = keys::payday(p);
+            item.insert(keys::PAYDAY_PK.to_owned(), s(day_pk));
+            item.insert(keys::PAYDAY_SK.to_owned(), s(day_sk));
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(item))
@@ -292,6 +295,46 @@ impl Ledger for DynamoStore {
                 .map(Some)
                 .map_err(|e| decode_error("payment", e)),
         }
+    }
+
+    async fn payments_on(
+        &self,
+        storefront: &domain::storefront::StorefrontId,
+        channel: domain::payment::refund::PaymentChannel,
+        date: &str,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        // Every partition at once, each read to its end.
+        let partitions = keys::payday_partitions(storefront, channel, date);
+        let reads = partitions.into_iter().map(|partition| async move {
+            let mut items = Vec::new();
+            let mut start = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(keys::PAYMENTS_BY_DAY_INDEX)
+                    .key_condition_expression("pday_pk = :p")
+                    .expression_attribute_values(":p", s(partition.clone()))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                items.extend(out.items.unwrap_or_default());
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    return Ok::<_, StoreError>(items);
+                }
+            }
+        });
+        let mut records = Vec::new();
+        for items in futures::future::join_all(reads).await {
+            for item in items? {
+                records
+                    .push(serde_dynamo::from_item(item).map_err(|e| decode_error("payment", e))?);
+            }
+        }
+        Ok(records)
     }
 
     async fn due_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<OrderId>, StoreError> {

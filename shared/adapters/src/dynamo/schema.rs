@@ -171,7 +171,12 @@ mod tests {
         idx.sort();
         assert_eq!(
             idx,
-            [keys::DUE_INDEX, keys::STATUS_INDEX, keys::USER_ORDERS_INDEX]
+            [
+                keys::DUE_INDEX,
+                keys::PAYMENTS_BY_DAY_INDEX,
+                keys::STATUS_INDEX,
+                keys::USER_ORDERS_INDEX
+            ]
         );
         for i in &def.global_secondary_indexes {
             let attrs: Vec<&str> = i
@@ -182,6 +187,7 @@ mod tests {
             let want = match i.index_name.as_str() {
                 keys::DUE_INDEX => [keys::DUE_PK, keys::DUE_SK],
                 keys::STATUS_INDEX => [keys::STATUS_PK, keys::STATUS_SK],
+                keys::PAYMENTS_BY_DAY_INDEX => [keys::PAYDAY_PK, keys::PAYDAY_SK],
                 _ => [keys::USER_PK, keys::USER_SK],
             };
             assert_eq!(attrs, want);

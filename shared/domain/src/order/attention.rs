@@ -19,6 +19,8 @@ pub enum AttentionKind {
     LateEvent,
     /// A refund the provider closed or could not pay (SPEC 2.12).
     RefundFailed,
+    /// The provider's bill and the order disagree (SPEC 2.12 reconciliation).
+    ReconciliationDifference,
 }
 
 impl AttentionKind {
@@ -28,13 +30,14 @@ impl AttentionKind {
             AttentionKind::ForwardFailed => "forward_failed",
             AttentionKind::LateEvent => "late_event",
             AttentionKind::RefundFailed => "refund_failed",
+            AttentionKind::ReconciliationDifference => "reconciliation_difference",
         }
     }
     /// What staff may do to end it.
     pub fn actions(self) -> &'static [&'static str] {
         match self {
             AttentionKind::InterceptUnanswered | AttentionKind::ForwardFailed => &["resolve"],
-            AttentionKind::LateEvent => &["acknowledge"],
+            AttentionKind::LateEvent | AttentionKind::ReconciliationDifference => &["acknowledge"],
             AttentionKind::RefundFailed => &["retry_refund", "record_refund_offline"],
         }
     }
@@ -43,7 +46,9 @@ impl AttentionKind {
         match self {
             AttentionKind::InterceptUnanswered => Some(PackageStatus::InterceptRequested),
             AttentionKind::ForwardFailed => Some(PackageStatus::Pending),
-            AttentionKind::LateEvent | AttentionKind::RefundFailed => None,
+            AttentionKind::LateEvent
+            | AttentionKind::RefundFailed
+            | AttentionKind::ReconciliationDifference => None,
         }
     }
 }

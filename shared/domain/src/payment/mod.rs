@@ -2,6 +2,7 @@
 //! started with a provider; refunds back through the payment's channel.
 
 pub mod pay;
+pub mod reconcile;
 pub mod refund;
 pub mod signature;
 pub mod start;

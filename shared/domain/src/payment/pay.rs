@@ -205,6 +205,9 @@ fn record(
         outcome: outcome.to_owned(),
         shortages: shortages.to_vec(),
         at: now,
+        paid_at: Some(n.paid_at),
+        channel: n.channel,
+        storefront: n.storefront.clone(),
     }
 }
 

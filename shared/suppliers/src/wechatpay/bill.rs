@@ -132,6 +132,39 @@ pub fn parse_yuan(s: &str) -> Option<Cents> {
     yuan.checked_mul(100)?.checked_add(cents).map(Cents)
 }
 
+/// The rows as the domain's [`Bill`](domain::payment::reconcile::Bill).
+pub fn to_bill(rows: &[BillRow]) -> domain::payment::reconcile::Bill {
+    use domain::payment::reconcile::{Bill, BillPayment, BillRefund};
+    let mut bill = Bill::default();
+    for row in rows {
+        match row {
+            BillRow::Payment {
+                transaction_id,
+                out_trade_no,
+                amount_cents,
+            } => bill.payments.push(BillPayment {
+                payment_id: transaction_id.clone(),
+                out_trade_no: out_trade_no.clone(),
+                amount_cents: *amount_cents,
+            }),
+            BillRow::Refund {
+                transaction_id,
+                out_refund_no,
+                amount_cents,
+                status,
+                ..
+            } => bill.refunds.push(BillRefund {
+                payment_id: transaction_id.clone(),
+                refund_no: out_refund_no.clone(),
+                amount_cents: *amount_cents,
+                state: super::refund_state(status),
+                status_text: status.clone(),
+            }),
+        }
+    }
+    bill
+}
+
 /// `1234` cents as `12.34` (the simulator's bill, the report).
 pub fn format_yuan(c: Cents) -> String {
     format!("{}.{:02}", c.0 / 100, c.0 % 100)
