@@ -6,7 +6,6 @@ use crate::harness::{self, Endpoints, Stack};
 use crate::report::{yes_no, Miss, Out, Section};
 use crate::Res;
 use aws_lambda_events::event::sqs::SqsEvent;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use domain::config::Config;
 use integration_tests::{decode, Event};
 use serde_json::{json, Value};
