@@ -62,6 +62,10 @@ fn target(op: &str) -> Option<(&'static [(&'static str, u64)], &'static str)> {
             ],
             "1 GetItem + 1 TransactWriteItems + 1 SendMessageBatch (+ outbox clear, reported)",
         )),
+        "send one refund (gateway)" => Some((
+            &[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)],
+            "1 GetItem + 1 TransactWriteItems (+ the provider's HTTP call)",
+        )),
         _ => None,
     }
 }

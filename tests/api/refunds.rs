@@ -387,3 +387,43 @@ async fn a_second_payment_is_refunded_against_itself_and_the_first_by_cancel() {
         assert_eq!(r["status"], "succeeded", "{after}");
     }
 }
+
+/// The refund function decides on the order it read before asking the
+/// provider; an order changed meanwhile (a staff note) refuses that write,
+/// and the provider's word is recorded on the order as it now is.
+#[tokio::test]
+async fn an_order_changed_while_the_provider_answers_is_read_again() {
+    let s = stack(Config::default()).await;
+    let (id, rid) = rejected(&s, "ivy", "pay-r9").await;
+    s.sim.hold(true);
+    let delivery = async {
+        s.drain_refunds(1).await;
+    };
+    let meanwhile = async {
+        // The gateway holds the refund call; the order moves on.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let e = Event::new("POST", "/orders/{id}/notes", &format!("/orders/{id}/notes"))
+            .path_param("id", &id)
+            .user("sue")
+            .header("x-user-role", "support")
+            .json(&json!({"text": "buyer asked where the money is"}));
+        let (status, v) =
+            integration_tests::decode(backoffice::handle(&s.backoffice, e.build()).await);
+        assert_eq!(status, 201, "{v}");
+        s.sim.hold(false);
+    };
+    tokio::join!(delivery, meanwhile);
+    let after = s.order("ivy", &id).await;
+    assert_eq!(refund(&after, &rid)["status"], "succeeded", "{after}");
+    // Both changes kept: the note, then the refund recorded on top of it.
+    let events: Vec<&str> = after["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    let note = events.iter().position(|e| *e == "note_added");
+    let settled = events.iter().position(|e| *e == "refund_succeeded");
+    assert!(note.is_some() && note < settled, "{events:?}");
+    assert_eq!(s.sim.gateway_refunds()[&rid].requests, 1);
+}

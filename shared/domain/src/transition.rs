@@ -98,6 +98,26 @@ pub async fn transition<S, P, T, E>(
     publisher: &P,
     target: Target<'_>,
     now: Timestamp,
+    decide: impl FnMut(&Current) -> Result<Decision<T>, E>,
+) -> Result<Outcome<T>, E>
+where
+    S: Ledger,
+    P: Publisher,
+    E: From<StoreError>,
+{
+    transition_from(store, publisher, target, None, now, decide).await
+}
+
+/// [`transition`], its first decision made on `loaded` (the order as the
+/// caller just read it, for [`Target::Order`]) instead of a read of its
+/// own. Safe with any copy: the write is conditional on its version, and a
+/// stale one is read again and decided again.
+pub async fn transition_from<S, P, T, E>(
+    store: &S,
+    publisher: &P,
+    target: Target<'_>,
+    loaded: Option<Order>,
+    now: Timestamp,
     mut decide: impl FnMut(&Current) -> Result<Decision<T>, E>,
 ) -> Result<Outcome<T>, E>
 where
@@ -106,11 +126,18 @@ where
     E: From<StoreError>,
 {
     let mut refusal: Option<CommitError> = None;
+    let mut loaded = match target {
+        Target::Order(_) => loaded.map(|o| (Some(o), None)),
+        Target::Case(_) => None,
+    };
     for attempt in 0..STALE_RETRIES {
         if attempt > 0 && store.out_of_time() {
             return Err(StoreError::Busy("out of time deciding a change again".into()).into());
         }
-        let (order, case) = load(store, target).await?;
+        let (order, case) = match loaded.take() {
+            Some(first) => first,
+            None => load(store, target).await?,
+        };
         let current = Current {
             order,
             case,

@@ -12,7 +12,7 @@ use crate::order::{Order, Refund};
 use crate::ports::Ledger;
 use crate::storefront::StorefrontId;
 use crate::time::Timestamp;
-use crate::transition::{transition, Decision, Target, Write};
+use crate::transition::{transition, transition_from, Decision, Target, Write};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
@@ -356,12 +356,16 @@ pub async fn execute<S: Ledger, P: Publisher, R: RefundProvider>(
         }
         Err(e) => return Err(e.into()),
     };
+    let provider_no = request.provider_no.clone();
+    // Decided first on the order read above (one read less); if it changed
+    // meanwhile, the write is refused and the order read again.
     let recorded = record(
         store,
         publisher,
+        Some(order),
         order_id,
         refund_id,
-        &request.provider_no,
+        &provider_no,
         &word,
         "payment",
         query_secs,
@@ -380,6 +384,7 @@ pub async fn execute<S: Ledger, P: Publisher, R: RefundProvider>(
 async fn record<S: Ledger, P: Publisher>(
     store: &S,
     publisher: &P,
+    loaded: Option<Order>,
     order_id: &OrderId,
     refund_id: &str,
     provider_no: &str,
@@ -388,19 +393,26 @@ async fn record<S: Ledger, P: Publisher>(
     query_secs: u64,
     now: Timestamp,
 ) -> Result<Option<&'static str>, RefundError> {
-    let outcome = transition(store, publisher, Target::Order(order_id), now, |cur| {
-        let order = cur.order.as_ref().ok_or(RefundError::NotFound)?;
-        let mut next = order.next();
-        let query_at = now.plus_secs(query_secs);
-        if !next.record_refund_state(refund_id, provider_no, word, actor, now, query_at) {
-            return Ok::<_, RefundError>(Decision::Done(None));
-        }
-        let status = next
-            .refund_by_id(refund_id)
-            .map(|r| r.status.as_str())
-            .unwrap_or_default();
-        Ok(Decision::write(Write::order(next), Some(status)))
-    })
+    let outcome = transition_from(
+        store,
+        publisher,
+        Target::Order(order_id),
+        loaded,
+        now,
+        |cur| {
+            let order = cur.order.as_ref().ok_or(RefundError::NotFound)?;
+            let mut next = order.next();
+            let query_at = now.plus_secs(query_secs);
+            if !next.record_refund_state(refund_id, provider_no, word, actor, now, query_at) {
+                return Ok::<_, RefundError>(Decision::Done(None));
+            }
+            let status = next
+                .refund_by_id(refund_id)
+                .map(|r| r.status.as_str())
+                .unwrap_or_default();
+            Ok(Decision::write(Write::order(next), Some(status)))
+        },
+    )
     .await?;
     Ok(outcome.value)
 }
@@ -431,6 +443,7 @@ pub async fn notified<S: Ledger, P: Publisher>(
     record(
         store,
         publisher,
+        None,
         &no.order_id,
         &no.refund_id,
         provider_no,
