@@ -183,7 +183,12 @@ pub async fn reconcile<S: Ledger, P: Publisher>(
     let mut billed: BTreeSet<&str> = BTreeSet::new();
     for b in &theirs.payments {
         billed.insert(&b.payment_id);
-        match store.payment(&b.payment_id).await? {
+        // The day's own records first; a read only for what they lack.
+        let record = match ours.get(&b.payment_id) {
+            Some(p) => Some(p.clone()),
+            None => store.payment(&b.payment_id).await?,
+        };
+        match record {
             // Recorded on another day (a notification after midnight) or
             // in another storefront of this account: still kept.
             Some(p) if p.amount_cents == b.amount_cents => {}
