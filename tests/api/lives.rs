@@ -16,6 +16,21 @@ fn lives_to_run() -> u32 {
 
 #[test]
 fn every_order_life_adds_up_on_dynamodb_local() {
+    // A life's step is one large match over every use case: in a debug
+    // build its poll frame alone approaches the test thread's 2 MiB (it
+    // overflowed once the refund steps grew), so the lives get a thread
+    // with room of their own. Release builds (what Lambda runs) keep
+    // frames small; the functions' own requests are not this deep.
+    std::thread::Builder::new()
+        .name("lives".into())
+        .stack_size(32 << 20)
+        .spawn(run_lives)
+        .expect("a thread for the lives")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn run_lives() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -237,3 +237,56 @@ async fn a_closed_then_retried_refund_reconciles() {
     let out = run(&s, &Timestamp::now().shanghai_date()).await;
     assert_eq!(kinds(&out), vec!["refund_differs"], "{out:?}");
 }
+
+/// The bill is a picture of its day: a refund it shows `PROCESSING` that
+/// has settled since agrees, and an abnormal refund applied for again (to
+/// the merchant's account, still owed to the buyer) agrees with its
+/// `SUCCESS` row; a `SUCCESS` row for a refund we hold as pending does not.
+#[tokio::test]
+async fn later_states_agree_with_the_days_picture() {
+    let s = stack().await;
+    let order = s.placed("fay", json!([{"sku": "LAMP", "qty": 1}])).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.pay_wechat("fay", &order, None).await.0, 204);
+    s.drain(1).await;
+    assert_eq!(
+        s.report("S-1", &package_with_sku(&order, "LAMP"), "rejected").await.0,
+        200
+    );
+    s.sim.set_wechat_refund_mode(supplier_sim::WechatRefundMode::Abnormal);
+    s.drain_refunds(1).await;
+    s.wechat_notifications().await;
+    let rid = format!("{id}-R01");
+    assert_eq!(s.refund_action("retry", &rid, "sue", "support", None).await.0, 200);
+    s.drain_refunds(1).await;
+    s.wechat_notifications().await;
+    let after = s.order("fay", &id).await;
+    assert_eq!(after["refunds"][0]["to_merchant"], true, "{after}");
+    let today = Timestamp::now().shanghai_date();
+    let out = run(&s, &today).await;
+    assert!(out.is_clean(), "{out:?}");
+    s.sim.edit_wechat_bill(BillEdit::ChangeRefund {
+        out_refund_no: rid.clone(),
+        amount_cents: None,
+        status: Some("PROCESSING".into()),
+    });
+    assert!(run(&s, &today).await.is_clean());
+    // A refund still pending here that the bill calls paid.
+    let other = s.placed("gil", json!([{"sku": "LAMP", "qty": 1}])).await;
+    let other_id = other["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.pay_wechat("gil", &other, None).await.0, 204);
+    s.drain(1).await;
+    assert_eq!(
+        s.report("S-1", &package_with_sku(&other, "LAMP"), "rejected").await.0,
+        200
+    );
+    s.sim.set_wechat_refund_mode(supplier_sim::WechatRefundMode::Succeed);
+    s.sim.forge_wechat_answers(true);
+    let d = s.deliver_refunds(1).await;
+    assert_eq!(d.failed.len(), 1, "an answer that does not verify is not believed");
+    s.sim.forge_wechat_answers(false);
+    let pending = s.order("gil", &other_id).await;
+    assert_eq!(pending["refunds"][0]["status"], "pending", "{pending}");
+    let out = run(&s, &today).await;
+    assert_eq!(kinds(&out), vec!["refund_differs"], "{out:?}");
+}

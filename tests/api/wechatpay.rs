@@ -241,7 +241,7 @@ async fn a_rejected_parcel_goes_back_to_the_wechat_payment_once() {
 }
 
 #[tokio::test]
-async fn an_abnormal_refund_reaches_staff_and_is_applied_for_again() {
+async fn an_abnormal_refund_applied_for_again_is_still_owed_to_the_buyer() {
     let s = stack(Config::default()).await;
     s.sim.set_wechat_refund_mode(WechatRefundMode::Abnormal);
     let (id, rid, _) = rejected(&s, "dan").await;
@@ -276,16 +276,38 @@ async fn an_abnormal_refund_reaches_staff_and_is_applied_for_again() {
     );
     let (status, v) = s.refund_action("retry", &rid, "sue", "support", None).await;
     assert_eq!(status, 200, "{v}");
-    s.drain_refunds(1).await;
+    // WeChat refuses the first apply: the refund is not closed, the message
+    // comes back, and the next delivery applies.
+    s.sim.wechat_refuse_next(1);
+    let d = s.deliver_refunds(1).await;
+    assert_eq!((d.received, d.failed.len()), (1, 1));
+    assert_eq!(
+        refund(&s.order("dan", &id).await, &rid)["status"],
+        "pending"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    s.drain_refunds(2).await;
     let answers = s.wechat_notifications().await;
     assert_eq!(answers.iter().map(|a| a.0).collect::<Vec<_>>(), vec![204]);
+    // MERCHANT_BANK_CARD: the money went to the shop's account, not the
+    // buyer's. Still owed: failed, to_merchant, for staff to pay offline.
     let after = as_admin(&s, &id).await;
-    assert_eq!(refund(&after, &rid)["status"], "succeeded", "{after}");
-    assert!(!after["attention"]
-        .as_array()
-        .unwrap()
+    let r = refund(&after, &rid);
+    assert_eq!(
+        (r["status"].as_str(), r["to_merchant"].as_bool()),
+        (Some("failed"), Some(true)),
+        "{after}"
+    );
+    let items = after["attention"].as_array().unwrap();
+    assert!(
+        !items.iter().any(|a| a["kind"] == "refund_failed"),
+        "{after}"
+    );
+    let item = items
         .iter()
-        .any(|a| a["kind"] == "refund_failed"));
+        .find(|a| a["kind"] == "refund_to_merchant")
+        .expect("refund_to_merchant");
+    assert_eq!(item["actions"], json!(["record_refund_offline"]));
     let w = &s.sim.wechat_refunds()[&rid];
     assert_eq!(
         (w.requests, w.abnormal_applications),
@@ -293,6 +315,30 @@ async fn an_abnormal_refund_reaches_staff_and_is_applied_for_again() {
         "applied for again, never sent twice"
     );
     assert_eq!(s.sim.wechat_refunds().len(), 1);
+    // Not applied for a third time; paid by the shop, recorded offline.
+    assert_eq!(
+        s.refund_action("retry", &rid, "sue", "support", None)
+            .await
+            .0,
+        409
+    );
+    let (status, v) = s
+        .refund_action(
+            "record-offline",
+            &rid,
+            "sue",
+            "support",
+            Some(json!({"note": "bank transfer to the buyer"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let paid = as_admin(&s, &id).await;
+    let r = refund(&paid, &rid);
+    assert_eq!(
+        (r["status"].as_str(), r["offline"].as_bool()),
+        (Some("succeeded"), Some(true))
+    );
+    assert!(paid["attention"].as_array().unwrap().is_empty(), "{paid}");
 }
 
 #[tokio::test]

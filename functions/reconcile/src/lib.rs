@@ -107,8 +107,14 @@ pub async fn run(f: &Reconcile, ask: &Ask, now: Timestamp) -> Result<Outcome, St
     }
     // One bill per merchant account, whichever storefronts share it.
     let mut accounts: Vec<(Arc<Credentials>, Vec<StorefrontId>)> = Vec::new();
+    // A storefront naming credentials that cannot be read is not reconciled:
+    // an error in the outcome, not a silently clean day.
+    let mut unreadable = Vec::new();
     for sf in &storefronts {
         let Some(c) = f.secrets.wechatpay(sf).await.map_err(|e| e.to_string())? else {
+            if sf.secret_names.contains_key("wechatpay") {
+                unreadable.push(sf.id.clone());
+            }
             continue;
         };
         match accounts.iter_mut().find(|(a, _)| a.mchid == c.mchid) {
@@ -122,6 +128,17 @@ pub async fn run(f: &Reconcile, ask: &Ask, now: Timestamp) -> Result<Outcome, St
         differences: 0,
         errors: 0,
     };
+    for id in unreadable {
+        tracing::error!(storefront = %id, "not reconciled: its WeChat Pay credentials cannot be read or parsed");
+        out.errors += 1;
+        out.accounts.push(AccountOutcome {
+            mchid: String::new(),
+            report: None,
+            error: Some(format!(
+                "storefront {id}: its WeChat Pay credentials cannot be read or parsed"
+            )),
+        });
+    }
     for (creds, ids) in accounts {
         let result = async {
             let file = f

@@ -41,6 +41,16 @@ async fn main() -> Result<(), Error> {
         async move {
             let ask = Ask::from_event(&event.payload);
             let out = reconcile::run(f, &ask, domain::time::Timestamp::now()).await?;
+            // An account not reconciled fails the run: the schedule retries
+            // it and the function's Errors metric shows it. (Differences
+            // are on the attention list and in the log.)
+            if out.errors > 0 {
+                return Err(Error::from(format!(
+                    "{} account(s) not reconciled: {}",
+                    out.errors,
+                    serde_json::to_string(&out)?
+                )));
+            }
             Ok::<_, Error>(serde_json::to_value(out)?)
         }
     }))

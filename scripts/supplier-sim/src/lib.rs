@@ -442,6 +442,19 @@ impl Simulator {
         self.state().wechat.mode.refund = mode;
     }
 
+    /// The next `n` WeChat Pay calls are refused (400 INVALID_REQUEST).
+    pub fn wechat_refuse_next(&self, n: u32) {
+        self.state().wechat.mode.refuse_next = n;
+    }
+
+    /// While on, WeChat Pay's answers carry a signature that does not verify.
+    pub fn forge_wechat_answers(&self, on: bool) {
+        self.inner
+            .wechat_keys
+            .forge_answers
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// The next `n` WeChat Pay calls answer 500 SYSTEM_ERROR.
     pub fn wechat_unavailable_next(&self, n: u32) {
         self.state().wechat.mode.unavailable_next = n;
@@ -597,7 +610,12 @@ impl Simulator {
             &reply.body,
         );
         *resp.body_mut() = Full::new(Bytes::from(body.clone()));
-        for (k, v) in self.inner.wechat_keys.signed_headers(&body, false) {
+        let forge = self
+            .inner
+            .wechat_keys
+            .forge_answers
+            .load(std::sync::atomic::Ordering::SeqCst);
+        for (k, v) in self.inner.wechat_keys.signed_headers(&body, forge) {
             if let (Ok(k), Ok(v)) = (
                 hyper::header::HeaderName::from_bytes(k.as_bytes()),
                 hyper::header::HeaderValue::from_str(&v),
@@ -691,6 +709,14 @@ impl Simulator {
                     .map(|p| p.as_str().to_owned())
                     .unwrap_or_default();
                 let query = parts.uri.query().unwrap_or("").to_owned();
+                if header("user-agent").is_none_or(|u| u.trim().is_empty()) {
+                    // As WeChat Pay: "Http头缺少Accept或User-Agent".
+                    return self.wechat_reply(wechatpay::Reply {
+                        status: 400,
+                        body: json!({"code": "INVALID_REQUEST", "message": "Http头缺少Accept或User-Agent"}),
+                        delay_ms: 0,
+                    });
+                }
                 self.wechat_route(
                     &parts.method,
                     &pq,

@@ -56,6 +56,8 @@ pub enum WechatRefundMode {
 pub struct WechatMode {
     pub refund: WechatRefundMode,
     pub unavailable_next: u32,
+    /// The next n calls are refused (400 INVALID_REQUEST), making nothing.
+    pub refuse_next: u32,
     pub time_out_ms: u64,
 }
 
@@ -64,6 +66,7 @@ impl Default for WechatMode {
         Self {
             refund: WechatRefundMode::Succeed,
             unavailable_next: 0,
+            refuse_next: 0,
             time_out_ms: 10_000,
         }
     }
@@ -174,6 +177,8 @@ pub enum Forgery {
 pub(crate) struct Keys {
     /// [`Forgery`] as a number (shared by every request).
     forgery: std::sync::atomic::AtomicU8,
+    /// Answers signed with a corrupted signature while set.
+    pub forge_answers: std::sync::atomic::AtomicBool,
     platform: RsaKeyPair,
     platform_id: String,
     merchant_public: Vec<u8>,
@@ -200,6 +205,7 @@ impl Keys {
         };
         Self {
             forgery: Default::default(),
+            forge_answers: Default::default(),
             platform,
             platform_id,
             merchant_public: merchant_public.as_ref().to_vec(),
@@ -369,6 +375,10 @@ impl WechatState {
     }
 
     fn busy(&mut self) -> Option<Reply> {
+        if self.mode.refuse_next > 0 {
+            self.mode.refuse_next -= 1;
+            return Some(error(400, "INVALID_REQUEST", "refused (simulated)"));
+        }
         (self.mode.unavailable_next > 0).then(|| {
             self.mode.unavailable_next -= 1;
             error(500, "SYSTEM_ERROR", "system busy, try again")

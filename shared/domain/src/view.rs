@@ -160,6 +160,9 @@ pub struct RefundView<'a> {
     pub provider_refund_id: Option<&'a str>,
     /// Paid back outside the provider, as staff recorded.
     pub offline: bool,
+    /// Applied for again after `abnormal`, it went to the merchant's own
+    /// account: the buyer is still owed it (staff record it offline).
+    pub to_merchant: bool,
     pub at: Timestamp,
 }
 
@@ -178,6 +181,7 @@ impl<'a> RefundView<'a> {
             provider_no: r.provider_no(),
             provider_refund_id: r.provider_refund_id.as_deref(),
             offline: r.offline,
+            to_merchant: r.to_merchant,
             at: r.at,
         }
     }
@@ -415,7 +419,9 @@ pub fn actions(order: &Order, caller: &Caller, cfg: &Config, now: Timestamp) -> 
         }
         for r in order.refunds() {
             if r.status == RefundStatus::Failed {
-                out.push(Action::refund("retry_refund", &r.id));
+                if !r.to_merchant {
+                    out.push(Action::refund("retry_refund", &r.id));
+                }
                 out.push(Action::refund("record_refund_offline", &r.id));
             }
         }

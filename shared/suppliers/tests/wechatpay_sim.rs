@@ -283,3 +283,36 @@ async fn the_trade_bill_is_downloaded_and_read() {
     assert_eq!(client.trade_bill(&creds, "2001-01-01").await.unwrap(), None);
     assert!(client.trade_bill(&creds, "yesterday").await.is_err());
 }
+
+/// An answer that does not verify is not acted on: temporary, and the
+/// same number again finds the refund WeChat made.
+#[tokio::test]
+async fn an_answer_that_does_not_verify_is_not_believed() {
+    let (sim, client, creds) = setup().await;
+    sim.forge_wechat_answers(true);
+    let r = refund("F-R01", "4200000007", 200);
+    assert!(matches!(
+        client.create_refund(&creds, &r, "http://x/n").await,
+        Err(ProviderError::Temporary(m)) if m.contains("not WeChat Pay's")
+    ));
+    assert!(matches!(
+        client.query_refund(&creds, &r).await,
+        Err(ProviderError::Temporary(_))
+    ));
+    sim.forge_wechat_answers(false);
+    let got = client
+        .create_refund(&creds, &r, "http://x/n")
+        .await
+        .unwrap();
+    assert_eq!(got.state, ProviderState::Succeeded);
+    assert_eq!(sim.wechat_refunds()["F-R01"].requests, 2);
+    // A refusal is believed only when it verifies too.
+    sim.wechat_refuse_next(1);
+    sim.forge_wechat_answers(true);
+    assert!(matches!(
+        client
+            .create_refund(&creds, &refund("F-R02", "4200000007", 200), "http://x/n")
+            .await,
+        Err(ProviderError::Temporary(_))
+    ));
+}

@@ -14,12 +14,23 @@ fn lives_to_run() -> u32 {
         .unwrap_or(300)
 }
 
+/// One life on a thread with room: a life's step is one large match over
+/// every use case, whose poll frame in a debug build nears a test thread's
+/// 2 MiB stack.
 fn run(life: &[lives::Cmd]) -> Result<std::collections::BTreeMap<&'static str, u64>, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(lives::run(MemoryStore::new(), "", Timestamp::now(), life))
+    let life = life.to_vec();
+    std::thread::Builder::new()
+        .stack_size(32 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(lives::run(MemoryStore::new(), "", Timestamp::now(), &life))
+        })
+        .expect("a thread for the life")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 proptest! {

@@ -21,6 +21,9 @@ pub enum AttentionKind {
     RefundFailed,
     /// The provider's bill and the order disagree (SPEC 2.12 reconciliation).
     ReconciliationDifference,
+    /// An abnormal refund applied for again went to the merchant's account:
+    /// staff pay the buyer and record it offline.
+    RefundToMerchant,
 }
 
 impl AttentionKind {
@@ -31,6 +34,7 @@ impl AttentionKind {
             AttentionKind::LateEvent => "late_event",
             AttentionKind::RefundFailed => "refund_failed",
             AttentionKind::ReconciliationDifference => "reconciliation_difference",
+            AttentionKind::RefundToMerchant => "refund_to_merchant",
         }
     }
     /// What staff may do to end it.
@@ -39,6 +43,7 @@ impl AttentionKind {
             AttentionKind::InterceptUnanswered | AttentionKind::ForwardFailed => &["resolve"],
             AttentionKind::LateEvent | AttentionKind::ReconciliationDifference => &["acknowledge"],
             AttentionKind::RefundFailed => &["retry_refund", "record_refund_offline"],
+            AttentionKind::RefundToMerchant => &["record_refund_offline"],
         }
     }
     /// Still open while its package is in this state (`None`: only staff end it).
@@ -48,7 +53,8 @@ impl AttentionKind {
             AttentionKind::ForwardFailed => Some(PackageStatus::Pending),
             AttentionKind::LateEvent
             | AttentionKind::RefundFailed
-            | AttentionKind::ReconciliationDifference => None,
+            | AttentionKind::ReconciliationDifference
+            | AttentionKind::RefundToMerchant => None,
         }
     }
 }

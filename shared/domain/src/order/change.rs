@@ -118,6 +118,7 @@ impl Order {
             resend: Resend::Create,
             query_at: Some(at.plus_secs(super::refunds::FIRST_QUERY_SECS)),
             offline: false,
+            to_merchant: false,
             at,
         });
         let message = self.refund_message(self.refunds.len() - 1);

@@ -280,6 +280,11 @@ pub struct Refund {
     /// Paid back outside the provider, as staff recorded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub offline: bool,
+    /// An abnormal refund applied for again went to the merchant's own
+    /// account (WeChat `MERCHANT_BANK_CARD`): the buyer is still owed it,
+    /// staff pay it and record it offline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub to_merchant: bool,
     pub at: Timestamp,
 }
 

@@ -61,6 +61,15 @@ impl Order {
                 }
                 ("refund_processing", provider_no.to_owned())
             }
+            // An abnormal refund applied for again reached the merchant's
+            // account, not the buyer's: still owed, for staff to pay.
+            ProviderState::Succeeded if r.resend == Resend::ApplyAbnormal => {
+                r.status = RefundStatus::Failed;
+                r.failure = Some(RefundFailure::Abnormal);
+                r.to_merchant = true;
+                r.query_at = None;
+                ("refund_returned_to_merchant", provider_no.to_owned())
+            }
             ProviderState::Succeeded => {
                 r.status = RefundStatus::Succeeded;
                 r.query_at = None;
@@ -78,21 +87,39 @@ impl Order {
         entry.package_id.clone_from(&package);
         entry.case_id = case;
         entry.cause = Some(cause);
-        if let ProviderState::Failed(kind) = word.state {
+        if event == "refund_returned_to_merchant" {
+            let cause = format!(
+                "{id} of {amount}: returned to the merchant's account; pay the buyer and record it offline"
+            );
+            self.raise_refund_attention(
+                AttentionKind::RefundToMerchant,
+                id,
+                package.as_ref(),
+                cause,
+                now,
+            );
+        } else if let ProviderState::Failed(kind) = word.state {
             let cause = format!("{id} of {amount}: {}", kind.as_str());
-            self.raise_refund_attention(id, package.as_ref(), cause, now);
+            self.raise_refund_attention(
+                AttentionKind::RefundFailed,
+                id,
+                package.as_ref(),
+                cause,
+                now,
+            );
         }
         true
     }
 
     fn raise_refund_attention(
         &mut self,
+        kind: AttentionKind,
         refund: &str,
         package: Option<&PackageId>,
         cause: String,
         now: Timestamp,
     ) {
-        if self.raise_attention(AttentionKind::RefundFailed, package, cause, now) {
+        if self.raise_attention(kind, package, cause, now) {
             if let Some(item) = self.attention.last_mut() {
                 item.refund_id = Some(refund.to_owned());
             }
@@ -117,6 +144,11 @@ impl Order {
         now: Timestamp,
     ) -> Result<(), RefundActionError> {
         let i = self.failed_refund(id)?;
+        if self.refunds[i].to_merchant {
+            // The provider paid it out once (to the merchant): only an
+            // offline payment to the buyer settles it now.
+            return Err(RefundActionError::NotFailed("returned to the merchant"));
+        }
         let r = &mut self.refunds[i];
         match r.failure {
             Some(RefundFailure::Abnormal) => r.resend = Resend::ApplyAbnormal,

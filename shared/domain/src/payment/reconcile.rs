@@ -145,15 +145,34 @@ pub struct Report {
     pub raised: usize,
 }
 
-/// Does our refund status agree with the provider's word?
-fn agrees(ours: RefundStatus, failure: Option<RefundFailure>, theirs: ProviderState) -> bool {
+/// Does the order's refund agree with the provider's word in the bill? The
+/// bill is a picture of its day; the order may have moved on since, along
+/// a path the provider's word allows.
+fn agrees(
+    r: &crate::order::Refund,
+    ours: RefundStatus,
+    failure: Option<RefundFailure>,
+    theirs: ProviderState,
+) -> bool {
     match theirs {
-        ProviderState::Succeeded => ours == RefundStatus::Succeeded,
-        // Still moving: pending (sent, answer not recorded yet) or processing.
-        ProviderState::Processing => {
-            matches!(ours, RefundStatus::Pending | RefundStatus::Processing)
+        // Applied for again after `abnormal`, the money reached the
+        // merchant's account: the provider counts it refunded.
+        ProviderState::Succeeded => {
+            ours == RefundStatus::Succeeded || (ours == RefundStatus::Failed && r.to_merchant)
         }
-        ProviderState::Failed(kind) => ours == RefundStatus::Failed && failure == Some(kind),
+        // Still moving that day: settled either way since.
+        ProviderState::Processing => true,
+        // Abnormal that day: still so, applied for again since, or paid
+        // offline; never paid by the provider to the buyer.
+        ProviderState::Failed(RefundFailure::Abnormal) => match ours {
+            RefundStatus::Succeeded => r.offline,
+            RefundStatus::Failed => failure == Some(RefundFailure::Abnormal),
+            RefundStatus::Pending | RefundStatus::Processing => true,
+        },
+        ProviderState::Failed(RefundFailure::Closed) => {
+            ours == RefundStatus::Failed && failure == Some(RefundFailure::Closed)
+                || (ours == RefundStatus::Succeeded && r.offline)
+        }
     }
 }
 
@@ -250,7 +269,8 @@ pub async fn reconcile<S: Ledger, P: Publisher>(
         };
         let same = no.attempt <= attempt
             && refund.amount_cents == r.amount_cents
-            && r.state.is_some_and(|s| agrees(ours_status, failure, s));
+            && r.state
+                .is_some_and(|s| agrees(refund, ours_status, failure, s));
         if !same {
             differences.push(Difference::RefundDiffers {
                 refund_no: r.refund_no.clone(),

@@ -334,25 +334,44 @@ pub async fn execute<S: Ledger, P: Publisher, R: RefundProvider>(
             "refund {refund_id} names no payment"
         )));
     };
+    // Only a refused create closes the refund: a refused query or
+    // apply-abnormal says nothing about the money (the refund may well
+    // have been made), so it is asked again later, never sent anew.
+    let mut created = false;
     let word = match (asking, r.status, r.resend) {
         (true, _, _) => match provider.query(&request).await {
             // Never reached the provider: send it now, same number.
             Err(ProviderError::NotFound) if r.status == crate::order::RefundStatus::Pending => {
+                created = true;
                 provider.create(&request).await
             }
             other => other,
         },
         (false, _, crate::order::Resend::ApplyAbnormal) => provider.apply_abnormal(&request).await,
-        (false, _, crate::order::Resend::Create) => provider.create(&request).await,
+        (false, _, crate::order::Resend::Create) => {
+            created = true;
+            provider.create(&request).await
+        }
     };
     let word = match word {
         Ok(word) => word,
-        Err(ProviderError::Refused(why)) => {
+        Err(ProviderError::Refused(why)) if created => {
             tracing::warn!(refund = %refund_id, provider_no = %request.provider_no, %why, "refund refused");
             ProviderRefund {
                 state: ProviderState::Failed(crate::order::RefundFailure::Closed),
                 provider_refund_id: None,
             }
+        }
+        Err(ProviderError::Refused(why)) => {
+            return Err(ProviderError::Temporary(format!(
+                "{} refused ({why}): asked again later",
+                if asking {
+                    "the query"
+                } else {
+                    "apply-abnormal-refund"
+                }
+            ))
+            .into())
         }
         Err(e) => return Err(e.into()),
     };

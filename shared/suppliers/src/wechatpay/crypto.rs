@@ -137,6 +137,18 @@ impl VerifyingKeys {
         self.keys.is_empty()
     }
 
+    /// The WeChat Pay public key to be answered under (`PUB_KEY_ID_...`),
+    /// when one is configured: requests name it in `Wechatpay-Serial`.
+    pub fn public_key_id(&self) -> Option<&str> {
+        let mut ids: Vec<&String> = self
+            .keys
+            .keys()
+            .filter(|k| k.starts_with("PUB_KEY_ID_"))
+            .collect();
+        ids.sort();
+        ids.first().map(|s| s.as_str())
+    }
+
     /// Checks `Wechatpay-Signature` over `timestamp\nnonce\nbody\n` with the
     /// key `serial` names, and that `timestamp` is within 5 minutes of `now`.
     pub fn verify(&self, h: &SignedHeaders, body: &[u8], now: i64) -> Result<(), CryptoError> {
@@ -148,7 +160,7 @@ impl VerifyingKeys {
             .timestamp
             .parse()
             .map_err(|_| CryptoError::Stale(h.timestamp.clone()))?;
-        if (now - at).abs() > MAX_SKEW_SECS {
+        if now.abs_diff(at) > MAX_SKEW_SECS.unsigned_abs() {
             return Err(CryptoError::Stale(h.timestamp.clone()));
         }
         let sig = B64

@@ -44,6 +44,9 @@ pub const CREDENTIAL_NAMES: [&str; 6] = [
     "WECHATPAY_VERIFICATION_KEYS",
 ];
 
+/// Sent with every request: WeChat Pay requires a User-Agent.
+const USER_AGENT: &str = concat!("order-system/", env!("CARGO_PKG_VERSION"));
+
 /// A bill is at most this large (a day of a busy merchant is a few MB).
 const MAX_BILL_BYTES: usize = 64 << 20;
 
@@ -346,10 +349,23 @@ impl WechatPayClient {
             .unwrap_or_else(|| "/".into());
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let auth = c.authorization(method.as_str(), &path, body.as_bytes());
-        let headers = [(
-            AUTHORIZATION,
-            HeaderValue::from_str(&auth).expect("the authorization is ASCII"),
-        )];
+        let mut headers = vec![
+            (
+                AUTHORIZATION,
+                HeaderValue::from_str(&auth).expect("the authorization is ASCII"),
+            ),
+            // WeChat Pay refuses a request without one (INVALID_REQUEST).
+            (
+                http::header::USER_AGENT,
+                HeaderValue::from_static(USER_AGENT),
+            ),
+        ];
+        if let Some(id) = c.verifying.public_key_id() {
+            // Answer under our WeChat Pay public key (public-key mode).
+            if let Ok(v) = HeaderValue::from_str(id) {
+                headers.push((HeaderName::from_static("wechatpay-serial"), v));
+            }
+        }
         let content_type = (method == Method::POST).then_some("application/json");
         let answer = self
             .transport
