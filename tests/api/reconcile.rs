@@ -250,14 +250,22 @@ async fn later_states_agree_with_the_days_picture() {
     assert_eq!(s.pay_wechat("fay", &order, None).await.0, 204);
     s.drain(1).await;
     assert_eq!(
-        s.report("S-1", &package_with_sku(&order, "LAMP"), "rejected").await.0,
+        s.report("S-1", &package_with_sku(&order, "LAMP"), "rejected")
+            .await
+            .0,
         200
     );
-    s.sim.set_wechat_refund_mode(supplier_sim::WechatRefundMode::Abnormal);
+    s.sim
+        .set_wechat_refund_mode(supplier_sim::WechatRefundMode::Abnormal);
     s.drain_refunds(1).await;
     s.wechat_notifications().await;
     let rid = format!("{id}-R01");
-    assert_eq!(s.refund_action("retry", &rid, "sue", "support", None).await.0, 200);
+    assert_eq!(
+        s.refund_action("retry", &rid, "sue", "support", None)
+            .await
+            .0,
+        200
+    );
     s.drain_refunds(1).await;
     s.wechat_notifications().await;
     let after = s.order("fay", &id).await;
@@ -277,13 +285,20 @@ async fn later_states_agree_with_the_days_picture() {
     assert_eq!(s.pay_wechat("gil", &other, None).await.0, 204);
     s.drain(1).await;
     assert_eq!(
-        s.report("S-1", &package_with_sku(&other, "LAMP"), "rejected").await.0,
+        s.report("S-1", &package_with_sku(&other, "LAMP"), "rejected")
+            .await
+            .0,
         200
     );
-    s.sim.set_wechat_refund_mode(supplier_sim::WechatRefundMode::Succeed);
+    s.sim
+        .set_wechat_refund_mode(supplier_sim::WechatRefundMode::Succeed);
     s.sim.forge_wechat_answers(true);
     let d = s.deliver_refunds(1).await;
-    assert_eq!(d.failed.len(), 1, "an answer that does not verify is not believed");
+    assert_eq!(
+        d.failed.len(),
+        1,
+        "an answer that does not verify is not believed"
+    );
     s.sim.forge_wechat_answers(false);
     let pending = s.order("gil", &other_id).await;
     assert_eq!(pending["refunds"][0]["status"], "pending", "{pending}");
