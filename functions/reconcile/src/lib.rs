@@ -71,21 +71,10 @@ impl Outcome {
     }
 }
 
-/// `YYYY-MM-DD` in form (the provider judges the day itself).
-fn valid_date(d: &str) -> bool {
-    let b = d.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
 /// Reconciles `ask` as of `now`.
 pub async fn run(f: &Reconcile, ask: &Ask, now: Timestamp) -> Result<Outcome, String> {
     let date = match &ask.date {
-        Some(d) if valid_date(d) => d.clone(),
+        Some(d) if suppliers::wechatpay::valid_date(d) => d.clone(),
         Some(d) => return Err(format!("--date {d:?} is not YYYY-MM-DD")),
         None => Timestamp::from_unix(now.unix() - 86_400).shanghai_date(),
     };
@@ -98,13 +87,16 @@ pub async fn run(f: &Reconcile, ask: &Ask, now: Timestamp) -> Result<Outcome, St
     if !storefronts.iter().any(|s| s.id.is_default()) {
         storefronts.push(Storefront::implicit_default());
     }
-    if let Some(only) = &ask.storefront {
-        let id = StorefrontId::parse(only).map_err(|e| e.to_string())?;
-        storefronts.retain(|s| s.id == id);
-        if storefronts.is_empty() {
-            return Err(format!("no storefront {id}"));
+    let only = match &ask.storefront {
+        Some(raw) => {
+            let id = StorefrontId::parse(raw).map_err(|e| e.to_string())?;
+            if !storefronts.iter().any(|s| s.id == id) {
+                return Err(format!("no storefront {id}"));
+            }
+            Some(id)
         }
-    }
+        None => None,
+    };
     // One bill per merchant account, whichever storefronts share it.
     let mut accounts: Vec<(Arc<Credentials>, Vec<StorefrontId>)> = Vec::new();
     // A storefront naming credentials that cannot be read is not reconciled:
@@ -121,6 +113,12 @@ pub async fn run(f: &Reconcile, ask: &Ask, now: Timestamp) -> Result<Outcome, St
             Some((_, ids)) => ids.push(sf.id.clone()),
             None => accounts.push((c, vec![sf.id.clone()])),
         }
+    }
+    // One storefront asked for: its whole merchant account (the bill holds
+    // every storefront that shares it).
+    if let Some(id) = &only {
+        accounts.retain(|(_, ids)| ids.contains(id));
+        unreadable.retain(|u| u == id);
     }
     let mut out = Outcome {
         date: date.clone(),

@@ -650,7 +650,8 @@ impl WechatPayClient {
     }
 }
 
-fn valid_date(d: &str) -> bool {
+/// `YYYY-MM-DD` in form (the provider judges the day itself).
+pub fn valid_date(d: &str) -> bool {
     let b = d.as_bytes();
     b.len() == 10
         && b[4] == b'-'
