@@ -430,3 +430,57 @@ async fn a_silent_refund_is_found_by_the_sweeps_query() {
     assert_eq!(refund(&after, &rid)["status"], "succeeded", "{after}");
     assert_eq!(s.sim.wechat_refunds()[&rid].requests, 1);
 }
+
+/// Refund notifications are verified and decrypted like payments': a bad
+/// signature, a stale or an undecryptable one is 401 and moves nothing;
+/// the sweep's query then finds the truth.
+#[tokio::test]
+async fn spoiled_refund_notifications_change_nothing() {
+    let s = stack(Config {
+        refund_query_secs: 1,
+        ..Config::default()
+    })
+    .await;
+    let mut spoiled = Vec::new();
+    for (user, mode, forgery) in [
+        ("hal", WechatRefundMode::BadSignature, Forgery::None),
+        ("ian", WechatRefundMode::ProcessThenNotify, Forgery::Stale),
+        (
+            "jo",
+            WechatRefundMode::ProcessThenNotify,
+            Forgery::Undecryptable,
+        ),
+    ] {
+        let (id, rid, _) = rejected(&s, user).await;
+        s.sim.set_wechat_refund_mode(mode);
+        s.sim.forge_wechat(forgery);
+        s.drain_refunds(1).await;
+        s.sim.forge_wechat(Forgery::None);
+        let answers = s.wechat_notifications().await;
+        assert_eq!(answers.len(), 1, "{mode:?} {forgery:?}");
+        assert_eq!(
+            answers[0].0, 401,
+            "{mode:?} {forgery:?}: {:?}",
+            answers[0].1
+        );
+        let now = s.order(user, &id).await;
+        assert_eq!(refund(&now, &rid)["status"], "processing", "{now}");
+        assert_eq!(events(&now, "refund_succeeded"), 0);
+        spoiled.push((user, id, rid));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    s.sweep().await;
+    s.drain_refunds(1).await;
+    for (user, id, rid) in spoiled {
+        let after = s.order(user, &id).await;
+        assert_eq!(refund(&after, &rid)["status"], "succeeded", "{after}");
+    }
+    assert_eq!(
+        s.sim
+            .wechat_refunds()
+            .values()
+            .map(|w| w.requests)
+            .sum::<u32>(),
+        3
+    );
+}
