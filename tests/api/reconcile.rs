@@ -78,12 +78,7 @@ fn kinds(out: &Outcome) -> Vec<String> {
 }
 
 async fn attention(s: &Stack, id: &str) -> Vec<Value> {
-    let e = Event::new("GET", "/orders/{id}", &format!("/orders/{id}"))
-        .path_param("id", id)
-        .user("ada")
-        .header("x-user-role", "admin");
-    let (status, v) = s.t.call(integration_tests::Func::Orders, e.build()).await;
-    assert_eq!(status, 200, "{v}");
+    let v = s.order_as_admin(id).await;
     v["attention"]
         .as_array()
         .unwrap()

@@ -6,10 +6,10 @@
 //! and a second payment refunded against itself.
 
 use domain::config::Config;
-use integration_tests::answers::package_with_sku;
+use integration_tests::answers::{count_events, package_with_sku, refund};
 use integration_tests::stack::{Stack, PAYMENT_SECRET};
 use integration_tests::Event;
-use serde_json::{json, Value};
+use serde_json::json;
 use supplier_sim::RefundMode;
 
 const LAMP_CENTS: i64 = 2500;
@@ -43,33 +43,6 @@ async fn rejected(s: &Stack, user: &str, payment: &str) -> (String, String) {
     (id.clone(), format!("{id}-R01"))
 }
 
-/// The order as admin sees it (attention and actions included).
-async fn as_admin(s: &Stack, id: &str) -> Value {
-    let e = Event::new("GET", "/orders/{id}", &format!("/orders/{id}"))
-        .path_param("id", id)
-        .user("ada")
-        .header("x-user-role", "admin");
-    let (status, v) = s.t.call(integration_tests::Func::Orders, e.build()).await;
-    assert_eq!(status, 200, "{v}");
-    v
-}
-
-fn refund<'a>(order: &'a Value, id: &str) -> &'a Value {
-    order["refunds"]
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["id"] == id))
-        .unwrap_or_else(|| panic!("no refund {id} in {order}"))
-}
-
-fn events(order: &Value, event: &str) -> usize {
-    order["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event"] == event)
-        .count()
-}
-
 #[tokio::test]
 async fn a_rejected_parcel_is_paid_back_through_the_gateway_once() {
     let s = stack(Config::default()).await;
@@ -99,7 +72,7 @@ async fn a_rejected_parcel_is_paid_back_through_the_gateway_once() {
     assert!(r["provider_refund_id"]
         .as_str()
         .is_some_and(|g| g.starts_with("GW-")));
-    assert_eq!(events(&after, "refund_succeeded"), 1);
+    assert_eq!(count_events(&after, "refund_succeeded"), 1);
     let made = s.sim.gateway_refunds();
     assert_eq!(made.len(), 1, "{made:?}");
     let g = &made[&rid];
@@ -125,8 +98,8 @@ async fn processing_then_notified_twice_settles_once() {
     }
     let after = s.order("bob", &id).await;
     assert_eq!(refund(&after, &rid)["status"], "succeeded");
-    assert_eq!(events(&after, "refund_processing"), 1);
-    assert_eq!(events(&after, "refund_succeeded"), 1);
+    assert_eq!(count_events(&after, "refund_processing"), 1);
+    assert_eq!(count_events(&after, "refund_succeeded"), 1);
     assert_eq!(s.sim.gateway_refunds().len(), 1);
 }
 
@@ -178,7 +151,10 @@ async fn forged_stale_or_unknown_notifications_change_nothing() {
             .await;
         assert_eq!((status, v["status"].as_str()), (200, Some("succeeded")));
     }
-    assert_eq!(events(&s.order("cat", &id).await, "refund_succeeded"), 1);
+    assert_eq!(
+        count_events(&s.order("cat", &id).await, "refund_succeeded"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -255,7 +231,7 @@ async fn a_failed_refund_waits_on_the_attention_list_until_staff_retry_it() {
     let (id, rid) = rejected(&s, "fay", "pay-r7").await;
     s.drain_refunds(1).await;
     assert_eq!(s.refund_notifications().await[0].0, 200);
-    let failed = as_admin(&s, &id).await;
+    let failed = s.order_as_admin(&id).await;
     let r = refund(&failed, &rid);
     assert_eq!(
         (r["status"].as_str(), r["failure"].as_str()),
@@ -309,7 +285,7 @@ async fn a_failed_refund_waits_on_the_attention_list_until_staff_retry_it() {
     );
     s.sim.set_refund_mode(RefundMode::Succeed);
     s.drain_refunds(1).await;
-    let after = as_admin(&s, &id).await;
+    let after = s.order_as_admin(&id).await;
     assert_eq!(refund(&after, &rid)["status"], "succeeded", "{after}");
     let made = s.sim.gateway_refunds();
     assert_eq!(made[&rid].status, "failed");
@@ -319,7 +295,10 @@ async fn a_failed_refund_waits_on_the_attention_list_until_staff_retry_it() {
     let body = json!({"refund_id": rid, "status": "succeeded"}).to_string();
     let sig = domain::payment::signature::sign(PAYMENT_SECRET.as_bytes(), body.as_bytes());
     assert_eq!(s.refund_notify_raw(None, &body, Some(&sig)).await.0, 200);
-    assert_eq!(events(&as_admin(&s, &id).await, "refund_succeeded"), 1);
+    assert_eq!(
+        count_events(&s.order_as_admin(&id).await, "refund_succeeded"),
+        1
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //! and a silent refund found by the sweep's query.
 
 use domain::config::Config;
-use integration_tests::answers::package_with_sku;
+use integration_tests::answers::{count_events, package_with_sku, refund};
 use integration_tests::stack::{Stack, PUBLIC_BASE_URL};
 use integration_tests::Event;
 use serde_json::{json, Value};
@@ -45,32 +45,6 @@ async fn rejected(s: &Stack, user: &str) -> (String, String, String) {
     assert_eq!(s.report("S-1", &package, "rejected").await.0, 200);
     let id = order["id"].as_str().unwrap().to_owned();
     (id.clone(), format!("{id}-R01"), transaction)
-}
-
-fn refund<'a>(order: &'a Value, id: &str) -> &'a Value {
-    order["refunds"]
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["id"] == id))
-        .unwrap_or_else(|| panic!("no refund {id} in {order}"))
-}
-
-fn events(order: &Value, event: &str) -> usize {
-    order["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event"] == event)
-        .count()
-}
-
-async fn as_admin(s: &Stack, id: &str) -> Value {
-    let e = Event::new("GET", "/orders/{id}", &format!("/orders/{id}"))
-        .path_param("id", id)
-        .user("ada")
-        .header("x-user-role", "admin");
-    let (status, v) = s.t.call(integration_tests::Func::Orders, e.build()).await;
-    assert_eq!(status, 200, "{v}");
-    v
 }
 
 #[tokio::test]
@@ -156,7 +130,7 @@ async fn an_order_is_paid_through_wechat_pay_once() {
     assert_eq!(paid["status"], "awaiting_shipment", "{paid}");
     assert_eq!(paid["payment_id"], t.transaction_id.as_str());
     assert_eq!(paid["payment_channel"], "wechatpay");
-    assert_eq!(events(&paid, "paid"), 1);
+    assert_eq!(count_events(&paid, "paid"), 1);
     assert!(paid["refunds"].as_array().unwrap().is_empty(), "{paid}");
     // Paid: no second payment starts.
     assert_eq!(s.start_wechat("ann", id, "oAnn_1").await.0, 409);
@@ -223,7 +197,7 @@ async fn a_rejected_parcel_goes_back_to_the_wechat_payment_once() {
     let after = s.order("cat", &id).await;
     let r = refund(&after, &rid);
     assert_eq!(r["status"], "succeeded", "{after}");
-    assert_eq!(events(&after, "refund_succeeded"), 1);
+    assert_eq!(count_events(&after, "refund_succeeded"), 1);
     let made = s.sim.wechat_refunds();
     assert_eq!(made.len(), 1, "{made:?}");
     let w = &made[&rid];
@@ -254,7 +228,7 @@ async fn an_abnormal_refund_applied_for_again_is_still_owed_to_the_buyer() {
             .collect::<Vec<_>>(),
         vec![204]
     );
-    let failed = as_admin(&s, &id).await;
+    let failed = s.order_as_admin(&id).await;
     let r = refund(&failed, &rid);
     assert_eq!(
         (r["status"].as_str(), r["failure"].as_str()),
@@ -291,7 +265,7 @@ async fn an_abnormal_refund_applied_for_again_is_still_owed_to_the_buyer() {
     assert_eq!(answers.iter().map(|a| a.0).collect::<Vec<_>>(), vec![204]);
     // MERCHANT_BANK_CARD: the money went to the shop's account, not the
     // buyer's. Still owed: failed, to_merchant, for staff to pay offline.
-    let after = as_admin(&s, &id).await;
+    let after = s.order_as_admin(&id).await;
     let r = refund(&after, &rid);
     assert_eq!(
         (r["status"].as_str(), r["to_merchant"].as_bool()),
@@ -332,7 +306,7 @@ async fn an_abnormal_refund_applied_for_again_is_still_owed_to_the_buyer() {
         )
         .await;
     assert_eq!(status, 200, "{v}");
-    let paid = as_admin(&s, &id).await;
+    let paid = s.order_as_admin(&id).await;
     let r = refund(&paid, &rid);
     assert_eq!(
         (r["status"].as_str(), r["offline"].as_bool()),
@@ -348,7 +322,7 @@ async fn a_closed_refund_is_sent_again_under_a_new_number() {
     let (id, rid, transaction) = rejected(&s, "eli").await;
     s.drain_refunds(1).await;
     s.wechat_notifications().await;
-    let failed = as_admin(&s, &id).await;
+    let failed = s.order_as_admin(&id).await;
     assert_eq!(refund(&failed, &rid)["failure"], "closed", "{failed}");
     s.sim.set_wechat_refund_mode(WechatRefundMode::Succeed);
     assert_eq!(
@@ -465,7 +439,7 @@ async fn spoiled_refund_notifications_change_nothing() {
         );
         let now = s.order(user, &id).await;
         assert_eq!(refund(&now, &rid)["status"], "processing", "{now}");
-        assert_eq!(events(&now, "refund_succeeded"), 0);
+        assert_eq!(count_events(&now, "refund_succeeded"), 0);
         spoiled.push((user, id, rid));
     }
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;

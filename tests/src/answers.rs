@@ -65,3 +65,21 @@ pub fn package_with_sku(order: &Value, sku: &str) -> String {
         .expect("a package id")
         .to_owned()
 }
+
+/// The refund with id `id`.
+pub fn refund<'a>(order: &'a Value, id: &str) -> &'a Value {
+    order["refunds"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["id"] == id))
+        .unwrap_or_else(|| panic!("no refund {id} in {order}"))
+}
+
+/// How many timeline entries are `event`.
+pub fn count_events(order: &Value, event: &str) -> usize {
+    order["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .filter(|e| e["event"] == event)
+        .count()
+}

@@ -473,6 +473,17 @@ impl Stack {
         out
     }
 
+    /// The order as an admin sees it (its attention items and staff actions).
+    pub async fn order_as_admin(&self, id: &str) -> Value {
+        let e = Event::new("GET", "/orders/{id}", &format!("/orders/{id}"))
+            .path_param("id", id)
+            .user("ada")
+            .header("x-user-role", "admin");
+        let (status, v) = self.t.call(crate::Func::Orders, e.build()).await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
     /// Posts a WeChat Pay notification to the route its `url` names (the
     /// payment's or the refund's, with its storefront), as WeChat does.
     pub async fn wechat_notify(&self, n: &supplier_sim::WechatNotification) -> (u16, Value) {

@@ -13,7 +13,7 @@ use domain::ids::OrderId;
 use domain::payment::pay::{apply_payment, PayError, PaymentNotice};
 use domain::payment::refund::{PaymentChannel, ProviderError};
 use domain::payment::start::{self, PayParams, PaymentStarter, PrepayRequest, StartInput};
-use domain::storefront::{self, Storefront, StorefrontId};
+use domain::storefront;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::StatusCode;
@@ -49,20 +49,9 @@ pub async fn handle(pay: &Pay, req: Request) -> Response<Body> {
     }
 }
 
-/// The storefront a notification route names (bare: `default`).
-async fn route_storefront(app: &App, req: &Request) -> Result<Storefront, ApiError> {
-    let id = match http::path_param(req, "storefront") {
-        Some(raw) => StorefrontId::parse(&raw)?,
-        None => StorefrontId::default_id(),
-    };
-    let sf = storefront::find(&app.store, &id).await?;
-    tracing::Span::current().record("storefront", sf.id.as_str());
-    Ok(sf)
-}
-
 async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError> {
     // The storefront's secret verifies the body before anything is read.
-    let sf = route_storefront(&pay.app, req).await?;
+    let sf = http::route_storefront(&pay.app, req).await?;
     // A storefront with no secret cannot be paid: nothing verifies.
     let secret = pay.secrets.for_storefront(&sf).await?;
     let body = match secret {
@@ -90,17 +79,12 @@ async fn notify(pay: &Pay, req: &Request) -> Result<serde_json::Value, ApiError>
 /// processed, 204 whatever became of the order (paid, or the money
 /// recorded for refund), as WeChat resends anything else for a day.
 async fn notify_wechat(pay: &Pay, req: &Request) -> Result<(), ApiError> {
-    let sf = route_storefront(&pay.app, req).await?;
-    let creds = pay.secrets.wechatpay(&sf).await?.ok_or_else(|| {
-        http::wechatpay_unverified(format!(
-            "storefront {} has no WeChat Pay credentials",
-            sf.id
-        ))
-    })?;
-    let headers = http::wechatpay_headers(req)?;
-    let (event, plain) = creds
-        .open_notification(&headers, http::body(req)?)
-        .map_err(http::wechatpay_unverified)?;
+    let http::WechatNotification {
+        storefront: sf,
+        credentials: creds,
+        event,
+        resource: plain,
+    } = http::wechatpay_notification(&pay.app, &pay.secrets, req).await?;
     let t: Transaction = serde_json::from_slice(&plain)
         .map_err(|e| http::wechatpay_unverified(format!("{event}: not a transaction: {e}")))?;
     if t.mchid != creds.mchid || t.appid != creds.appid {

@@ -13,7 +13,7 @@ use domain::payment::refund::{
     self, Executed, GatewayRefundNotice, OfflineInput, PaymentChannel, ProviderError,
     ProviderRefund, RefundError, RefundProvider, RefundRequest, StaffRefundAction,
 };
-use domain::storefront::{self, StorefrontId};
+use domain::storefront;
 use domain::time::Timestamp;
 use domain::view::OrderView;
 use lambda_http::http::StatusCode;
@@ -224,12 +224,7 @@ pub async fn handle_http(f: &Refund, req: Request) -> Response<Body> {
 /// `POST /payments/refund-notify[/{storefront}]`: verified with the
 /// storefront's gateway secret before anything is read.
 async fn notify(f: &Refund, req: &Request) -> Result<Value, ApiError> {
-    let id = match http::path_param(req, "storefront") {
-        Some(raw) => StorefrontId::parse(&raw)?,
-        None => StorefrontId::default_id(),
-    };
-    let sf = storefront::find(&f.app.store, &id).await?;
-    tracing::Span::current().record("storefront", sf.id.as_str());
+    let sf = http::route_storefront(&f.app, req).await?;
     let secret = f.providers.secrets.for_storefront(&sf).await?;
     let body = match secret {
         Some(secret) => http::signed_body(req, &secret)?,
@@ -257,22 +252,12 @@ async fn notify(f: &Refund, req: &Request) -> Result<Value, ApiError> {
 /// decrypted with the storefront's WeChat Pay credentials (else 401,
 /// nothing changes); 204 once processed, a stale or unknown refund included.
 async fn notify_wechat(f: &Refund, req: &Request) -> Result<(), ApiError> {
-    let id = match http::path_param(req, "storefront") {
-        Some(raw) => StorefrontId::parse(&raw)?,
-        None => StorefrontId::default_id(),
-    };
-    let sf = storefront::find(&f.app.store, &id).await?;
-    tracing::Span::current().record("storefront", sf.id.as_str());
-    let creds = f.providers.secrets.wechatpay(&sf).await?.ok_or_else(|| {
-        http::wechatpay_unverified(format!(
-            "storefront {} has no WeChat Pay credentials",
-            sf.id
-        ))
-    })?;
-    let headers = http::wechatpay_headers(req)?;
-    let (event, plain) = creds
-        .open_notification(&headers, http::body(req)?)
-        .map_err(http::wechatpay_unverified)?;
+    let http::WechatNotification {
+        storefront: sf,
+        credentials: creds,
+        event,
+        resource: plain,
+    } = http::wechatpay_notification(&f.app, &f.providers.secrets, req).await?;
     let r: RefundResource = serde_json::from_slice(&plain)
         .map_err(|e| http::wechatpay_unverified(format!("{event}: not a refund: {e}")))?;
     if r.mchid != creds.mchid {

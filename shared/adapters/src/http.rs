@@ -393,11 +393,64 @@ pub fn wechatpay_unverified(why: impl std::fmt::Display) -> ApiError {
 }
 
 /// The `Wechatpay-*` headers of a notification (401 when one is missing).
-pub fn wechatpay_headers(
+fn wechatpay_headers(
     req: &Request,
 ) -> Result<suppliers::wechatpay::crypto::SignedHeaders, ApiError> {
     suppliers::wechatpay::crypto::SignedHeaders::from_headers(|name| header_value(req, name))
         .map_err(wechatpay_unverified)
+}
+
+/// The storefront a notification route names (`.../{storefront}`; the
+/// bare route is `default`), recorded on the request's span. Unknown: 404.
+pub async fn route_storefront(
+    app: &crate::App,
+    req: &Request,
+) -> Result<domain::storefront::Storefront, ApiError> {
+    let id = match path_param(req, "storefront") {
+        Some(raw) => domain::storefront::StorefrontId::parse(&raw)?,
+        None => domain::storefront::StorefrontId::default_id(),
+    };
+    let sf = domain::storefront::find(&app.store, &id).await?;
+    tracing::Span::current().record("storefront", sf.id.as_str());
+    Ok(sf)
+}
+
+/// A WeChat Pay notification, opened.
+pub struct WechatNotification {
+    pub storefront: domain::storefront::Storefront,
+    pub credentials: std::sync::Arc<suppliers::wechatpay::Credentials>,
+    /// `TRANSACTION.SUCCESS`, `REFUND.SUCCESS`...
+    pub event: String,
+    /// The decrypted resource (JSON).
+    pub resource: Vec<u8>,
+}
+
+/// A WeChat Pay notification to a storefront's route, verified with that
+/// storefront's keys and decrypted with its API v3 key before anything is
+/// read; 401 `invalid_signature` when it does not verify or decrypt (or the
+/// storefront has no WeChat Pay credentials).
+pub async fn wechatpay_notification(
+    app: &crate::App,
+    secrets: &crate::secrets::PaymentSecrets,
+    req: &Request,
+) -> Result<WechatNotification, ApiError> {
+    let storefront = route_storefront(app, req).await?;
+    let credentials = secrets.wechatpay(&storefront).await?.ok_or_else(|| {
+        wechatpay_unverified(format!(
+            "storefront {} has no WeChat Pay credentials",
+            storefront.id
+        ))
+    })?;
+    let headers = wechatpay_headers(req)?;
+    let (event, resource) = credentials
+        .open_notification(&headers, body(req)?)
+        .map_err(wechatpay_unverified)?;
+    Ok(WechatNotification {
+        storefront,
+        credentials,
+        event,
+        resource,
+    })
 }
 
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
