@@ -329,9 +329,20 @@ impl Stack {
         wait_secs: i32,
         visibility: i32,
     ) -> Vec<aws_sdk_sqs::types::Message> {
+        self.receive("ForwardQueue", wait_secs, visibility).await
+    }
+
+    /// Up to 10 messages of `queue` (its logical id), waiting up to
+    /// `wait_secs` for the first, hidden for `visibility` seconds.
+    async fn receive(
+        &self,
+        queue: &str,
+        wait_secs: i32,
+        visibility: i32,
+    ) -> Vec<aws_sdk_sqs::types::Message> {
         self.sqs
             .receive_message()
-            .queue_url(&self.queues["ForwardQueue"])
+            .queue_url(&self.queues[queue])
             .max_number_of_messages(10)
             .wait_time_seconds(wait_secs)
             .visibility_timeout(visibility)
@@ -346,23 +357,33 @@ impl Stack {
     /// Receives up to 10 forward-queue messages (waiting up to `wait_secs` for
     /// the first) and hands them to `forward` as one SQS event.
     pub async fn deliver(&self, wait_secs: i32) -> Delivery {
-        let url = &self.queues["ForwardQueue"];
         let messages = self.receive_forward(wait_secs, 1).await;
         if messages.is_empty() {
             return Delivery::default();
         }
         let event = forward_event(&messages);
         let response = forward::handle(&self.forward, event).await;
+        self.settle("ForwardQueue", &messages, &response).await
+    }
+
+    /// What the event source mapping does with a batch's answer: successes
+    /// deleted, failures left to come back.
+    async fn settle(
+        &self,
+        queue: &str,
+        messages: &[aws_sdk_sqs::types::Message],
+        response: &aws_lambda_events::event::sqs::SqsBatchResponse,
+    ) -> Delivery {
         let failed: Vec<String> = response
             .batch_item_failures
             .iter()
             .map(|f| f.item_identifier.clone())
             .collect();
-        for m in &messages {
+        for m in messages {
             if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
                 self.sqs
                     .delete_message()
-                    .queue_url(url)
+                    .queue_url(&self.queues[queue])
                     .receipt_handle(m.receipt_handle().unwrap_or_default())
                     .send()
                     .await
@@ -380,20 +401,7 @@ impl Stack {
     /// event source mapping does: successes deleted, failures left to come
     /// back (after 1 s here).
     pub async fn deliver_refunds(&self, wait_secs: i32) -> Delivery {
-        let url = &self.queues["RefundQueue"];
-        let messages = self
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait_secs)
-            .visibility_timeout(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("receive")
-            .messages
-            .unwrap_or_default();
+        let messages = self.receive("RefundQueue", wait_secs, 1).await;
         if messages.is_empty() {
             return Delivery::default();
         }
@@ -403,26 +411,7 @@ impl Stack {
         ))
         .expect("an SQS event");
         let response = refund::handle_batch(&self.refund, event).await;
-        let failed: Vec<String> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        for m in &messages {
-            if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
-                self.sqs
-                    .delete_message()
-                    .queue_url(url)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
-        Delivery {
-            received: messages.len(),
-            failed,
-        }
+        self.settle("RefundQueue", &messages, &response).await
     }
 
     /// Delivers refund messages until the queue stays empty for `quiet_secs`.
