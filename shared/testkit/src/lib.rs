@@ -2,7 +2,9 @@
 //! the queues and the suppliers in memory, honouring the same conditions
 //! and all-or-nothing transactions as the DynamoDB adapter, so a use case
 //! runs in microseconds. [`lives`]: random order lives checked against the
-//! invariants after every step, on any store.
+//! invariants after every step, on any store. [`stream`]: the order events
+//! a stream of order writes yields, replayed as a consumer would.
 
 pub mod lives;
 pub mod memory;
+pub mod stream;

@@ -77,6 +77,9 @@ struct State {
     /// Work-queue entries by (queue, storefront, sort key `scope#since#subject`).
     queues: BTreeMap<(Queue, StorefrontId, String), QueueEntry>,
     now: Option<Timestamp>,
+    /// Every write of an order, old and new image, as a DynamoDB stream
+    /// with NEW_AND_OLD_IMAGES shows them.
+    stream: Vec<(Option<Order>, Order)>,
 }
 
 fn queue_key(e: &QueueEntry) -> (Queue, StorefrontId, String) {
@@ -110,6 +113,11 @@ impl MemoryStore {
     /// Every work-queue entry stored.
     pub fn queue_entries(&self) -> Vec<QueueEntry> {
         self.lock().queues.values().cloned().collect()
+    }
+
+    /// Every write of an order so far (old image, new image), in order.
+    pub fn stream(&self) -> Vec<(Option<Order>, Order)> {
+        self.lock().stream.clone()
     }
 
     /// Every stored order.
@@ -295,7 +303,8 @@ impl Orders for MemoryStore {
             st.idempotency
                 .insert((rec.user.clone(), rec.key.as_str().to_owned()), rec.clone());
         }
-        st.orders.insert(order.id.clone(), order.clone());
+        let old = st.orders.insert(order.id.clone(), order.clone());
+        st.stream.push((old, order.clone()));
         Ok(())
     }
 
@@ -456,7 +465,8 @@ impl Ledger for MemoryStore {
         for e in &c.queue.put {
             st.queues.insert(queue_key(e), e.clone());
         }
-        st.orders.insert(order.id.clone(), order.clone());
+        let old = st.orders.insert(order.id.clone(), order.clone());
+        st.stream.push((old, order.clone()));
         Ok(())
     }
 
@@ -508,7 +518,10 @@ impl Ledger for MemoryStore {
         };
         let ids: Vec<String> = order.outbox().keys().cloned().collect();
         let same = stored.version() == order.version();
+        let old = stored.clone();
         stored.remove_published(&ids, if same { None } else { now });
+        let new = stored.clone();
+        st.stream.push((Some(old), new));
         Ok(same)
     }
 

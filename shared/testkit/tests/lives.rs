@@ -1,5 +1,6 @@
 //! Random order lives on the memory store: after every step, money, stock,
-//! limits, statuses and actions hold (testkit::lives). `LIVES` sets how
+//! limits, statuses and actions hold (testkit::lives), and the order events
+//! of every write tell a consumer every status reached (testkit::stream). `LIVES` sets how
 //! many (default 300; `scripts/stress` runs 10,000).
 
 use domain::time::Timestamp;
@@ -26,7 +27,15 @@ fn run(life: &[lives::Cmd]) -> Result<std::collections::BTreeMap<&'static str, u
                 .enable_all()
                 .build()
                 .expect("a runtime")
-                .block_on(lives::run(MemoryStore::new(), "", Timestamp::now(), &life))
+                .block_on(async {
+                    let store = MemoryStore::new();
+                    let mut counts = lives::run(store.clone(), "", Timestamp::now(), &life).await?;
+                    let events = testkit::stream::check(&store.stream(), &store.orders())?;
+                    for e in events {
+                        *counts.entry(e.kind.as_str()).or_default() += 1;
+                    }
+                    Ok(counts)
+                })
         })
         .expect("a thread for the life")
         .join()
@@ -77,6 +86,18 @@ fn lives_cover_every_kind_of_step() {
         "case step",
         "actions tried",
         "ticks",
+        "order.placed",
+        "order.paid",
+        "order.cancelled",
+        "order.closed",
+        "order.completed",
+        "package.forwarded",
+        "package.shipped",
+        "package.received",
+        "package.rejected",
+        "refund.recorded",
+        "case.opened",
+        "case.completed",
     ] {
         assert!(
             totals.get(step).copied().unwrap_or(0) > 0,

@@ -7,6 +7,7 @@ pub mod cancel;
 pub mod cases;
 pub use cases::CaseSummary;
 pub mod change;
+pub mod events;
 pub mod machine;
 pub mod read;
 pub mod refunds;
