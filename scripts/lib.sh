@@ -357,6 +357,8 @@ start_dynamodb() {
   _start_service "DynamoDB Local" dynamodb _ddb_ready _run_ddb
   DDB_PORT=$SVC_PORT
   export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
+  # Its tables' streams (the order events' outbox) on the same port.
+  export AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:$DDB_PORT
 }
 
 start_sqs() {
@@ -367,6 +369,8 @@ start_sqs() {
   # and S3 (after-sales proof, presigned URLs: path-style on this port).
   export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$SQS_PORT
   export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$SQS_PORT
+  # and EventBridge (the order events' bus, its rules and their SQS targets).
+  export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$SQS_PORT
 }
 
 _run_docs() {

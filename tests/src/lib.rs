@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod answers;
+pub mod events;
 pub mod stack;
 pub mod throttle;
 
@@ -26,7 +27,8 @@ pub struct TestApp {
     pub app: App,
 }
 
-fn endpoint() -> String {
+/// DynamoDB Local's endpoint (its tables' streams too).
+pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
         panic!(
             "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. \

@@ -4,9 +4,10 @@
 //! queues of template.yaml (if they do not exist yet), optionally seeds the
 //! demo catalog, and writes the queue URLs as `export` lines to PATH.
 //!
-//! `devstack wire [--api URL] [--expire-every SECS]`: the SQS event source of
-//! `forward` and the schedule of `expire`, through cargo lambda watch's
-//! invoke API (see `wire.rs`). Runs until killed.
+//! `devstack wire [--api URL] [--expire-every SECS]`: the SQS event sources
+//! of `forward` and `refund`, the table's stream to `events`, and the
+//! schedule of `expire`, through cargo lambda watch's invoke API (see
+//! `wire.rs`). Runs until killed.
 //!
 //! `devstack sign [--secret S]`: prints hex(HMAC-SHA256(S, stdin)), the
 //! `X-Signature` of a webhook body (S defaults to `PAYMENT_WEBHOOK_SECRET`).
@@ -26,7 +27,8 @@ const USAGE: &str = "usage:
       table and queues of template.yaml (TABLE_NAME; queues named TABLE_NAME-<LogicalId>),
       demo catalog with --seed, queue URLs as `export` lines to PATH
   devstack wire [--api URL] [--expire-every SECS]
-      forward queue -> forward, refund queue -> refund, expire every SECS, through cargo lambda
+      forward queue -> forward, refund queue -> refund, table stream -> events,
+      expire every SECS, through cargo lambda
       watch's invoke API (URL default http://127.0.0.1:$API_PORT, port 9000;
       SECS default $EXPIRE_EVERY_SECS or 60; reads FORWARD_QUEUE_URL)
   devstack sign [--secret S]
@@ -98,7 +100,11 @@ async fn provision(mut args: Args) -> Result<(), Error> {
         env_out: args.value("--env-out")?,
     };
     args.finish()?;
-    require_local_endpoints(&["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"])?;
+    require_local_endpoints(&[
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    ])?;
     provision::run(opts).await
 }
 
@@ -128,18 +134,28 @@ async fn wire(mut args: Args) -> Result<(), Error> {
             })?,
     };
     args.finish()?;
-    require_local_endpoints(&["AWS_ENDPOINT_URL_SQS"])?;
+    require_local_endpoints(&["AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB"])?;
     let forward_queue_url = env("FORWARD_QUEUE_URL").ok_or(
         "FORWARD_QUEUE_URL is not set (source the file `devstack provision --env-out` wrote)",
     )?;
     let refund_queue_url = env("REFUND_QUEUE_URL").ok_or(
         "REFUND_QUEUE_URL is not set (source the file `devstack provision --env-out` wrote)",
     )?;
+    let table = env("TABLE_NAME").ok_or("TABLE_NAME is not set")?;
+    let streams_endpoint = env("AWS_ENDPOINT_URL_DYNAMODB_STREAMS")
+        .or_else(|| env("AWS_ENDPOINT_URL_DYNAMODB"))
+        .ok_or("AWS_ENDPOINT_URL_DYNAMODB is not set")?;
+    let events_dlq_url = env("EVENTS_DEAD_LETTER_QUEUE_URL").ok_or(
+        "EVENTS_DEAD_LETTER_QUEUE_URL is not set (source the file `devstack provision --env-out` wrote)",
+    )?;
     wire::run(wire::Options {
         api,
         forward_queue_url,
         refund_queue_url,
         expire_every: Duration::from_secs(every),
+        table,
+        streams_endpoint,
+        events_dlq_url,
     })
     .await
 }

@@ -171,7 +171,20 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     let urls = QueueDef::create_all(&sqs, &table)
         .await
         .map_err(|e| format!("creating the queues of template.yaml: {e}"))?;
-    let vars = queue_env(&urls);
+    let mut vars = queue_env(&urls);
+    // The order events' bus (EventsFunction's EVENT_BUS_NAME) and a queue a
+    // rule on it fills with every event (README "Order events").
+    let bus = format!("{table}-orders");
+    let tap = adapters::local_streams::create_bus_with_tap(
+        &aws_sdk_eventbridge::Client::new(&sdk),
+        &sqs,
+        &bus,
+        &format!("{table}-events-tap"),
+    )
+    .await
+    .map_err(|e| format!("the order events' bus in the emulator: {e}"))?;
+    vars.push(("EVENT_BUS_NAME".into(), bus));
+    vars.push(("EVENTS_TAP_URL".into(), tap));
     for (name, url) in &vars {
         println!("  {name:<18} {url}");
     }

@@ -8,6 +8,11 @@
 //!   answer is not a valid partial batch response, nothing is deleted: the
 //!   whole batch comes back after the queue's visibility timeout (and after
 //!   maxReceiveCount receives, SQS moves a message to the dead-letter queue).
+//! - The DynamoDB stream event source of `events` (template.yaml's
+//!   OrderStream): polls the table's stream every second and hands its order
+//!   records to `events` as adapters::local_streams does for the tests
+//!   (filtered, batched, retried from a reported failure, then described on
+//!   the on-failure queue).
 //! - The EventBridge Scheduler schedule of `expire`: invokes it every
 //!   `EXPIRE_EVERY_SECS` (default 60, as deployed) and logs its summary.
 
@@ -38,6 +43,9 @@ pub struct Options {
     pub forward_queue_url: String,
     pub refund_queue_url: String,
     pub expire_every: Duration,
+    pub table: String,
+    pub streams_endpoint: String,
+    pub events_dlq_url: String,
 }
 
 macro_rules! log {
@@ -59,10 +67,17 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         opts.expire_every.as_secs(),
         invoker.url("<function>")
     );
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let reader =
+        adapters::local_streams::StreamReader::open(&dynamodb, &opts.streams_endpoint, &opts.table)
+            .await?;
+    let stream = adapters::local_streams::StreamSource::from_template()?;
+    log!("wire: {} -> events", reader.arn());
     tokio::join!(
         consume_loop(&sqs, &invoker, &forward),
         consume_loop(&sqs, &invoker, &refund),
         expire_loop(&invoker, opts.expire_every),
+        stream_loop(&sqs, &invoker, reader, &stream, &opts.events_dlq_url),
     );
     Ok(())
 }
@@ -271,6 +286,55 @@ pub fn scheduler_event(now: Timestamp) -> Value {
         "resources": ["arn:aws:scheduler:us-east-1:000000000000:schedule/default/expire-every-minute"],
         "detail": {}
     })
+}
+
+/// The table's stream to `events`, once a second.
+async fn stream_loop(
+    sqs: &aws_sdk_sqs::Client,
+    invoker: &Invoker,
+    mut reader: adapters::local_streams::StreamReader,
+    source: &adapters::local_streams::StreamSource,
+    dlq_url: &str,
+) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let records = match reader.poll().await {
+            Ok(r) if r.is_empty() => continue,
+            Ok(r) => r,
+            Err(e) => {
+                log!("events: reading the stream: {e}");
+                tokio::time::sleep(RECEIVE_BACKOFF).await;
+                continue;
+            }
+        };
+        let started = Instant::now();
+        let arn = reader.arn().to_owned();
+        let done = adapters::local_streams::deliver(
+            source,
+            records,
+            &arn,
+            sqs,
+            dlq_url,
+            |event| async move {
+                invoker
+                    .invoke("events", &event, EXPIRE_TIMEOUT)
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .await;
+        match done {
+            Ok(d) if d.records == 0 => {}
+            Ok(d) => log!(
+                "events: {} order records, {} invocations, {} batches to the on-failure queue in {} ms",
+                d.records,
+                d.invocations,
+                d.sent_to_failure_queue,
+                started.elapsed().as_millis()
+            ),
+            Err(e) => log!("events: {e}"),
+        }
+    }
 }
 
 async fn expire_loop(invoker: &Invoker, every: Duration) {

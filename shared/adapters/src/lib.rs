@@ -3,10 +3,14 @@
 
 pub mod app;
 pub mod dynamo;
+#[cfg(feature = "events")]
+pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "local")]
 pub mod local_queues;
+#[cfg(feature = "local")]
+pub mod local_streams;
 pub mod proofs;
 pub mod secrets;
 pub mod sqs;

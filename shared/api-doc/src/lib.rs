@@ -12,6 +12,7 @@
 //! `cargo run -p api-doc > openapi.yaml` writes the committed document; the
 //! crate's drift test fails while the two differ.
 
+pub mod events;
 mod refine;
 mod routes;
 

@@ -35,6 +35,17 @@ fn committed_openapi_yaml_is_the_generated_one() {
 }
 
 /// (METHOD, path) of every documented operation.
+#[test]
+fn committed_event_schema_is_the_generated_one() {
+    let committed =
+        std::fs::read_to_string(repo_file("docs/events.schema.json")).unwrap_or_default();
+    assert!(
+        committed == api_doc::events::text(),
+        "docs/events.schema.json differs from the schema the code generates. Regenerate it:\n\n    \
+         cargo run -p api-doc -- --events > docs/events.schema.json\n"
+    );
+}
+
 fn documented() -> BTreeSet<(String, String)> {
     let doc = api_doc::document();
     let mut out = BTreeSet::new();

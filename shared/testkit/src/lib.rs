@@ -3,8 +3,10 @@
 //! and all-or-nothing transactions as the DynamoDB adapter, so a use case
 //! runs in microseconds. [`lives`]: random order lives checked against the
 //! invariants after every step, on any store. [`stream`]: the order events
-//! a stream of order writes yields, replayed as a consumer would.
+//! a stream of order writes yields, replayed as a consumer would;
+//! [`schema`]: a JSON Schema check for the documents the code generates.
 
 pub mod lives;
 pub mod memory;
+pub mod schema;
 pub mod stream;

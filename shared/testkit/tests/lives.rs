@@ -31,7 +31,18 @@ fn run(life: &[lives::Cmd]) -> Result<std::collections::BTreeMap<&'static str, u
                     let store = MemoryStore::new();
                     let mut counts = lives::run(store.clone(), "", Timestamp::now(), &life).await?;
                     let events = testkit::stream::check(&store.stream(), &store.orders())?;
+                    let schema = testkit::schema::Schema::new(
+                        serde_json::from_str(include_str!("../../../docs/events.schema.json"))
+                            .expect("docs/events.schema.json"),
+                    );
                     for e in events {
+                        let detail = serde_json::to_value(&e).expect("an event serializes");
+                        let errors = schema.errors(&detail);
+                        if !errors.is_empty() {
+                            return Err(format!(
+                                "{detail} breaks docs/events.schema.json: {errors:?}"
+                            ));
+                        }
                         *counts.entry(e.kind.as_str()).or_default() += 1;
                     }
                     Ok(counts)

@@ -3,7 +3,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
@@ -54,6 +55,14 @@ pub struct TableDef {
     #[serde(default)]
     global_secondary_indexes: Vec<IndexDef>,
     time_to_live_specification: Option<TtlDef>,
+    /// The stream the order events are read from (DynamoDB Local serves it too).
+    stream_specification: Option<StreamDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamDef {
+    stream_view_type: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +140,15 @@ impl TableDef {
             }
             req = req.global_secondary_indexes(gsi.build().map_err(|e| fail(e.to_string()))?);
         }
+        if let Some(st) = &self.stream_specification {
+            req = req.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(st.stream_view_type.as_str()))
+                    .build()
+                    .map_err(|e| fail(e.to_string()))?,
+            );
+        }
         req.send()
             .await
             .map_err(|e| fail(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
@@ -195,6 +213,11 @@ mod tests {
         assert_eq!(
             def.time_to_live_specification.unwrap().attribute_name,
             keys::TTL
+        );
+        assert_eq!(
+            def.stream_specification.unwrap().stream_view_type,
+            "NEW_AND_OLD_IMAGES",
+            "the order events need both images"
         );
     }
 }
