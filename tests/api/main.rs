@@ -19,6 +19,7 @@ mod forwarding;
 mod hardening;
 mod intercepts;
 mod lives;
+mod metrics;
 mod orders;
 mod payments;
 mod placement;

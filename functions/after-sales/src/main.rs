@@ -1,11 +1,10 @@
 //! Lambda entry point: builds the clients once, then serves requests.
 
 use lambda_http::{run, service_fn, Error, Request};
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let a = after_sales::AfterSales {
         app: adapters::App::from_sdk(&sdk)?,
@@ -15,8 +14,9 @@ async fn main() -> Result<(), Error> {
     a.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let a = &a;
-        let span = adapters::http::request_span(&req);
-        async move { Ok::<_, Error>(after_sales::handle(a, req).await) }.instrument(span)
+        async move {
+            Ok::<_, Error>(adapters::http::observe(req, |req| after_sales::handle(a, req)).await)
+        }
     }))
     .await
 }

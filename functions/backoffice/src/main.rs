@@ -1,11 +1,10 @@
 //! Lambda entry point: builds the clients once, then serves requests.
 
 use lambda_http::{run, service_fn, Error, Request};
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let b = backoffice::Backoffice {
         app: adapters::App::from_sdk(&sdk)?,
@@ -14,8 +13,9 @@ async fn main() -> Result<(), Error> {
     b.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let b = &b;
-        let span = adapters::http::request_span(&req);
-        async move { Ok::<_, Error>(backoffice::handle(b, req).await) }.instrument(span)
+        async move {
+            Ok::<_, Error>(adapters::http::observe(req, |req| backoffice::handle(b, req)).await)
+        }
     }))
     .await
 }

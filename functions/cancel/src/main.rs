@@ -1,11 +1,10 @@
 //! Lambda entry point: builds the clients once, then serves requests.
 
 use lambda_http::{run, service_fn, Error, Request};
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let c = cancel::Cancel {
         app: adapters::App::from_sdk(&sdk)?,
@@ -14,8 +13,7 @@ async fn main() -> Result<(), Error> {
     c.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let c = &c;
-        let span = adapters::http::request_span(&req);
-        async move { Ok::<_, Error>(cancel::handle(c, req).await) }.instrument(span)
+        async move { Ok::<_, Error>(adapters::http::observe(req, |req| cancel::handle(c, req)).await) }
     }))
     .await
 }

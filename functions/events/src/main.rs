@@ -6,14 +6,16 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let e = events::Events {
         bus: adapters::events::EventBus::from_env(&sdk)?,
     };
     run(service_fn(|event: LambdaEvent<Event>| {
         let e = &e;
-        async move { Ok::<_, Error>(events::handle(e, event.payload).await) }
+        adapters::telemetry::invocation("publish", async move {
+            Ok::<_, Error>(events::handle(e, event.payload).await)
+        })
     }))
     .await
 }

@@ -27,6 +27,7 @@ pub async fn handle(e: &Expire, _event: serde_json::Value) -> Result<SweepSummar
         Timestamp::now(),
     )
     .await?;
+    attention_gauge(e).await;
     tracing::info!(
         expired = summary.expired,
         confirmed = summary.confirmed,
@@ -37,4 +38,40 @@ pub async fn handle(e: &Expire, _event: serde_json::Value) -> Result<SweepSummar
         "sweep"
     );
     Ok(summary)
+}
+
+/// Publishes `AttentionOpen` per storefront: the open items of the attention
+/// list (the metric the attention alarm watches). A failed count is logged
+/// and left out, never failing the sweep.
+async fn attention_gauge(e: &Expire) {
+    use domain::backoffice::queues::{Queue, QueueQuery, WorkQueues};
+    use domain::ports::Storefronts;
+    let storefronts = match e.app.store.list_storefronts().await {
+        Ok(list) => list.into_iter().map(|s| s.id).collect::<Vec<_>>(),
+        Err(err) => {
+            tracing::warn!(error = %err, "attention gauge: storefronts not read");
+            return;
+        }
+    };
+    let mut ids = storefronts;
+    if !ids.contains(&domain::storefront::StorefrontId::default_id()) {
+        ids.push(domain::storefront::StorefrontId::default_id());
+    }
+    for sf in ids {
+        let q = QueueQuery {
+            queue: Queue::Attention,
+            scope: Some(String::new()),
+            storefronts: vec![sf.clone()],
+            before: None,
+            limit: 0,
+            cursor: None,
+        };
+        match e.app.store.queue_count(&q).await {
+            Ok(counts) => metrics::gauge!("AttentionOpen", "storefront" => sf.to_string())
+                .set(counts.values().sum::<u64>() as f64),
+            Err(err) => {
+                tracing::warn!(storefront = %sf, error = %err, "attention gauge: not counted")
+            }
+        }
+    }
 }

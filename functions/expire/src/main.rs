@@ -4,7 +4,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let budget = match std::env::var("EXPIRE_BATCH") {
         Ok(v) => v
@@ -22,7 +22,9 @@ async fn main() -> Result<(), Error> {
     e.app.store.warm("ORDER#").await;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let e = &e;
-        async move { expire::handle(e, event.payload).await.map_err(Error::from) }
+        adapters::telemetry::invocation("sweep", async move {
+            expire::handle(e, event.payload).await.map_err(Error::from)
+        })
     }))
     .await
 }

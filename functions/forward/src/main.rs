@@ -6,7 +6,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let f = forward::Forward {
         app: adapters::App::from_sdk(&sdk)?,
@@ -31,7 +31,9 @@ async fn main() -> Result<(), Error> {
     f.app.store.warm("ORDER#").await;
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let f = &f;
-        async move { Ok::<_, Error>(forward::handle(f, event.payload).await) }
+        adapters::telemetry::invocation("forward", async move {
+            Ok::<_, Error>(forward::handle(f, event.payload).await)
+        })
     }))
     .await
 }

@@ -2,11 +2,10 @@
 
 use adapters::secrets::Secrets;
 use lambda_http::{run, service_fn, Error, Request};
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let app = adapters::App::from_sdk(&sdk)?;
     let default = Secrets::load(&sdk, &["PAYMENT_WEBHOOK_SECRET"])
@@ -23,8 +22,7 @@ async fn main() -> Result<(), Error> {
     pay.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let pay = &pay;
-        let span = adapters::http::request_span(&req);
-        async move { Ok::<_, Error>(pay::handle(pay, req).await) }.instrument(span)
+        async move { Ok::<_, Error>(adapters::http::observe(req, |req| pay::handle(pay, req)).await) }
     }))
     .await
 }

@@ -4,7 +4,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {
             Ok::<_, Error>(pre_token::handle(event.payload))

@@ -188,5 +188,10 @@ pub async fn run(f: &Reconcile, ask: &Ask, now: Timestamp) -> Result<Outcome, St
         }
     }
     tracing::info!(date = %out.date, accounts = out.accounts.len(), differences = out.differences, errors = out.errors, "reconciled");
+    // What the alarms watch: a day reconciled, its differences, the
+    // accounts that could not be (absent metrics read as none).
+    metrics::counter!("ReconciliationRuns").increment(1);
+    metrics::counter!("ReconciliationDifferences").increment(out.differences as u64);
+    metrics::counter!("ReconciliationErrors").increment(out.errors as u64);
     Ok(out)
 }

@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cli = !args.is_empty();
     if !cli {
-        adapters::telemetry::init();
+        adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     }
     let sdk = adapters::app::sdk_config().await;
     let app = adapters::App::from_sdk(&sdk)?;
@@ -38,7 +38,7 @@ async fn main() -> Result<(), Error> {
     }
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let f = &f;
-        async move {
+        adapters::telemetry::invocation("reconcile", async move {
             let ask = Ask::from_event(&event.payload);
             let out = reconcile::run(f, &ask, domain::time::Timestamp::now()).await?;
             // An account not reconciled fails the run: the schedule retries
@@ -52,7 +52,7 @@ async fn main() -> Result<(), Error> {
                 )));
             }
             Ok::<_, Error>(serde_json::to_value(out)?)
-        }
+        })
     }))
     .await
 }

@@ -6,11 +6,10 @@ use lambda_http::{Request, Service};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use refund::Invocation;
 use serde_json::Value;
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let app = adapters::App::from_sdk(&sdk)?;
     let default = Secrets::load(&sdk, &["PAYMENT_WEBHOOK_SECRET"])
@@ -46,15 +45,19 @@ async fn main() -> Result<(), Error> {
         async move {
             match Invocation::parse(event.payload)? {
                 Invocation::Batch(batch) => {
-                    let answer = refund::handle_batch(f, batch).await;
+                    let answer =
+                        adapters::telemetry::invocation("refund", refund::handle_batch(f, batch))
+                            .await;
                     Ok::<_, Error>(serde_json::to_value(answer)?)
                 }
                 Invocation::Http(req) => {
-                    let mut http = lambda_http::Adapter::from(service_fn(|req: Request| {
-                        let span = adapters::http::request_span(&req);
-                        async move { Ok::<_, Error>(refund::handle_http(f, req).await) }
-                            .instrument(span)
-                    }));
+                    let mut http =
+                        lambda_http::Adapter::from(service_fn(|req: Request| async move {
+                            Ok::<_, Error>(
+                                adapters::http::observe(req, |req| refund::handle_http(f, req))
+                                    .await,
+                            )
+                        }));
                     let answer = http.call(LambdaEvent::new(*req, event.context)).await?;
                     Ok(serde_json::to_value(answer)?)
                 }

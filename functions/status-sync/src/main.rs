@@ -2,11 +2,10 @@
 
 use adapters::secrets::Secrets;
 use lambda_http::{run, service_fn, Error, Request};
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    adapters::telemetry::init();
+    adapters::telemetry::init(env!("CARGO_PKG_NAME"));
     let sdk = adapters::app::sdk_config().await;
     let s = status_sync::StatusSync {
         app: adapters::App::from_sdk(&sdk)?,
@@ -18,8 +17,9 @@ async fn main() -> Result<(), Error> {
     s.app.store.warm("ORDER#").await;
     run(service_fn(|req: Request| {
         let s = &s;
-        let span = adapters::http::request_span(&req);
-        async move { Ok::<_, Error>(status_sync::handle(s, req).await) }.instrument(span)
+        async move {
+            Ok::<_, Error>(adapters::http::observe(req, |req| status_sync::handle(s, req)).await)
+        }
     }))
     .await
 }

@@ -212,6 +212,37 @@ pub fn request_span(req: &Request) -> tracing::Span {
     )
 }
 
+/// Serves one API request observed: inside its [`request_span`], its
+/// latency and answer counted under its route's name (the `operation`
+/// dimension: `CreateOrder`, `NotifyPayment`...), the metrics flushed after.
+pub async fn observe<F, Fut>(req: Request, handle: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>>,
+{
+    observe_as(crate::telemetry::function(), req, handle).await
+}
+
+/// [`observe`] for a request `function` serves.
+pub async fn observe_as<F, Fut>(function: &str, req: Request, handle: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>>,
+{
+    use tracing::Instrument;
+    let span = request_span(&req);
+    let operation = match routes::resolve(function, req.method().as_str(), req.uri().path()) {
+        routes::Resolved::Route(id) => format!("{id:?}"),
+        _ => "NoRoute".to_owned(),
+    };
+    crate::telemetry::invocation_of(function, &operation, async {
+        let response = handle(req).instrument(span).await;
+        crate::telemetry::answered(function, &operation, response.status().as_u16());
+        response
+    })
+    .await
+}
+
 /// The storefront a request asks for, before it is looked up.
 enum Asked {
     /// No storefront named: `default`.

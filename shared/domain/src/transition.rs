@@ -174,15 +174,19 @@ where
         };
         match store.commit(&change).await {
             Ok(()) => {
+                crate::order::events::count(Some(before), &write.order);
                 publish(store, publisher, &write.order, now).await;
                 return Ok(Outcome {
                     value,
                     written: Some(write),
                 });
             }
-            Err(CommitError::Stale) => {}
+            Err(CommitError::Stale) => metrics::counter!("WriteConflicts").increment(1),
             Err(CommitError::Store(e)) => return Err(e.into()),
-            Err(other) => refusal = Some(other),
+            Err(other) => {
+                metrics::counter!("WriteRefusals").increment(1);
+                refusal = Some(other)
+            }
         }
     }
     Err(StoreError::Busy("the change kept colliding with other changes".into()).into())

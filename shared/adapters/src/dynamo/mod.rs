@@ -79,10 +79,13 @@ where
         SdkError::DispatchFailure(d) => d.is_timeout(),
         _ => false,
     };
+    let function = crate::telemetry::function();
     if timed_out {
+        metrics::counter!("DynamoDbTimeouts", "function" => function).increment(1);
         return StoreError::Busy(format!("timed out: {}", DisplayErrorContext(e)));
     }
     if e.code().is_some_and(|c| THROTTLING.contains(&c)) {
+        metrics::counter!("DynamoDbThrottles", "function" => function).increment(1);
         return StoreError::Busy(format!("throttled: {}", DisplayErrorContext(e)));
     }
     StoreError::Failed(DisplayErrorContext(e).to_string())

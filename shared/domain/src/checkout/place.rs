@@ -550,10 +550,13 @@ pub(crate) async fn place_fingerprinted<S: Catalog + Orders + Storefronts>(
     };
     match result {
         Err(e) => Err(e),
-        Ok(Ok(())) => Ok(Placed {
-            order,
-            replayed: false,
-        }),
+        Ok(Ok(())) => {
+            crate::order::events::count(None, &order);
+            Ok(Placed {
+                order,
+                replayed: false,
+            })
+        }
         Ok(Err(CreateOrderError::OutOfStock(s))) => Err(PlaceError::OutOfStock(s)),
         Ok(Err(CreateOrderError::LimitExceeded(b))) => Err(PlaceError::PurchaseLimit(b)),
         Ok(Err(CreateOrderError::Store(e))) => Err(PlaceError::Store(e)),

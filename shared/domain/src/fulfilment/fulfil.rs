@@ -51,6 +51,12 @@ pub fn parse_message(body: &str) -> Result<Message, FulfilError> {
 /// A supplier's reference is stored on the order: printable, at most this long.
 pub const MAX_SUPPLIER_REF: usize = 128;
 
+/// Counts a supplier's failed answer, by supplier (`jd`, `dropship:S-1`...).
+fn supplier_error(source: &crate::catalog::Source, operation: &'static str) {
+    metrics::counter!("SupplierErrors", "supplier" => source.package_key(), "operation" => operation)
+        .increment(1);
+}
+
 fn checked_ref(raw: String) -> Result<String, SupplierError> {
     let r = raw.trim();
     if r.is_empty() || r.len() > MAX_SUPPLIER_REF || r.chars().any(char::is_control) {
@@ -171,6 +177,7 @@ async fn forward<S: Ledger, P: Publisher, X: Supplier>(
     let supplier_ref = match supplier.forward(&request).await.and_then(checked_ref) {
         Ok(r) => r,
         Err(e) => {
+            supplier_error(&request.source, "forward");
             release(store, publisher, package_id, now).await;
             return Err(e.into());
         }
@@ -254,6 +261,7 @@ async fn intercept<S: Ledger, P: Publisher, X: Supplier>(
     let outcome = match supplier.intercept(package_id, &source, &supplier_ref).await {
         Ok(outcome) => outcome,
         Err(e) => {
+            supplier_error(&source, "intercept");
             release(store, publisher, package_id, now).await;
             return Err(e.into());
         }

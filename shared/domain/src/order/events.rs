@@ -517,6 +517,36 @@ fn envelop(
         .collect()
 }
 
+/// Counts a committed change as metrics, by storefront: one per event
+/// type (`order.placed`...), `order.expired` for an order cancelled because
+/// its payment time ran out, the money paid and refunded in cents, and the
+/// attention items raised (`AttentionRaised`, `ForwardGiveUps`).
+pub fn count(before: Option<&Order>, after: &Order) {
+    for e in between(before, after) {
+        let sf = e.storefront.to_string();
+        metrics::counter!(e.kind.as_str(), "storefront" => sf.clone()).increment(1);
+        if let EventChange::Order(c) = &e.change {
+            if c.reason.as_deref() == Some(super::sweep::EXPIRED) {
+                metrics::counter!("order.expired", "storefront" => sf.clone()).increment(1);
+            }
+        }
+        if let Some((name, cents)) = money(&e) {
+            metrics::counter!(name, "storefront" => sf).increment(cents.0);
+        }
+    }
+    // Work handed to staff: every item raised, and hand-overs given up.
+    let sf = after.storefront.to_string();
+    for a in &after.attention {
+        if before.is_some_and(|b| b.attention.iter().any(|o| o.id == a.id)) {
+            continue;
+        }
+        metrics::counter!("AttentionRaised", "storefront" => sf.clone()).increment(1);
+        if a.kind == super::attention::AttentionKind::ForwardFailed {
+            metrics::counter!("ForwardGiveUps", "storefront" => sf.clone()).increment(1);
+        }
+    }
+}
+
 /// Money an event moves, for the metrics: (`paid`, cents) or (`refunded`, cents).
 pub fn money(e: &OrderEvent) -> Option<(&'static str, Cents)> {
     match (&e.kind, &e.change) {

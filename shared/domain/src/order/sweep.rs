@@ -15,6 +15,9 @@ use crate::ports::Ledger;
 use crate::time::Timestamp;
 use crate::transition::{flush_outbox, transition, Decision, Target, Write};
 
+/// The close reason of an order whose payment time ran out.
+pub const EXPIRED: &str = "expired";
+
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -113,7 +116,7 @@ async fn tend<S: Ledger, P: Publisher>(
         if order.status() == OrderStatus::PendingPayment && order.payment_deadline <= now {
             next.end(
                 OrderStatus::Cancelled,
-                "expired",
+                EXPIRED,
                 "system",
                 Some("not paid in time".into()),
                 now,
