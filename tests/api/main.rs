@@ -31,4 +31,5 @@ mod roles;
 mod status_sync;
 mod storefronts;
 mod stress;
+mod tracing;
 mod wechatpay;

@@ -110,6 +110,8 @@ pub struct Received {
     /// JD: `360buy_param_json` parsed; warehouse/dropship: the JSON body; `null` if not JSON.
     pub payload: Value,
     pub content_type: Option<String>,
+    /// The `X-Amzn-Trace-Id` the caller sent (a traced invocation's).
+    pub trace_header: Option<String>,
     pub idempotency_key: Option<String>,
     /// The HTTP status answered.
     pub status: u16,
@@ -657,6 +659,7 @@ impl Simulator {
         let incoming = SupplierCall {
             body,
             content_type: header(CONTENT_TYPE.as_str()),
+            trace_header: header("x-amzn-trace-id"),
             idempotency_key: header("idempotency-key"),
         };
         let path = parts.uri.path().trim_matches('/').to_owned();
@@ -1160,6 +1163,7 @@ impl Simulator {
 struct SupplierCall {
     body: Bytes,
     content_type: Option<String>,
+    trace_header: Option<String>,
     idempotency_key: Option<String>,
 }
 
@@ -1181,6 +1185,7 @@ impl SupplierCall {
             params: BTreeMap::new(),
             payload,
             content_type: self.content_type.clone(),
+            trace_header: self.trace_header.clone(),
             idempotency_key: self.idempotency_key.clone(),
             status: 0,
             accepted: false,

@@ -104,7 +104,11 @@ pub fn publisher_from_env(
     sdk: &aws_config::SdkConfig,
 ) -> Result<crate::sqs::SqsPublisher, StartupError> {
     Ok(crate::sqs::SqsPublisher::new(
-        aws_sdk_sqs::Client::new(sdk),
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(sdk)
+                .interceptor(crate::xray::XRayInterceptor::default())
+                .build(),
+        ),
         required("FORWARD_QUEUE_URL")?,
         required("REFUND_QUEUE_URL")?,
     ))

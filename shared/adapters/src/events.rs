@@ -49,7 +49,11 @@ impl EventBus {
 
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         Ok(Self::new(
-            aws_sdk_eventbridge::Client::new(sdk),
+            aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(sdk)
+                    .interceptor(crate::xray::XRayInterceptor::default())
+                    .build(),
+            ),
             required("EVENT_BUS_NAME")?,
         ))
     }

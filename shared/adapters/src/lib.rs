@@ -15,6 +15,7 @@ pub mod proofs;
 pub mod secrets;
 pub mod sqs;
 pub mod telemetry;
+pub mod xray;
 
 pub use app::{App, AuthMode};
 pub use dynamo::DynamoStore;

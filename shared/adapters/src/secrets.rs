@@ -186,7 +186,11 @@ impl PaymentSecrets {
             // An empty key would verify anyone's signature: none instead.
             default: default.filter(|d| !d.is_empty()),
             local,
-            client: Some(aws_sdk_secretsmanager::Client::new(sdk)),
+            client: Some(aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(sdk)
+                    .interceptor(crate::xray::XRayInterceptor::default())
+                    .build(),
+            )),
             read: Default::default(),
             wechatpay_default: None,
             parsed: Default::default(),

@@ -166,6 +166,22 @@ impl Transport {
         for (name, value) in headers {
             req = req.header(name, value);
         }
+        // Traced (deployed, X-Ray on): the call is a subsegment of the
+        // invocation, and the supplier gets the trace header naming it.
+        let trace = xray::TraceHeader::current().filter(|t| t.sampled);
+        let sub_id = xray::new_id();
+        if let Some(t) = &trace {
+            req = req.header("x-amzn-trace-id", t.downstream(&sub_id));
+        }
+        let started = xray::now();
+        // Never the query: it may carry a supplier's token or signature.
+        let url = format!(
+            "{}://{}{}",
+            uri.scheme_str().unwrap_or("http"),
+            uri.authority().map(|a| a.as_str()).unwrap_or_default(),
+            uri.path()
+        );
+        let method = req.method_ref().cloned();
         let req = req.body(Full::new(body)).map_err(|e| {
             SupplierError::Rejected(format!("{what}: cannot build the request: {e}"))
         })?;
@@ -192,13 +208,32 @@ impl Transport {
                 body,
             })
         };
-        match tokio::time::timeout(self.timeout, exchange).await {
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(SupplierError::Unavailable(format!(
                 "{what}: no answer within {} ms",
                 self.timeout.as_millis()
             ))),
+        };
+        if trace.is_some() {
+            let status = result.as_ref().ok().map(|a| a.status.as_u16());
+            xray::record(&xray::Subsegment {
+                id: sub_id,
+                name: uri.host().unwrap_or("supplier").to_owned(),
+                namespace: "remote",
+                start: started,
+                end: xray::now(),
+                aws: None,
+                http: Some(serde_json::json!({
+                    "request": {"method": method.map(|m| m.to_string()), "url": url},
+                    "response": {"status": status},
+                })),
+                error: status.is_some_and(|s| (400..500).contains(&s)),
+                throttle: status == Some(429),
+                fault: status.is_none_or(|s| s >= 500),
+            });
         }
+        result
     }
 }
 

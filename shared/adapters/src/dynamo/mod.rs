@@ -150,7 +150,8 @@ fn backoff_wait(again: Again, attempt: u32) -> Duration {
 /// runs out of time answers 503 busy). `DYNAMODB_ATTEMPT_TIMEOUT_MS` sets the
 /// attempt's limit (the local scripts give DynamoDB Local 30 s). Conflicts and throttling are retried by the store
 /// itself, up to the request's deadline; the SDK's retries must not stack
-/// under those unbounded (its default backoff reaches 20 s).
+/// under those unbounded (its default backoff reaches 20 s). Each call is
+/// traced ([`crate::xray`]).
 pub fn client_settings(b: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
     use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
     let attempt = std::env::var("DYNAMODB_ATTEMPT_TIMEOUT_MS")
@@ -168,6 +169,7 @@ pub fn client_settings(b: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb
             .operation_timeout(attempt * 2)
             .build(),
     )
+    .interceptor(crate::xray::XRayInterceptor::default())
 }
 
 impl DynamoStore {
