@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-pub const FUNCTIONS: [&str; 13] = [
+pub const FUNCTIONS: [&str; 14] = [
     "catalog",
     "place",
     "orders",
@@ -31,6 +31,7 @@ pub const FUNCTIONS: [&str; 13] = [
     "pre-token",
     "refund",
     "reconcile",
+    "events",
 ];
 
 const FIRST_ANSWER_TARGET_MS: f64 = 20.0;
@@ -133,6 +134,8 @@ fn base_env(ep: &Endpoints, s: &Stack) -> Vec<(String, String)> {
         ("PAYMENT_GATEWAY_URL", s.sim.gateway_url()),
         ("WECHATPAY_API_URL", s.sim.wechat_url()),
         ("PUBLIC_BASE_URL", "http://127.0.0.1:9".to_owned()),
+        ("AWS_ENDPOINT_URL_EVENTBRIDGE", ep.sqs.clone()),
+        ("EVENT_BUS_NAME", format!("{}-orders", s.table)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -303,6 +306,12 @@ async fn prepare(s: &Stack, function: &str, run: usize) -> Res<(Value, Expect)> 
         }
         // A day with no trade at the simulator: the bill is asked for, nothing compared.
         "reconcile" => (json!({"date": "2001-01-01"}), Expect::Sweep),
+        // A stream batch (a SKU written, an order placed, then paid): two
+        // events put on the bus.
+        "events" => (
+            serde_json::from_str(include_str!("../../events/events-stream.json"))?,
+            Expect::Batch,
+        ),
         other => return Err(format!("no event for {other}").into()),
     })
 }
@@ -396,6 +405,22 @@ struct FnResult {
 pub async fn run(ep: &Endpoints, builds: &[Built], runs: usize, probe_runs: usize) -> Res<Out> {
     let s = Stack::new(ep, "cold", Config::default()).await?;
     s.seed().await?;
+    // The order events' bus (and a rule's queue) in the emulator.
+    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .endpoint_url(&ep.sqs)
+            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+            .credentials_provider(harness::credentials())
+            .build(),
+    );
+    adapters::local_streams::create_bus_with_tap(
+        &eventbridge,
+        &s.raw_sqs,
+        &format!("{}-orders", s.table),
+        &format!("{}-events-tap", s.table),
+    )
+    .await?;
     let logs = std::env::temp_dir().join(format!("bench-cold-{}", ulid::Ulid::new()));
     std::fs::create_dir_all(&logs)?;
     warm_emulators(&s).await?;

@@ -42,7 +42,7 @@ pub struct Endpoints {
     pub sqs: String,
 }
 
-fn credentials() -> aws_sdk_dynamodb::config::Credentials {
+pub fn credentials() -> aws_sdk_dynamodb::config::Credentials {
     aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "bench")
 }
 
@@ -126,8 +126,11 @@ impl Stack {
         let raw = ddb_client(ep, None);
         let raw_sqs = sqs_client(ep, None);
         let table = new_table_name(what);
+        // Without the stream: DynamoDB Local's makes every write slower, and
+        // the bench measures our code, not the emulator's stream.
         TableDef::from_template()
             .map_err(|e| format!("template.yaml: {e}"))?
+            .without_stream()
             .create(&raw, &table)
             .await
             .map_err(|e| format!("create table {table}: {e}"))?;

@@ -58,7 +58,7 @@ fn what(d: &Value) -> (String, String) {
 
 #[tokio::test]
 async fn an_order_life_tells_each_change_once_and_only_its_change() {
-    let s = Stack::spawn(no_window()).await;
+    let s = Stack::spawn_streaming(no_window()).await;
     let tap = EventTap::create(&s).await;
     let (order, lamp, tea) = paid_two_packages(&s, "eve").await;
     let id = order["id"].as_str().unwrap().to_owned();
@@ -196,7 +196,7 @@ async fn an_order_life_tells_each_change_once_and_only_its_change() {
 
 #[tokio::test]
 async fn a_stream_record_delivered_twice_tells_the_same_events_under_the_same_ids() {
-    let s = Stack::spawn(no_window()).await;
+    let s = Stack::spawn_streaming(no_window()).await;
     let tap = EventTap::create(&s).await;
     paid_two_packages(&s, "ida").await;
     let records = tap.poll().await;
@@ -225,7 +225,7 @@ async fn a_stream_record_delivered_twice_tells_the_same_events_under_the_same_id
 
 #[tokio::test]
 async fn a_publish_that_keeps_failing_is_retried_then_described_on_the_failure_queue() {
-    let s = Stack::spawn(no_window()).await;
+    let s = Stack::spawn_streaming(no_window()).await;
     let tap = EventTap::create(&s).await;
     let broken = EventTap::create_publishing_to(&s, Some("no-such-bus")).await;
     s.t.put_sku("TEA", json!({"name": "Tea", "price_cents": 3900, "source": {"kind": "self", "warehouse": "WH-1"}, "stock_policy": "lock_on_place", "available": 10})).await;

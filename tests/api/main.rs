@@ -12,6 +12,7 @@ mod bad_input;
 mod cancelling;
 mod catalog;
 mod concurrency;
+mod deploy;
 mod events;
 mod expiry;
 mod flash_sale;

@@ -81,21 +81,42 @@ async fn business_counters_add_up_to_the_orders_and_their_money() {
     let later = Timestamp::now().plus_secs(cfg.payment_ttl_secs + 60);
     assert_eq!(s.sweep_at(later).await.expired, 1);
     let _ = c;
+    // D cancelled after payment, then reported shipped: a late event for staff.
+    let d_total = 12900 + freight(12900);
+    let d = s.placed("mia", json!([{"sku": "LAMP", "qty": 1}])).await;
+    assert_eq!(s.pay_order(&d, "pay-d").await.0, 200);
+    assert_eq!(
+        s.cancel_order("mia", d["id"].as_str().unwrap()).await.0,
+        200
+    );
+    let package = d["packages"][0]["id"].as_str().unwrap();
+    assert_eq!(s.report("S-1", package, "shipped").await.0, 200);
+    // The schedule's sweep publishes the attention list's size.
+    expire::handle(&s.expire, json!({})).await.expect("a sweep");
 
     let t = totals(&emf.documents(0));
     let get = |k: &str| t.get(k).copied().unwrap_or(0.0);
     let sf = "{storefront=default}";
-    assert_eq!(get(&format!("order.placed{sf}")), 3.0, "{t:#?}");
-    assert_eq!(get(&format!("order.paid{sf}")), 2.0);
-    assert_eq!(get(&format!("PaidCents{sf}")), (a_total + b_total) as f64);
+    assert_eq!(get(&format!("order.placed{sf}")), 4.0, "{t:#?}");
+    assert_eq!(get(&format!("order.paid{sf}")), 3.0);
+    assert_eq!(
+        get(&format!("PaidCents{sf}")),
+        (a_total + b_total + d_total) as f64
+    );
     assert_eq!(
         get(&format!("order.cancelled{sf}")),
-        2.0,
-        "B cancelled, C expired"
+        3.0,
+        "B and D cancelled, C expired"
     );
     assert_eq!(get(&format!("order.expired{sf}")), 1.0);
-    assert_eq!(get(&format!("refund.recorded{sf}")), 1.0);
-    assert_eq!(get(&format!("RefundRecordedCents{sf}")), b_total as f64);
+    assert_eq!(get(&format!("refund.recorded{sf}")), 2.0);
+    assert_eq!(
+        get(&format!("RefundRecordedCents{sf}")),
+        (b_total + d_total) as f64
+    );
+    assert_eq!(get(&format!("AttentionRaised{sf}")), 1.0, "the late event");
+    assert_eq!(get(&format!("AttentionOpen{sf}")), 1.0);
+    assert_eq!(get("AttentionOpenTotal{}"), 1.0);
     // No user or order id is ever a dimension.
     for k in t.keys() {
         assert!(

@@ -58,6 +58,7 @@ async fn run(s: &Stack, date: &str) -> Outcome {
     let ask = Ask {
         date: Some(date.to_owned()),
         storefront: None,
+        plan: false,
     };
     reconcile::run(&s.reconcile, &ask, Timestamp::now())
         .await
@@ -113,6 +114,28 @@ async fn a_clean_day_has_no_difference() {
     let empty = run(&s, "2001-01-01").await;
     assert!(empty.is_clean(), "{empty:?}");
     assert!(!empty.accounts[0].report.as_ref().unwrap().statement);
+}
+
+/// The deployment's pre-traffic check: the accounts named, their
+/// credentials read, nothing asked of WeChat (which is down here).
+#[tokio::test]
+async fn a_plan_names_the_accounts_and_asks_the_provider_nothing() {
+    let s = stack().await;
+    s.sim.wechat_unavailable_next(100);
+    let ask = Ask {
+        date: None,
+        storefront: None,
+        plan: true,
+    };
+    let plan = reconcile::run(&s.reconcile, &ask, Timestamp::now())
+        .await
+        .expect("a plan");
+    assert_eq!(plan.errors, 0);
+    assert_eq!(plan.accounts.len(), 1);
+    assert_eq!(plan.accounts[0].mchid, s.sim.wechat_credentials().mchid);
+    assert!(plan.accounts[0].report.is_none());
+    let real = run(&s, &Timestamp::now().shanghai_date()).await;
+    assert_eq!(real.errors, 1, "the same day for real meets WeChat down");
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ impl EventTap {
             .unwrap_or_else(|e| panic!("the bus and its tap in the EventBridge emulator: {e}"));
         let reader = StreamReader::open(s.t.app.store.client(), &crate::endpoint(), &table)
             .await
-            .expect("the table's stream in DynamoDB Local");
+            .expect("the table's stream in DynamoDB Local (Stack::spawn_streaming makes one)");
         let source = StreamSource::from_template().expect("template OrderStream");
         let dlq_url = s.queues[&source.on_failure].clone();
         EventTap {
@@ -59,6 +59,11 @@ impl EventTap {
             dlq_url,
             sqs: s.sqs.clone(),
         }
+    }
+
+    /// The handler, as EventsFunction's main builds it.
+    pub fn handler(&self) -> &events::Events {
+        &self.handler
     }
 
     /// Reads what the stream has gained and hands it to the handler.

@@ -87,22 +87,27 @@ impl TestApp {
     /// [`TestApp::spawn_with`], the handlers using `client` (e.g. one of
     /// [`dynamo_client_limited`]).
     pub async fn spawn_on(client: aws_sdk_dynamodb::Client, config: Config) -> Self {
+        Self::create(client, config, false).await
+    }
+
+    /// A new table; with the template's stream only when `stream` (the
+    /// order-event tests read it; elsewhere it would only slow DynamoDB
+    /// Local's writes: [`TableDef::without_stream`]).
+    pub async fn create(client: aws_sdk_dynamodb::Client, config: Config, stream: bool) -> Self {
         let table = format!(
             "t{}-{}-{}",
             std::process::id(),
             TABLES.fetch_add(1, Ordering::Relaxed),
             ulid::Ulid::new().to_string().to_lowercase()
         );
-        TableDef::from_template()
-            .expect("template.yaml table")
-            .create(&client, &table)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot create a table in DynamoDB Local at {}: {e}",
-                    endpoint()
-                )
-            });
+        let def = TableDef::from_template().expect("template.yaml table");
+        let def = if stream { def } else { def.without_stream() };
+        def.create(&client, &table).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot create a table in DynamoDB Local at {}: {e}",
+                endpoint()
+            )
+        });
         Self {
             app: App::new(
                 DynamoStore::new(client, table),

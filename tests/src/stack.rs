@@ -158,9 +158,18 @@ impl Stack {
         Self::spawn_on(crate::dynamo_client(), config).await
     }
 
+    /// [`Stack::spawn`] on a table with the template's stream (the order
+    /// events' tests: [`crate::events::EventTap`]).
+    pub async fn spawn_streaming(config: Config) -> Stack {
+        Self::build(TestApp::create(crate::dynamo_client(), config, true).await).await
+    }
+
     /// [`Stack::spawn`], the handlers using `client` (e.g. one counting calls).
     pub async fn spawn_on(client: aws_sdk_dynamodb::Client, config: Config) -> Stack {
-        let t = TestApp::spawn_on(client, config).await;
+        Self::build(TestApp::spawn_on(client, config).await).await
+    }
+
+    async fn build(t: TestApp) -> Stack {
         let sqs = sqs_client();
         let prefix = t.app.store.table().to_owned();
         let queues = QueueDef::create_all(&sqs, &prefix)

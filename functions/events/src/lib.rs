@@ -41,6 +41,7 @@ pub async fn handle(e: &Events, event: Event) -> DynamoDbEventResponse {
         match result {
             Ok(n) => published += n,
             Err(why) => {
+                metrics::counter!("EventPublishFailures").increment(1);
                 tracing::error!(sequence = seq.as_deref(), error = %why, "order events not published; the batch is retried from this record");
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = seq;
@@ -49,6 +50,7 @@ pub async fn handle(e: &Events, event: Event) -> DynamoDbEventResponse {
             }
         }
     }
+    metrics::counter!("EventsPublished").increment(published as u64);
     tracing::info!(records = event.records.len(), published, "stream batch");
     response
 }

@@ -19,15 +19,18 @@ pub struct Expire {
 
 /// Any event will do (EventBridge's scheduled event, or `{}` by hand).
 pub async fn handle(e: &Expire, _event: serde_json::Value) -> Result<SweepSummary, StoreError> {
-    let summary = sweep(
-        &e.app.store,
-        &e.publisher,
-        &e.app.config,
-        e.budget,
-        Timestamp::now(),
-    )
-    .await?;
-    attention_gauge(e).await;
+    // The gauge's reads run beside the sweep's, not after them.
+    let (summary, ()) = tokio::join!(
+        sweep(
+            &e.app.store,
+            &e.publisher,
+            &e.app.config,
+            e.budget,
+            Timestamp::now(),
+        ),
+        attention_gauge(e)
+    );
+    let summary = summary?;
     tracing::info!(
         expired = summary.expired,
         confirmed = summary.confirmed,
@@ -40,9 +43,9 @@ pub async fn handle(e: &Expire, _event: serde_json::Value) -> Result<SweepSummar
     Ok(summary)
 }
 
-/// Publishes `AttentionOpen` per storefront: the open items of the attention
-/// list (the metric the attention alarm watches). A failed count is logged
-/// and left out, never failing the sweep.
+/// Publishes `AttentionOpen` per storefront, the open items of the attention
+/// list, and `AttentionOpenTotal` (what the attention alarm watches). A
+/// failed count is logged and the total left out, never failing the sweep.
 async fn attention_gauge(e: &Expire) {
     use domain::backoffice::queues::{Queue, QueueQuery, WorkQueues};
     use domain::ports::Storefronts;
@@ -57,6 +60,7 @@ async fn attention_gauge(e: &Expire) {
     if !ids.contains(&domain::storefront::StorefrontId::default_id()) {
         ids.push(domain::storefront::StorefrontId::default_id());
     }
+    let mut total = 0u64;
     for sf in ids {
         let q = QueueQuery {
             queue: Queue::Attention,
@@ -67,11 +71,16 @@ async fn attention_gauge(e: &Expire) {
             cursor: None,
         };
         match e.app.store.queue_count(&q).await {
-            Ok(counts) => metrics::gauge!("AttentionOpen", "storefront" => sf.to_string())
-                .set(counts.values().sum::<u64>() as f64),
+            Ok(counts) => {
+                let n: u64 = counts.values().sum();
+                total += n;
+                metrics::gauge!("AttentionOpen", "storefront" => sf.to_string()).set(n as f64);
+            }
             Err(err) => {
-                tracing::warn!(storefront = %sf, error = %err, "attention gauge: not counted")
+                tracing::warn!(storefront = %sf, error = %err, "attention gauge: not counted");
+                return;
             }
         }
     }
+    metrics::gauge!("AttentionOpenTotal").set(total as f64);
 }

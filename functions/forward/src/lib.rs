@@ -52,6 +52,18 @@ pub async fn handle(f: &Forward, event: SqsEvent) -> SqsBatchResponse {
             Ok(handled) => tracing::info!(message = %id, ?handled, "handled"),
             Err(e) => {
                 tracing::warn!(message = %id, error = %e, "will be retried");
+                // Ours, not a supplier's or the table's pressure: what a
+                // deployment's rollback watches (ForwardInternalErrorAlarm).
+                let ours = !matches!(
+                    e,
+                    FulfilError::Supplier(_)
+                        | FulfilError::Busy
+                        | FulfilError::Store(domain::error::StoreError::Busy(_))
+                );
+                metrics::counter!("ForwardRetries").increment(1);
+                if ours {
+                    metrics::counter!("ForwardInternalErrors").increment(1);
+                }
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);

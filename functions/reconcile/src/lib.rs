@@ -32,6 +32,11 @@ pub struct Ask {
     pub date: Option<String>,
     #[serde(default)]
     pub storefront: Option<String>,
+    /// Only the plan: which merchant accounts would be reconciled (their
+    /// credentials read), asking the provider nothing and changing nothing
+    /// (the deployment's pre-traffic check).
+    #[serde(default)]
+    pub plan: bool,
 }
 
 impl Ask {
@@ -136,6 +141,15 @@ pub async fn run(f: &Reconcile, ask: &Ask, now: Timestamp) -> Result<Outcome, St
                 "storefront {id}: its WeChat Pay credentials cannot be read or parsed"
             )),
         });
+    }
+    if ask.plan {
+        out.accounts
+            .extend(accounts.iter().map(|(c, _)| AccountOutcome {
+                mchid: c.mchid.clone(),
+                report: None,
+                error: None,
+            }));
+        return Ok(out);
     }
     for (creds, ids) in accounts {
         let result = async {

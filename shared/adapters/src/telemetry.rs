@@ -201,13 +201,15 @@ impl Emf {
     /// The EMF documents of what was counted since the last call, emptied.
     pub fn documents(&self, now_ms: i64) -> Vec<Value> {
         type Labels = Vec<(String, String)>;
-        let mut groups: BTreeMap<Labels, Vec<(String, Value)>> = BTreeMap::new();
+        // Gauges apart: a total across storefronts means nothing for them.
+        let mut groups: BTreeMap<(Labels, bool), Vec<(String, Value)>> = BTreeMap::new();
         {
             let cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
             for (key, cell) in cells.iter() {
                 let count = cell.count.swap(0, Ordering::Relaxed);
                 let values = std::mem::take(&mut *cell.values());
-                let value = if cell.gauge.load(Ordering::Relaxed) || !values.is_empty() {
+                let gauge = cell.gauge.load(Ordering::Relaxed);
+                let value = if gauge || !values.is_empty() {
                     if values.is_empty() {
                         continue;
                     }
@@ -222,13 +224,13 @@ impl Emf {
                     .map(|l| (l.key().to_owned(), l.value().to_owned()))
                     .collect();
                 groups
-                    .entry(labels)
+                    .entry((labels, gauge))
                     .or_default()
                     .push((key.name().to_owned(), value));
             }
         }
         let mut docs = Vec::new();
-        for (labels, metrics) in groups {
+        for ((labels, gauge), metrics) in groups {
             // Histogram values beyond 100 go to further documents.
             let mut pending: Vec<(String, Vec<Value>)> = metrics
                 .into_iter()
@@ -254,7 +256,7 @@ impl Emf {
                 pending.retain(|(_, v)| !v.is_empty());
                 let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
                 let mut dimensions = vec![json!(keys)];
-                if keys == ["storefront"] {
+                if keys == ["storefront"] && !gauge {
                     dimensions.push(json!([]));
                 }
                 for (k, v) in &labels {
@@ -338,11 +340,23 @@ mod tests {
             metrics::gauge!("AttentionOpen", "storefront" => "a").set(7.0);
         });
         let docs = emf.documents(1_000);
-        assert_eq!(docs.len(), 3, "{docs:#?}");
-        let a = docs.iter().find(|d| d["storefront"] == "a").unwrap();
+        assert_eq!(docs.len(), 4, "{docs:#?}");
+        let a = docs
+            .iter()
+            .find(|d| d["storefront"] == "a" && d.get("order.placed").is_some())
+            .unwrap();
         assert_eq!(a["order.placed"], 3);
         assert_eq!(a["PaidCents"], 4900);
-        assert_eq!(a["AttentionOpen"], 7.0);
+        let gauge = docs
+            .iter()
+            .find(|d| d.get("AttentionOpen").is_some())
+            .unwrap();
+        assert_eq!(gauge["AttentionOpen"], 7.0);
+        assert_eq!(
+            gauge["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["storefront"]]),
+            "a gauge has no total across storefronts"
+        );
         let aws = &a["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(aws["Namespace"], "Test");
         assert_eq!(

@@ -90,6 +90,21 @@ impl Intercept for XRayInterceptor {
             .map(|m| (m.service().to_owned(), m.name().to_owned()))
             .unwrap_or_default();
         let status = context.response().map(|r| r.status().as_u16());
+        // DynamoDB and SQS answer throttling 400 with the error's type in
+        // the body (read in memory by now).
+        let throttled = context
+            .response()
+            .and_then(|r| r.body().bytes())
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .is_some_and(|b| {
+                [
+                    "Throttling",
+                    "ProvisionedThroughputExceeded",
+                    "RequestLimitExceeded",
+                ]
+                .iter()
+                .any(|t| b.contains(t))
+            });
         let mut s = Subsegment {
             id: attempt.id.clone(),
             name: service,
@@ -104,7 +119,7 @@ impl Intercept for XRayInterceptor {
         };
         match status {
             Some(429) => (s.error, s.throttle) = (true, true),
-            Some(400..=499) => s.error = true,
+            Some(400..=499) => (s.error, s.throttle) = (true, throttled),
             Some(500..) | None => s.fault = true,
             _ => {}
         }

@@ -13,6 +13,7 @@
 //! crate's drift test fails while the two differ.
 
 pub mod events;
+pub mod operations;
 mod refine;
 mod routes;
 

@@ -224,10 +224,16 @@ impl Transport {
                 start: started,
                 end: xray::now(),
                 aws: None,
-                http: Some(serde_json::json!({
-                    "request": {"method": method.map(|m| m.to_string()), "url": url},
-                    "response": {"status": status},
-                })),
+                http: Some({
+                    let mut http = serde_json::json!({
+                        "request": {"method": method.map(|m| m.to_string()), "url": url},
+                    });
+                    // No answer (a time-out, a refused connection): no response.
+                    if let Some(s) = status {
+                        http["response"] = serde_json::json!({"status": s});
+                    }
+                    http
+                }),
                 error: status.is_some_and(|s| (400..500).contains(&s)),
                 throttle: status == Some(429),
                 fault: status.is_none_or(|s| s >= 500),

@@ -74,6 +74,10 @@ async fn a_supplier_call_is_a_subsegment_and_carries_its_trace() {
     assert_eq!(doc["parent_id"], "53995c3f42cd8ad8");
     assert_eq!(doc["id"], parent, "the header names the subsegment");
     assert_eq!(doc["namespace"], "remote");
+    assert!(doc["http"]["request"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
     assert_eq!(
         doc["http"]["response"]["status"], got[0].status,
         "the status the supplier answered"
@@ -83,4 +87,33 @@ async fn a_supplier_call_is_a_subsegment_and_carries_its_trace() {
         .unwrap()
         .contains('?'));
     assert!(doc["end_time"].as_f64().unwrap() >= doc["start_time"].as_f64().unwrap());
+
+    // A GET with a query (WeChat Pay's trade bill, `?bill_date=...`): the
+    // subsegment names the path, never the query. (One test: the daemon's
+    // address is read once per process.)
+    let client = suppliers::wechatpay::WechatPayClient::new(
+        &sim.wechat_url(),
+        std::time::Duration::from_millis(1500),
+    )
+    .unwrap();
+    let values = serde_json::to_value(sim.wechat_credentials()).unwrap();
+    let creds =
+        suppliers::wechatpay::Credentials::from_values(|k| values[k].as_str().map(str::to_owned))
+            .unwrap()
+            .expect("configured");
+    let _ = client.trade_bill(&creds, "2001-01-01").await;
+    let mut urls = Vec::new();
+    while let Ok(n) = daemon.recv(&mut buf) {
+        let text = std::str::from_utf8(&buf[..n]).unwrap();
+        let doc: Value = serde_json::from_str(text.split_once('\n').unwrap().1).unwrap();
+        urls.push(doc["http"]["request"]["url"].as_str().unwrap().to_owned());
+        if urls.iter().any(|u| u.contains("tradebill")) {
+            break;
+        }
+    }
+    let bill = urls
+        .iter()
+        .find(|u| u.contains("tradebill"))
+        .unwrap_or_else(|| panic!("{urls:?}"));
+    assert!(!bill.contains('?') && !bill.contains("bill_date"), "{bill}");
 }

@@ -315,6 +315,10 @@ pub struct RefundChange {
     pub amount_cents: Cents,
     pub reason: String,
     pub channel: PaymentChannel,
+    /// The payment it returns: the order's, or one refunded as it came (a
+    /// second payment, one after the order closed, a wrong amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<RefundStatus>,
     pub to: RefundStatus,
@@ -455,6 +459,7 @@ pub fn between(before: Option<&Order>, after: &Order) -> Vec<OrderEvent> {
                 amount_cents: r.amount_cents,
                 reason: r.reason.clone(),
                 channel: r.channel,
+                payment_id: r.payment_id.clone(),
                 from,
                 to: r.status,
                 failure: r.failure,
