@@ -73,6 +73,8 @@ async fn business_counters_add_up_to_the_orders_and_their_money() {
         200,
         "a replay counts nothing"
     );
+    // A paid twice: the second payment is taken and refunded as it came.
+    assert_eq!(s.pay_order(&a, "pay-a-again").await.0, 409);
     // B cancelled after payment: refunded whole. C never paid: expired.
     assert_eq!(
         s.cancel_order("mia", b["id"].as_str().unwrap()).await.0,
@@ -109,10 +111,15 @@ async fn business_counters_add_up_to_the_orders_and_their_money() {
         "B and D cancelled, C expired"
     );
     assert_eq!(get(&format!("order.expired{sf}")), 1.0);
-    assert_eq!(get(&format!("refund.recorded{sf}")), 2.0);
+    assert_eq!(get(&format!("refund.recorded{sf}")), 3.0);
     assert_eq!(
         get(&format!("RefundRecordedCents{sf}")),
-        (b_total + d_total) as f64
+        (b_total + d_total + a_total) as f64
+    );
+    assert_eq!(
+        get(&format!("ReceivedCents{sf}")),
+        (2 * a_total + b_total + d_total) as f64,
+        "every payment taken, the duplicate too (PaidCents leaves it out)"
     );
     assert_eq!(get(&format!("AttentionRaised{sf}")), 1.0, "the late event");
     assert_eq!(get(&format!("AttentionOpen{sf}")), 1.0);

@@ -37,16 +37,7 @@ static COLD: AtomicBool = AtomicBool::new(true);
 /// name: the `function` dimension).
 pub fn init(function: &'static str) {
     let _ = FUNCTION.set(function);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_span_list(true)
-        .with_target(false)
-        .without_time()
-        .try_init();
+    let _ = tracing::subscriber::set_global_default(logs(std::io::stdout));
     let namespace = std::env::var("METRICS_NAMESPACE")
         .ok()
         .filter(|n| !n.is_empty())
@@ -54,6 +45,24 @@ pub fn init(function: &'static str) {
     if GLOBAL.set(Emf::new(namespace)).is_ok() {
         let _ = metrics::set_global_recorder(GlobalEmf);
     }
+}
+
+/// The log lines: JSON, each with the list of its spans, to `writer`.
+fn logs<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_span_list(true)
+        .with_target(false)
+        .without_time()
+        .with_writer(writer)
+        .finish()
 }
 
 /// The function's name, as [`init`] was given it.
@@ -413,6 +422,42 @@ mod tests {
             (json!(1), json!(1)),
             "a 503 is both, a 422 neither"
         );
+    }
+
+    /// A log line inside an invocation names its trace: the runtime's span
+    /// (what `lambda_runtime::run` wraps each invocation in) is listed.
+    #[test]
+    fn every_log_line_of_an_invocation_carries_its_trace_id() {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let mut ctx = lambda_runtime::Context::default();
+        ctx.request_id = "req-1".into();
+        ctx.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into());
+        tracing::subscriber::with_default(logs(move || out.clone()), || {
+            let span = lambda_runtime::layers::trace::request_span(&ctx);
+            let _inside = span.enter();
+            tracing::info!(order = "o-1", "handled");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let span = &line["spans"][0];
+        assert_eq!(span["requestId"], "req-1");
+        assert_eq!(
+            span["xrayTraceId"],
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+        );
+        assert_eq!(line["fields"]["message"], "handled");
     }
 
     #[test]

@@ -304,7 +304,8 @@ pub fn dashboard(fns: &[Function]) -> Value {
     json!({"widgets": [
         widget("Orders per minute by outcome", 0, 0, 12, json!({"metrics": outcomes, "stat": "Sum", "period": 60})),
         widget("Money in and refunded (cents)", 12, 0, 12, json!({"metrics": [
-            [ns, "PaidCents", {"label": "paid"}],
+            [ns, "ReceivedCents", {"label": "received (every payment)"}],
+            [ns, "PaidCents", {"label": "paid orders"}],
             [ns, "RefundRecordedCents", {"label": "refunds recorded"}],
             [ns, "RefundSucceededCents", {"label": "refunds paid back"}],
         ], "stat": "Sum", "period": 300})),

@@ -524,7 +524,8 @@ fn envelop(
 
 /// Counts a committed change as metrics, by storefront: one per event
 /// type (`order.placed`...), `order.expired` for an order cancelled because
-/// its payment time ran out, the money paid and refunded in cents, and the
+/// its payment time ran out, the money paid and refunded in cents (and
+/// `ReceivedCents`: every payment taken, the order's or not), and the
 /// attention items raised (`AttentionRaised`, `ForwardGiveUps`).
 pub fn count(before: Option<&Order>, after: &Order) {
     for e in between(before, after) {
@@ -539,8 +540,16 @@ pub fn count(before: Option<&Order>, after: &Order) {
             metrics::counter!(name, "storefront" => sf).increment(cents.0);
         }
     }
-    // Work handed to staff: every item raised, and hand-overs given up.
+    // Money in: every payment the order took, including those refunded as
+    // they came (a second payment, a late one), which `PaidCents` leaves out.
     let sf = after.storefront.to_string();
+    let received = after
+        .received_cents
+        .saturating_sub(before.map_or(Cents::ZERO, |b| b.received_cents));
+    if received > Cents::ZERO {
+        metrics::counter!("ReceivedCents", "storefront" => sf.clone()).increment(received.0);
+    }
+    // Work handed to staff: every item raised, and hand-overs given up.
     for a in &after.attention {
         if before.is_some_and(|b| b.attention.iter().any(|o| o.id == a.id)) {
             continue;
