@@ -7,23 +7,14 @@ use domain::config::Config;
 use domain::time::Timestamp;
 use integration_tests::answers::package_with_sku;
 use integration_tests::stack::Stack;
+use integration_tests::wechat::{self, rejected, retry_refund, TOTAL};
 use integration_tests::Event;
 use reconcile::{Ask, Outcome};
 use serde_json::{json, Value};
 use supplier_sim::BillEdit;
 
-const LAMP_CENTS: i64 = 2500;
-const TOTAL: i64 = LAMP_CENTS + 1000;
-
 async fn stack() -> Stack {
-    let s = Stack::spawn(Config {
-        intercept_window_secs: 0,
-        ..Config::default()
-    })
-    .await;
-    s.t.put_sku("LAMP", json!({"name": "Lamp", "price_cents": LAMP_CENTS, "source": {"kind": "dropship", "supplier": "S-1"}, "stock_policy": "lock_on_place", "available": 100}))
-        .await;
-    s
+    wechat::stack(Config::default()).await
 }
 
 /// A day of trade: a paid order, one paid then rejected and refunded, one
@@ -217,31 +208,14 @@ async fn every_kind_of_difference_is_found_and_raised_once() {
 #[tokio::test]
 async fn a_closed_then_retried_refund_reconciles() {
     let s = stack().await;
-    let order = s.placed("eve", json!([{"sku": "LAMP", "qty": 1}])).await;
-    let id = order["id"].as_str().unwrap().to_owned();
-    assert_eq!(s.pay_wechat("eve", &order, None).await.0, 204);
-    s.drain(1).await;
-    assert_eq!(
-        s.report("S-1", &package_with_sku(&order, "LAMP"), "rejected")
-            .await
-            .0,
-        200
-    );
     s.sim
         .set_wechat_refund_mode(supplier_sim::WechatRefundMode::Closed);
+    let (_, rid, _) = rejected(&s, "eve").await;
     s.drain_refunds(1).await;
     s.wechat_notifications().await;
     s.sim
         .set_wechat_refund_mode(supplier_sim::WechatRefundMode::Succeed);
-    let rid = format!("{id}-R01");
-    assert_eq!(
-        s.refund_action("retry", &rid, "sue", "support", None)
-            .await
-            .0,
-        200
-    );
-    s.drain_refunds(1).await;
-    s.wechat_notifications().await;
+    retry_refund(&s, &rid).await;
     assert_eq!(s.sim.wechat_refunds().len(), 2);
     let out = run(&s, &Timestamp::now().shanghai_date()).await;
     assert!(out.is_clean(), "{out:?}");
@@ -263,29 +237,12 @@ async fn a_closed_then_retried_refund_reconciles() {
 #[tokio::test]
 async fn later_states_agree_with_the_days_picture() {
     let s = stack().await;
-    let order = s.placed("fay", json!([{"sku": "LAMP", "qty": 1}])).await;
-    let id = order["id"].as_str().unwrap().to_owned();
-    assert_eq!(s.pay_wechat("fay", &order, None).await.0, 204);
-    s.drain(1).await;
-    assert_eq!(
-        s.report("S-1", &package_with_sku(&order, "LAMP"), "rejected")
-            .await
-            .0,
-        200
-    );
     s.sim
         .set_wechat_refund_mode(supplier_sim::WechatRefundMode::Abnormal);
+    let (id, rid, _) = rejected(&s, "fay").await;
     s.drain_refunds(1).await;
     s.wechat_notifications().await;
-    let rid = format!("{id}-R01");
-    assert_eq!(
-        s.refund_action("retry", &rid, "sue", "support", None)
-            .await
-            .0,
-        200
-    );
-    s.drain_refunds(1).await;
-    s.wechat_notifications().await;
+    retry_refund(&s, &rid).await;
     let after = s.order("fay", &id).await;
     assert_eq!(after["refunds"][0]["to_merchant"], true, "{after}");
     let today = Timestamp::now().shanghai_date();

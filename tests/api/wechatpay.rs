@@ -7,45 +7,12 @@
 //! and a silent refund found by the sweep's query.
 
 use domain::config::Config;
-use integration_tests::answers::{count_events, package_with_sku, refund};
-use integration_tests::stack::{Stack, PUBLIC_BASE_URL};
+use integration_tests::answers::{count_events, refund};
+use integration_tests::stack::PUBLIC_BASE_URL;
+use integration_tests::wechat::{lamp_order, rejected, retry_refund, stack, TOTAL};
 use integration_tests::Event;
-use serde_json::{json, Value};
+use serde_json::json;
 use supplier_sim::{Forgery, WechatRefundMode};
-
-const LAMP_CENTS: i64 = 2500;
-const FREIGHT: i64 = 1000;
-const TOTAL: i64 = LAMP_CENTS + FREIGHT;
-
-async fn stack(cfg: Config) -> Stack {
-    let s = Stack::spawn(Config {
-        intercept_window_secs: 0,
-        ..cfg
-    })
-    .await;
-    s.t.put_sku("LAMP", json!({"name": "Lamp", "price_cents": LAMP_CENTS, "source": {"kind": "dropship", "supplier": "S-1"}, "stock_policy": "lock_on_place", "available": 100}))
-        .await;
-    s
-}
-
-async fn lamp_order(s: &Stack, user: &str) -> Value {
-    let order = s.placed(user, json!([{"sku": "LAMP", "qty": 1}])).await;
-    assert_eq!(order["total_cents"].as_i64(), Some(TOTAL), "{order}");
-    order
-}
-
-/// Paid through WeChat Pay, forwarded, rejected by the supplier: its goods
-/// and freight are to be refunded against the WeChat transaction.
-async fn rejected(s: &Stack, user: &str) -> (String, String, String) {
-    let order = lamp_order(s, user).await;
-    let (status, transaction) = s.pay_wechat(user, &order, None).await;
-    assert_eq!(status, 204);
-    s.drain(1).await;
-    let package = package_with_sku(&order, "LAMP");
-    assert_eq!(s.report("S-1", &package, "rejected").await.0, 200);
-    let id = order["id"].as_str().unwrap().to_owned();
-    (id.clone(), format!("{id}-R01"), transaction)
-}
 
 #[tokio::test]
 async fn an_order_is_paid_through_wechat_pay_once() {
@@ -325,14 +292,7 @@ async fn a_closed_refund_is_sent_again_under_a_new_number() {
     let failed = s.order_as_admin(&id).await;
     assert_eq!(refund(&failed, &rid)["failure"], "closed", "{failed}");
     s.sim.set_wechat_refund_mode(WechatRefundMode::Succeed);
-    assert_eq!(
-        s.refund_action("retry", &rid, "sue", "support", None)
-            .await
-            .0,
-        200
-    );
-    s.drain_refunds(1).await;
-    s.wechat_notifications().await;
+    retry_refund(&s, &rid).await;
     let after = s.order("eli", &id).await;
     let r = refund(&after, &rid);
     assert_eq!(r["status"], "succeeded", "{after}");

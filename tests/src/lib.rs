@@ -14,6 +14,7 @@ pub mod answers;
 pub mod events;
 pub mod stack;
 pub mod throttle;
+pub mod wechat;
 
 /// The functions under test.
 #[derive(Debug, Clone, Copy)]
