@@ -261,3 +261,27 @@ async fn a_publish_that_keeps_failing_is_retried_then_described_on_the_failure_q
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["detail-type"], "order.placed");
 }
+
+/// A payment that did not pay the order (a second one) is refunded as it
+/// came: its `refund.recorded` names that payment, not the order's.
+#[tokio::test]
+async fn a_refund_names_the_payment_it_returns() {
+    let s = Stack::spawn_streaming(no_window()).await;
+    let tap = EventTap::create(&s).await;
+    let (order, _, _) = paid_two_packages(&s, "uma").await;
+    assert_eq!(s.pay_order(&order, "pay-uma-again").await.0, 409);
+    tap.pump().await;
+    let got = tap.received().await;
+    let paid = got
+        .iter()
+        .find(|e| e["detail-type"] == "order.paid")
+        .expect("order.paid");
+    assert_eq!(paid["detail"]["change"]["payment_id"], "pay-uma");
+    let refund = got
+        .iter()
+        .find(|e| e["detail-type"] == "refund.recorded")
+        .expect("refund.recorded");
+    let change = &refund["detail"]["change"];
+    assert_eq!(change["payment_id"], "pay-uma-again");
+    assert_eq!(change["amount_cents"], order["total_cents"]);
+}

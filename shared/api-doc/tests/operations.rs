@@ -84,10 +84,15 @@ fn every_function_deploys_through_its_alias_watched_by_its_alarms() {
         .unwrap()
         .starts_with("CodeDeployHook_"));
     assert!(hook.get("DeploymentPreference").is_none() && hook.get("AutoPublishAlias").is_none());
-    // Cognito calls the alias.
+    // Cognito calls the alias; a pool attached to the function before
+    // aliases existed may still call it.
     assert_eq!(
         res["PreTokenInvokedByCognito"]["Properties"]["FunctionName"],
         json!({"Ref": "PreTokenFunction.Alias"})
+    );
+    assert_eq!(
+        res["PreTokenFunctionInvokedByCognito"]["Properties"]["FunctionName"],
+        json!({"Fn::GetAtt": ["PreTokenFunction", "Arn"]})
     );
 }
 
@@ -130,6 +135,18 @@ fn every_alarm_tells_the_one_topic() {
     }
     let topic = &resources()["AlarmTopic"];
     assert_eq!(topic["Condition"], "CreateAlarmTopic");
+    // CloudWatch cannot publish to a topic under the AWS-managed SNS key.
+    assert_ne!(topic["Properties"]["KmsMasterKeyId"], "alias/aws/sns");
+    // DIFF has no value for the first period it sees: the growth alarm
+    // asks N of more than N, or it could never fire.
+    let growth = &resources()["AttentionGrowingAlarm"]["Properties"];
+    assert_eq!(growth["EvaluationPeriods"], 12);
+    assert_eq!(
+        growth["DatapointsToAlarm"],
+        json!({"Ref": "AttentionGrowthHours"})
+    );
+    let max = &template()["Parameters"]["AttentionGrowthHours"]["MaxValue"];
+    assert!(max.as_u64().unwrap() < 12);
 }
 
 #[test]
